@@ -1,0 +1,143 @@
+// The per-core TCP instance: the public face of userstack/tcp.
+//
+// It consumes IP packets and a clock, and produces IP packets; it knows nothing of AF_XDP,
+// Ethernet, threads or the kernel (design brief §3). The engine strips Ethernet and feeds
+// input(); the simulator feeds it from an in-memory link. Socket operations are BSD-like and
+// return negative errno values (the api/ layer turns them into -1/errno).
+//
+// Read first: tcp_connection.h (the TCB and the state machine), then this file's .cpp (demux,
+// listeners, SYN backlog and cookies, TIME_WAIT reuse).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <sys/types.h>
+#include <vector>
+
+#include "userstack/tcp/cc/congestion_control.h"
+#include "userstack/tcp/rtt_estimator.h"
+#include "userstack/tcp/tcp_state.h"
+#include "userstack/tcp/tcp_stats.h"
+#include "userstack/time/clock.h"
+#include "userstack/wire/ip_addr.h"
+
+namespace xdptcp::tcp {
+
+// Where the TCP core writes the IP packets it sends (the engine puts them in UMEM frames after
+// an Ethernet header; the simulator on its link). No allocation: the sink lends a buffer.
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  // A buffer for one IP packet of up to the stack's MTU, or an empty span when none is
+  // available now (TX ring full): the stack keeps its data queued, counts it, and tries again
+  // at the next flush.
+  virtual std::span<std::uint8_t> tx_acquire() = 0;
+  // Sends the first `len` bytes of the buffer last returned by tx_acquire().
+  virtual void tx_commit(std::size_t len) = 0;
+};
+
+// Readiness bits, with the values of <sys/epoll.h> so the api layer passes them through.
+namespace events {
+inline constexpr std::uint32_t kIn = 0x001;      // EPOLLIN: data, EOF, or a connection to accept
+inline constexpr std::uint32_t kOut = 0x004;     // EPOLLOUT: send buffer space (or connect done)
+inline constexpr std::uint32_t kErr = 0x008;     // EPOLLERR: pending SO_ERROR
+inline constexpr std::uint32_t kHup = 0x010;     // EPOLLHUP: both directions shut
+inline constexpr std::uint32_t kRdHup = 0x2000;  // EPOLLRDHUP: peer sent FIN
+}  // namespace events
+
+using SocketId = std::int32_t;
+
+// Told when a socket's readiness may have changed (the epoll layer queues it; edge-triggered
+// semantics are the listener's business). Called from inside input()/advance()/flush().
+class SocketEventListener {
+ public:
+  virtual ~SocketEventListener() = default;
+  virtual void on_socket_event(SocketId id, std::uint32_t events) = 0;
+};
+
+struct KeepaliveConfig {
+  Duration idle = Duration::seconds(7200);     // RFC 1122 §4.2.3.6: default at least two hours
+  Duration interval = Duration::seconds(75);
+  unsigned probes = 9;
+};
+
+struct StackConfig {
+  std::vector<wire::IpAddr> local_addrs;  // the addresses this stack answers for
+  std::uint16_t mtu = 1500;               // IP MTU of the link; MSS = mtu - 40 (v4) / 60 (v6)
+  std::size_t max_sockets = 4096;         // socket() fails with EMFILE at the bound
+  std::uint32_t sndbuf = 64 * 1024;       // default SO_SNDBUF
+  std::uint32_t rcvbuf = 64 * 1024;       // default SO_RCVBUF
+  std::uint16_t ephemeral_lo = 32768;     // active-open source ports [lo, hi]
+  std::uint16_t ephemeral_hi = 60999;
+  RtoConfig rto{};
+  Duration time_wait = Duration::seconds(60);  // 2*MSL (Linux's TCP_TIMEWAIT_LEN)
+  Duration delayed_ack = Duration::millis(40);
+  unsigned max_retries = 15;              // data retransmissions before ETIMEDOUT (tcp_retries2)
+  unsigned syn_retries = 6;
+  unsigned synack_retries = 5;
+  std::size_t syn_backlog = 1024;         // SYN-RECEIVED entries per stack; then SYN cookies
+  bool syn_cookies = true;                // RFC 4987 §3.6
+  CcAlgorithm cc = CcAlgorithm::kCubic;
+  KeepaliveConfig keepalive{};
+  std::uint64_t secret = 0;               // key for ISNs (RFC 6528) and cookies; 0: random
+};
+
+enum class SockOpt : std::uint8_t {
+  kReuseAddr, kRcvBuf, kSndBuf, kKeepAlive, kLinger /* seconds, -1 = off */, kNoDelay,
+  kCongestion /* CcAlgorithm as int */, kError /* get only */, kKeepIdle, kKeepIntvl, kKeepCnt,
+};
+
+class TcpStack {
+ public:
+  TcpStack(StackConfig cfg, PacketSink& sink, Instant now);
+  ~TcpStack();
+  TcpStack(const TcpStack&) = delete;
+  TcpStack& operator=(const TcpStack&) = delete;
+
+  // --- driving (the engine's loop, or the simulator) ---
+  // One received IP packet (IPv4 or IPv6 header + TCP). Checksums are verified; anything bad
+  // or not ours is counted (stats()) and dropped; a segment for no socket gets a RST
+  // (RFC 9293 §3.10.7.1).
+  void input(std::span<const std::uint8_t> ip_packet, Instant now);
+  // Fires due timers (RTO, delayed ACK, persist, keepalive, TIME_WAIT, SYN-ACK retry).
+  void advance(Instant now);
+  // Sends what sockets have queued (data, ACKs, FINs) into the sink. Call once per loop, after
+  // input and the application's work: this is the socket-level batching.
+  void flush(Instant now);
+  // The earliest instant at which advance() has work, or nullopt.
+  std::optional<Instant> next_timer() const;
+
+  void set_event_listener(SocketEventListener* l) { listener_ = l; }
+
+  // --- BSD-like sockets; negative errno on failure ---
+  SocketId socket(wire::IpFamily family);
+  int bind(SocketId s, const wire::SockAddr& local);
+  int listen(SocketId s, int backlog);
+  SocketId accept(SocketId listener, wire::SockAddr* peer);        // -EAGAIN when none
+  int connect(SocketId s, const wire::SockAddr& remote, Instant now);  // -EINPROGRESS
+  ssize_t send(SocketId s, std::span<const std::uint8_t> data, Instant now);
+  ssize_t recv(SocketId s, std::span<std::uint8_t> out, Instant now);  // 0 at EOF
+  int shutdown(SocketId s, int how, Instant now);                  // SHUT_RD/WR/RDWR
+  int close(SocketId s, Instant now);
+  int getsockname(SocketId s, wire::SockAddr* out) const;
+  int getpeername(SocketId s, wire::SockAddr* out) const;
+  int setsockopt(SocketId s, SockOpt opt, int value);
+  int getsockopt(SocketId s, SockOpt opt, int* value);
+
+  std::uint32_t poll_events(SocketId s) const;  // level-triggered readiness (events::)
+  TcpState state(SocketId s) const;             // kClosed for an unknown id
+  const TcpStats& stats() const { return stats_; }
+  std::size_t socket_count() const;
+  std::size_t connection_count() const;         // TCBs not CLOSED, TIME_WAIT included
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  SocketEventListener* listener_ = nullptr;
+  TcpStats stats_{};
+};
+
+}  // namespace xdptcp::tcp
