@@ -9,10 +9,12 @@
 
 namespace xdptcp::tcp {
 
+inline constexpr Duration kSynTimeoutRto = Duration::seconds(3);  // RFC 6298 (5.7)
+
 struct RtoConfig {
-  Duration initial = Duration::seconds(1);   // RFC 6298 (2.1)
-  Duration min = Duration::millis(200);      // RFC 6298 (2.4) says 1 s; Linux uses 200 ms
-  Duration max = Duration::seconds(120);     // RFC 6298 (2.5) allows a maximum of at least 60 s
+  Duration initial = Duration::seconds(1);     // RFC 6298 (2.1)
+  Duration min = Duration::millis(200);        // RFC 6298 (2.4) says 1 s; Linux uses 200 ms
+  Duration max = Duration::seconds(120);       // RFC 6298 (2.5) allows a maximum of at least 60 s
   Duration granularity = Duration::millis(1);  // G in (2.2)/(2.3)
 };
 
@@ -27,6 +29,14 @@ class RttEstimator {
   void backoff();
   // Undo the backoff when new data is acknowledged (RFC 6298 (5.7) note; Linux behaviour).
   void reset_backoff();
+  // (5.7): the SYN (or SYN-ACK) timed out and the handshake has now completed: the RTO becomes
+  // at least 3 s until the first measurement. Only without a sample (a timestamp may have
+  // given one, RFC 7323 §4.1, which is better than the fallback; Linux does the same).
+  void restore_after_syn_timeout();
+  // §5 note: "a TCP implementation MAY clear SRTT and RTTVAR after backing off the timer
+  // multiple times"; the next sample then initialises them per (2.2). RTO, its backoff and
+  // min_rtt stay.
+  void clear_estimates();
 
   Duration rto() const;  // current RTO including backoff
   Duration srtt() const { return srtt_; }
@@ -42,6 +52,7 @@ class RttEstimator {
   Duration rto_{};
   Duration min_rtt_{};
   bool has_sample_ = false;
+  bool has_min_rtt_ = false;  // survives clear_estimates()
   unsigned backoffs_ = 0;
 };
 

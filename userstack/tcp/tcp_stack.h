@@ -49,6 +49,7 @@ inline constexpr std::uint32_t kRdHup = 0x2000;  // EPOLLRDHUP: peer sent FIN
 }  // namespace events
 
 using SocketId = std::int32_t;
+struct TcpConnection;
 
 // Told when a socket's readiness may have changed (the epoll layer queues it; edge-triggered
 // semantics are the listener's business). Called from inside input()/advance()/flush().
@@ -102,10 +103,13 @@ class TcpStack {
   // or not ours is counted (stats()) and dropped; a segment for no socket gets a RST
   // (RFC 9293 §3.10.7.1).
   void input(std::span<const std::uint8_t> ip_packet, Instant now);
-  // Fires due timers (RTO, delayed ACK, persist, keepalive, TIME_WAIT, SYN-ACK retry).
+  // Fires due timers (RTO, delayed ACK, persist, keepalive, TIME_WAIT, SYN-ACK retry) and
+  // sends what they (and anything else pending) produced, as flush() does.
   void advance(Instant now);
   // Sends what sockets have queued (data, ACKs, FINs) into the sink. Call once per loop, after
-  // input and the application's work: this is the socket-level batching.
+  // input and the application's work: this is the socket-level batching. input() itself sends
+  // only RSTs for segments with no connection and SYN-cookie SYN-ACKs (stateless replies); a
+  // connection's ACKs, SYN-ACKs and data wait for flush() so that replies piggyback.
   void flush(Instant now);
   // The earliest instant at which advance() has work, or nullopt.
   std::optional<Instant> next_timer() const;
@@ -131,7 +135,9 @@ class TcpStack {
   TcpState state(SocketId s) const;             // kClosed for an unknown id
   const TcpStats& stats() const { return stats_; }
   std::size_t socket_count() const;
-  std::size_t connection_count() const;         // TCBs not CLOSED, TIME_WAIT included
+  std::size_t connection_count() const;         // TCBs not CLOSED, TIME_WAIT included, listeners not
+  // The TCB behind an application's socket (null when unknown), for tests and diagnostics.
+  const TcpConnection* connection(SocketId s) const;
 
  private:
   struct Impl;

@@ -19,7 +19,8 @@ namespace xdptcp {
 
 class TimerWheel;
 
-// One timer. Not copyable or movable while armed (the wheel holds pointers to it).
+// One timer. Not copyable or movable while armed (the wheel holds pointers to it): cancel it, or
+// destroy the wheel, before destroying it.
 struct TimerNode {
   using Callback = void (*)(TimerNode& node, Instant now);
 
@@ -50,36 +51,56 @@ class TimerWheel {
   TimerWheel(const TimerWheel&) = delete;
   TimerWheel& operator=(const TimerWheel&) = delete;
 
-  // Arms (or re-arms) `node` to fire at `when`. A time in the past fires at the next advance().
+  // Arms (or re-arms) `node` to fire at `when`. A time in the past (a tick already processed)
+  // fires at the next advance(), whatever its `now`. A time beyond the span is clamped to it.
   void arm(TimerNode& node, Instant when);
   // Disarms `node`; a no-op when it is not armed.
   void cancel(TimerNode& node);
 
-  // Fires every timer due at or before `now`, in order of expiry tick. Callbacks may arm or
-  // cancel any timer, including the one firing. Returns the number fired.
+  // Fires every timer due at or before `now`, in order of expiry tick (timers armed in the past
+  // first). Callbacks may arm or cancel any timer, including the one firing; a timer a callback
+  // arms for a tick already processed fires at the next advance(), so a callback re-arming itself
+  // "now" cannot loop forever. Callbacks must not call advance(). Returns the number fired.
   std::size_t advance(Instant now);
 
   // A lower bound on the earliest expiry (never later than it, and strictly after the last
   // advance()), or nullopt when nothing is armed. Sleeping until then never misses a timer;
-  // the simulator jumps its clock there.
+  // the simulator jumps its clock there. When a timer armed in the past is waiting, it returns
+  // that timer's (already passed) expiry: the next advance() fires it.
   std::optional<Instant> next_expiry() const;
 
   std::size_t armed_count() const { return armed_; }
   Duration tick() const { return tick_; }
 
  private:
-  // Implementation-defined; see timer_wheel.cpp.
+  // Implementation: see timer_wheel.cpp for the invariants. Level L slot s holds the timers whose
+  // expiry tick e has (e >> 6L) & 63 == s and that are due to cascade (L > 0) or fire (L == 0)
+  // when the wheel reaches tick ((e >> 6L) << 6L). A bitmap per level marks the non-empty slots so
+  // advance() and next_expiry() skip empty stretches in O(levels).
   struct Slot {
     TimerNode head;  // sentinel of a circular doubly-linked list
   };
+  static constexpr std::int64_t kSpanTicks = std::int64_t{1} << (kLevels * kSlotBits);
+
   void link(TimerNode& node);
   void cascade(int level);
+  void unlink(TimerNode& node);
+  std::size_t fire_list(TimerNode& list, Instant now);
+  std::optional<std::int64_t> next_event_tick() const;
+  std::int64_t ceil_tick(Instant t) const;
+  std::int64_t floor_tick(Instant t) const;
+  Instant tick_instant(std::int64_t tick) const;
 
   Instant start_;
   Duration tick_;
+  // The next tick advance() has to process: every tick before it has been processed.
   std::int64_t current_tick_ = 0;
   std::size_t armed_ = 0;
+  std::uint64_t occupied_[kLevels] = {};  // bit s of occupied_[L]: slots_[L][s] is non-empty
   Slot slots_[kLevels][kSlots];
+  // Timers armed for a tick already processed: fired first by the next advance(), in arm order.
+  TimerNode overdue_;
+  std::int64_t overdue_min_tick_ = 0;  // lower bound of the overdue expiries (when non-empty)
 };
 
 }  // namespace xdptcp

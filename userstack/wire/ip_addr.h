@@ -18,7 +18,10 @@ struct IpAddr {
 
   static IpAddr v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
     IpAddr r;
-    r.bytes[0] = a; r.bytes[1] = b; r.bytes[2] = c; r.bytes[3] = d;
+    r.bytes[0] = a;
+    r.bytes[1] = b;
+    r.bytes[2] = c;
+    r.bytes[3] = d;
     return r;
   }
   static IpAddr v4_bytes(const std::uint8_t* p) {
@@ -57,6 +60,11 @@ struct FourTuple {
   bool operator==(const FourTuple&) const = default;
 };
 
+// A 64-bit hash of the tuple for flow tables (not cryptographic; fast: three 64x64->128
+// multiplies). The keyed form lets a table choose a random key at start-up so that a peer cannot
+// pick addresses and ports that all land in one bucket (hash flooding); the unkeyed form uses a
+// fixed key. Equal tuples hash equally; the family is part of the hash.
 std::uint64_t hash_four_tuple(const FourTuple& t);
+std::uint64_t hash_four_tuple(const FourTuple& t, std::uint64_t key);
 
 }  // namespace xdptcp::wire

@@ -71,18 +71,23 @@ struct TcpRepr {
 
 struct TcpParsed {
   TcpRepr repr;
-  std::size_t header_len = 0;           // data offset * 4
+  std::size_t header_len = 0;  // data offset * 4
   std::span<const std::uint8_t> payload;
 };
 
 // Parses a TCP segment (header + payload, the IP payload). Unknown options are skipped; a
 // malformed option list is an error (kBadOption). The checksum is NOT checked here: see
-// tcp_checksum_ok(), which needs the pseudo-header.
+// tcp_checksum_ok(), which needs the pseudo-header. Options are reported as received whatever
+// the flags (the TCP layer ignores MSS/window scale outside a SYN and clamps the shift to 14);
+// an option whose length is not its fixed length is kBadOption (Linux ignores just that option).
 ParseResult<TcpParsed> parse_tcp(std::span<const std::uint8_t> segment);
 
 // Writes the header for `repr` into out (which must hold repr.header_len() bytes) with the
-// checksum field zero; returns the header length. Options are laid out as Linux does (MSS,
-// SACK-permitted+timestamps, NOP+window scale; NOP NOP timestamps; NOP NOP SACK blocks).
+// checksum field zero; returns the header length, or 0 (nothing written) when out is too small.
+// Options are laid out as Linux does (MSS, SACK-permitted+timestamps, NOP+window scale; NOP NOP
+// timestamps; NOP NOP SACK blocks). SACK blocks that do not fit in the 40 option bytes after
+// the other options are left out, the first ones kept (as Linux trims them); header_len()
+// counts only the blocks that fit.
 std::size_t emit_tcp(const TcpRepr& repr, std::span<std::uint8_t> out);
 
 // Checksum over the pseudo-header and the whole segment (header + payload).

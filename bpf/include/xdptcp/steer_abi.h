@@ -16,7 +16,11 @@
  *                    socket in xdptcp_xsks (an XSKMAP cannot be read from user space).
  *   xdptcp_counters  PERCPU_ARRAY[XDPTCP_CTR_COUNT] of __u64, indexed by enum xdptcp_counter.
  *
- * Ports and addresses are stored in network byte order, as they appear on the wire.
+ * Addresses are stored in network byte order, as they appear on the wire; ports (rule ranges and
+ * bitmap bit numbers) in host byte order.
+ *
+ * The program's .rodata also holds `__u32 xdptcp_abi_version` (= XDPTCP_ABI_VERSION), so that a
+ * tool finding a loaded program can tell which layout its maps have.
  */
 #ifndef XDPTCP_STEER_ABI_H
 #define XDPTCP_STEER_ABI_H

@@ -23,12 +23,17 @@ bool parse_cc_algorithm(std::string_view name, CcAlgorithm& out);
 std::string_view cc_algorithm_name(CcAlgorithm a);
 
 struct AckSample {
-  std::uint32_t bytes_acked = 0;   // newly cumulatively acked bytes (and SACKed, where counted)
+  std::uint32_t bytes_acked = 0;      // newly cumulatively acked bytes (and SACKed, where counted)
   std::uint32_t bytes_in_flight = 0;  // before this ACK (RFC 6675 pipe, or snd_nxt - snd_una)
-  Duration rtt{};                  // latest RTT sample, zero when none (Karn's rule)
-  Duration min_rtt{};              // minimum RTT seen, zero when none
+  Duration rtt{};                     // latest RTT sample, zero when none (Karn's rule)
+  Duration min_rtt{};                 // minimum RTT seen, zero when none
+  Duration srtt{};                    // RFC 6298 SRTT, zero when none (CUBIC's RTT, RFC 9438 §4.2)
   Instant now{};
 };
+
+// Algorithms grow cwnd only when the flow is cwnd-limited (RFC 9438 §5.8, RFC 7661): in
+// congestion avoidance when bytes_in_flight + SMSS > cwnd, in slow start when
+// 2 * bytes_in_flight > cwnd (Linux's tcp_is_cwnd_limited). So bytes_in_flight must be filled.
 
 class CongestionControl {
  public:

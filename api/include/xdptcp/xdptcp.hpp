@@ -1,0 +1,121 @@
+// xdptcp: the C++ API. A user-level TCP stack beside the Linux kernel, one engine per NIC queue.
+//
+// The model is mTCP's: the application runs one thread per engine (Stack::run calls your function
+// on each engine's pinned thread with that engine's Context), and each thread uses BSD-like socket
+// calls and an epoll-like event queue on its Context. Sockets belong to the engine that created
+// them; nothing is shared between engines, and nothing here takes a lock or makes a system call
+// per packet. Listening sockets are per engine: every engine's thread listens on the same port
+// (the stack claims the port once, with the kernel and in the XDP program).
+//
+// Errors: every call returns -1 and sets errno as libc does, with the same meanings (EAGAIN,
+// EINPROGRESS, ECONNREFUSED, ECONNRESET, ETIMEDOUT, EADDRINUSE, ENOTCONN, EPIPE, EINVAL, EBADF,
+// EMFILE). A complete example is in docs/API.md and tools/examples/.
+//
+//   auto stack = xdptcp::Stack::create({.iface = "eth1"});
+//   stack.value()->run([](xdptcp::Context& ctx) {
+//     int l = ctx.socket(AF_INET);
+//     ctx.bind(l, ...); ctx.listen(l, 1024);
+//     int ep = ctx.epoll_create();
+//     ...
+//     while (!ctx.stopping()) { int n = ctx.epoll_wait(ep, evs, 64, 100); ... }
+//   });
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace xdptcp {
+
+namespace detail {
+struct StackImpl;
+struct ContextImpl;
+}  // namespace detail
+
+struct StackOptions {
+  std::string iface;                   // the interface to serve on (required)
+  std::vector<std::string> addresses;  // local addresses served; empty: every address of iface
+  unsigned engines = 0;                // 0: one per RX queue of iface
+  std::string bind_mode = "auto";      // AF_XDP: auto | zerocopy | copy
+  std::string xdp_mode = "auto";       // when the stack attaches the program itself: auto | native | generic
+  bool busy_poll = false;              // spin instead of sleeping in poll() (dedicated cores)
+  bool pin_cores = true;               // engine i runs on CPU i % ncpu
+  std::size_t max_sockets = 16384;     // per engine; socket() fails with EMFILE beyond
+  std::uint32_t rx_batch = 64;         // frames per receive burst
+  std::uint32_t sndbuf = 64 * 1024;    // default SO_SNDBUF
+  std::uint32_t rcvbuf = 64 * 1024;    // default SO_RCVBUF
+};
+
+class Context;
+
+class Stack {
+ public:
+  // Opens AF_XDP sockets on every engine's queue, registers them with the steering program
+  // (attached by `xdptcp-ctl attach`, or attached here when it is not, and detached on
+  // destruction), and reserves the ephemeral port range with the kernel. Returns nullptr and
+  // sets *error (what failed and what to do) on failure.
+  static std::unique_ptr<Stack> create(const StackOptions& options, std::string* error);
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  unsigned engines() const;
+  // Runs fn on every engine's thread with that engine's Context; returns when all have returned.
+  void run(const std::function<void(Context&)>& fn);
+  // Asks every engine to stop: Context::stopping() turns true and epoll_wait returns early.
+  // Safe from a signal handler.
+  void stop();
+  // Human-readable facts: interface, engines, AF_XDP mode obtained, XDP mode, addresses.
+  std::string describe() const;
+
+ private:
+  explicit Stack(std::unique_ptr<detail::StackImpl> impl);
+  std::unique_ptr<detail::StackImpl> impl_;
+};
+
+// One engine's view: sockets and event queues live here. Use only from the engine's thread.
+class Context {
+ public:
+  unsigned engine_id() const;
+  bool stopping() const;
+
+  int socket(int family = AF_INET, int type = SOCK_STREAM, int protocol = 0);
+  int bind(int fd, const sockaddr* addr, socklen_t len);
+  int listen(int fd, int backlog);
+  int accept(int fd, sockaddr* addr, socklen_t* len);
+  int connect(int fd, const sockaddr* addr, socklen_t len);  // non-blocking: -1/EINPROGRESS
+  ssize_t read(int fd, void* buf, std::size_t len);
+  ssize_t write(int fd, const void* buf, std::size_t len);
+  ssize_t readv(int fd, const iovec* iov, int iovcnt);
+  ssize_t writev(int fd, const iovec* iov, int iovcnt);
+  int shutdown(int fd, int how);
+  int close(int fd);
+  int getsockname(int fd, sockaddr* addr, socklen_t* len);
+  int getpeername(int fd, sockaddr* addr, socklen_t* len);
+  // SOL_SOCKET: SO_REUSEADDR, SO_RCVBUF, SO_SNDBUF, SO_KEEPALIVE, SO_LINGER, SO_ERROR (get);
+  // IPPROTO_TCP: TCP_NODELAY, TCP_CONGESTION ("reno", "cubic"), TCP_KEEPIDLE/INTVL/CNT.
+  int setsockopt(int fd, int level, int name, const void* value, socklen_t len);
+  int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
+
+  int epoll_create();
+  int epoll_ctl(int epfd, int op, int fd, epoll_event* event);
+  // Drives the engine (receive, TCP, timers, transmit) until an event is ready or timeout_ms
+  // passes (-1: until stop()).
+  int epoll_wait(int epfd, epoll_event* events, int max_events, int timeout_ms);
+
+  explicit Context(detail::ContextImpl* impl) : impl_(impl) {}
+  detail::ContextImpl* impl() { return impl_; }
+
+ private:
+  detail::ContextImpl* impl_;
+};
+
+}  // namespace xdptcp

@@ -1,0 +1,343 @@
+// xdptcp::Context: BSD-like calls over one engine's TcpStack, -1/errno like libc.
+#include <netinet/tcp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "api/src/context_impl.h"
+
+namespace xdptcp {
+
+namespace {
+
+// Negative errno from the TCP core -> -1 and errno.
+template <typename T>
+T ret(T r) {
+  if (r < 0) {
+    errno = static_cast<int>(-r);
+    return -1;
+  }
+  return r;
+}
+
+int fail(int e) {
+  errno = e;
+  return -1;
+}
+
+}  // namespace
+
+namespace detail {
+
+ContextImpl::ContextImpl(engine::Engine& e, unsigned id, const std::atomic<bool>* stop, PortClaims* c)
+    : engine(e), engine_id(id), stop_flag(stop), claims(c), listening(e.max_sockets(), 0), claimed(e.max_sockets()) {}
+
+ContextImpl::~ContextImpl() {
+  // Listeners still open when the application returns give their ports back.
+  for (std::size_t fd = 0; fd < listening.size(); ++fd) {
+    if (listening[fd] != 0 && claims != nullptr) claims->release(claimed[fd]);
+  }
+}
+
+int from_sockaddr(const sockaddr* addr, socklen_t len, wire::SockAddr* out) {
+  if (addr == nullptr) return -EFAULT;
+  if (addr->sa_family == AF_INET) {
+    if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return -EINVAL;
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(addr);
+    out->ip = wire::IpAddr::v4_bytes(reinterpret_cast<const std::uint8_t*>(&sin->sin_addr));
+    out->port = ntohs(sin->sin_port);
+    return 0;
+  }
+  if (addr->sa_family == AF_INET6) {
+    if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return -EINVAL;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    out->ip = wire::IpAddr::v6_bytes(reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr));
+    out->port = ntohs(sin6->sin6_port);
+    return 0;
+  }
+  return -EAFNOSUPPORT;
+}
+
+void to_sockaddr(const wire::SockAddr& a, sockaddr* addr, socklen_t* len) {
+  if (addr == nullptr || len == nullptr) return;
+  sockaddr_storage ss{};
+  socklen_t n = 0;
+  if (a.ip.is_v4()) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(a.port);
+    std::memcpy(&sin->sin_addr, a.ip.bytes.data(), 4);
+    n = sizeof *sin;
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(a.port);
+    std::memcpy(&sin6->sin6_addr, a.ip.bytes.data(), 16);
+    n = sizeof *sin6;
+  }
+  // Like the kernel: copy what fits, report the full length.
+  std::memcpy(addr, &ss, std::min(n, *len));
+  *len = n;
+}
+
+}  // namespace detail
+
+unsigned Context::engine_id() const { return impl_->engine_id; }
+
+bool Context::stopping() const { return impl_->stop_flag != nullptr && impl_->stop_flag->load(std::memory_order_relaxed); }
+
+int Context::socket(int family, int type, int protocol) {
+  if (family != AF_INET && family != AF_INET6) return fail(EAFNOSUPPORT);
+  if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM) return fail(EPROTONOSUPPORT);
+  if (protocol != 0 && protocol != IPPROTO_TCP) return fail(EPROTONOSUPPORT);
+  return ret(impl_->engine.tcp().socket(family == AF_INET ? wire::IpFamily::kV4 : wire::IpFamily::kV6));
+}
+
+int Context::bind(int fd, const sockaddr* addr, socklen_t len) {
+  wire::SockAddr a;
+  if (const int e = detail::from_sockaddr(addr, len, &a); e < 0) return fail(-e);
+  return ret(impl_->engine.tcp().bind(fd, a));
+}
+
+int Context::listen(int fd, int backlog) {
+  auto& tcp = impl_->engine.tcp();
+  wire::SockAddr local;
+  if (const int e = tcp.getsockname(fd, &local); e < 0) return fail(-e);
+  if (local.port == 0) return fail(EINVAL);  // listen without bind: the kernel would pick a port; we do not
+  const bool needs_claim = impl_->claims != nullptr && impl_->listening[static_cast<std::size_t>(fd)] == 0;
+  if (needs_claim) {
+    if (const int e = impl_->claims->claim(local); e < 0) return fail(-e);
+  }
+  const int r = tcp.listen(fd, backlog);
+  if (r < 0) {
+    if (needs_claim) impl_->claims->release(local);
+    return fail(-r);
+  }
+  if (needs_claim) {
+    impl_->listening[static_cast<std::size_t>(fd)] = 1;
+    impl_->claimed[static_cast<std::size_t>(fd)] = local;
+  }
+  return 0;
+}
+
+int Context::accept(int fd, sockaddr* addr, socklen_t* len) {
+  wire::SockAddr peer;
+  const int s = impl_->engine.tcp().accept(fd, &peer);
+  if (s < 0) return fail(-s);
+  detail::to_sockaddr(peer, addr, len);
+  return s;
+}
+
+int Context::connect(int fd, const sockaddr* addr, socklen_t len) {
+  wire::SockAddr a;
+  if (const int e = detail::from_sockaddr(addr, len, &a); e < 0) return fail(-e);
+  return ret(impl_->engine.connect(fd, a));
+}
+
+ssize_t Context::read(int fd, void* buf, std::size_t len) {
+  return ret(impl_->engine.tcp().recv(fd, {static_cast<std::uint8_t*>(buf), len}, impl_->engine.now()));
+}
+
+ssize_t Context::write(int fd, const void* buf, std::size_t len) {
+  return ret(impl_->engine.tcp().send(fd, {static_cast<const std::uint8_t*>(buf), len}, impl_->engine.now()));
+}
+
+ssize_t Context::readv(int fd, const iovec* iov, int iovcnt) {
+  if (iovcnt < 0 || iovcnt > IOV_MAX) return fail(EINVAL);
+  ssize_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    if (iov[i].iov_len == 0) continue;
+    const ssize_t r = impl_->engine.tcp().recv(fd, {static_cast<std::uint8_t*>(iov[i].iov_base), iov[i].iov_len},
+                                               impl_->engine.now());
+    if (r < 0) return total > 0 ? total : ret(r);
+    total += r;
+    if (static_cast<std::size_t>(r) < iov[i].iov_len) break;  // drained (or EOF)
+  }
+  return total;
+}
+
+ssize_t Context::writev(int fd, const iovec* iov, int iovcnt) {
+  if (iovcnt < 0 || iovcnt > IOV_MAX) return fail(EINVAL);
+  ssize_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) {
+    if (iov[i].iov_len == 0) continue;
+    const ssize_t r = impl_->engine.tcp().send(
+        fd, {static_cast<const std::uint8_t*>(iov[i].iov_base), iov[i].iov_len}, impl_->engine.now());
+    if (r < 0) return total > 0 ? total : ret(r);
+    total += r;
+    if (static_cast<std::size_t>(r) < iov[i].iov_len) break;  // send buffer full
+  }
+  return total;
+}
+
+int Context::shutdown(int fd, int how) { return ret(impl_->engine.tcp().shutdown(fd, how, impl_->engine.now())); }
+
+int Context::close(int fd) {
+  if (fd >= impl_->epoll_base()) {
+    const int k = fd - impl_->epoll_base();
+    if (k >= detail::ContextImpl::kMaxEpolls || !impl_->epolls[static_cast<std::size_t>(k)]) return fail(EBADF);
+    impl_->epolls[static_cast<std::size_t>(k)].reset();
+    return 0;
+  }
+  const int r = impl_->engine.tcp().close(fd, impl_->engine.now());
+  if (r < 0) return fail(-r);
+  for (auto& q : impl_->epolls) {
+    if (q) q->forget(fd);
+  }
+  if (fd >= 0 && impl_->listening[static_cast<std::size_t>(fd)] != 0) {
+    impl_->listening[static_cast<std::size_t>(fd)] = 0;
+    impl_->claims->release(impl_->claimed[static_cast<std::size_t>(fd)]);
+  }
+  return 0;
+}
+
+int Context::getsockname(int fd, sockaddr* addr, socklen_t* len) {
+  wire::SockAddr a;
+  if (const int e = impl_->engine.tcp().getsockname(fd, &a); e < 0) return fail(-e);
+  detail::to_sockaddr(a, addr, len);
+  return 0;
+}
+
+int Context::getpeername(int fd, sockaddr* addr, socklen_t* len) {
+  wire::SockAddr a;
+  if (const int e = impl_->engine.tcp().getpeername(fd, &a); e < 0) return fail(-e);
+  detail::to_sockaddr(a, addr, len);
+  return 0;
+}
+
+namespace {
+
+bool map_option(int level, int name, tcp::SockOpt* out) {
+  if (level == SOL_SOCKET) {
+    switch (name) {
+      case SO_REUSEADDR: *out = tcp::SockOpt::kReuseAddr; return true;
+      case SO_RCVBUF: *out = tcp::SockOpt::kRcvBuf; return true;
+      case SO_SNDBUF: *out = tcp::SockOpt::kSndBuf; return true;
+      case SO_KEEPALIVE: *out = tcp::SockOpt::kKeepAlive; return true;
+      case SO_LINGER: *out = tcp::SockOpt::kLinger; return true;
+      case SO_ERROR: *out = tcp::SockOpt::kError; return true;
+      default: return false;
+    }
+  }
+  if (level == IPPROTO_TCP) {
+    switch (name) {
+      case TCP_NODELAY: *out = tcp::SockOpt::kNoDelay; return true;
+      case TCP_CONGESTION: *out = tcp::SockOpt::kCongestion; return true;
+      case TCP_KEEPIDLE: *out = tcp::SockOpt::kKeepIdle; return true;
+      case TCP_KEEPINTVL: *out = tcp::SockOpt::kKeepIntvl; return true;
+      case TCP_KEEPCNT: *out = tcp::SockOpt::kKeepCnt; return true;
+      default: return false;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int Context::setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
+  tcp::SockOpt opt{};
+  if (!map_option(level, name, &opt)) return fail(ENOPROTOOPT);
+  if (value == nullptr) return fail(EFAULT);
+  int v = 0;
+  if (opt == tcp::SockOpt::kLinger) {
+    if (len < static_cast<socklen_t>(sizeof(linger))) return fail(EINVAL);
+    const auto* l = static_cast<const linger*>(value);
+    v = l->l_onoff != 0 ? l->l_linger : -1;
+  } else if (opt == tcp::SockOpt::kCongestion) {
+    tcp::CcAlgorithm a{};
+    const std::string_view nm(static_cast<const char*>(value), strnlen(static_cast<const char*>(value), len));
+    if (!tcp::parse_cc_algorithm(nm, a)) return fail(ENOENT);  // Linux: unknown algorithm
+    v = static_cast<int>(a);
+  } else if (opt == tcp::SockOpt::kError) {
+    return fail(ENOPROTOOPT);  // get only
+  } else {
+    if (len < static_cast<socklen_t>(sizeof(int))) return fail(EINVAL);
+    std::memcpy(&v, value, sizeof v);
+  }
+  return ret(impl_->engine.tcp().setsockopt(fd, opt, v));
+}
+
+int Context::getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
+  tcp::SockOpt opt{};
+  if (!map_option(level, name, &opt)) return fail(ENOPROTOOPT);
+  if (value == nullptr || len == nullptr) return fail(EFAULT);
+  int v = 0;
+  if (const int e = impl_->engine.tcp().getsockopt(fd, opt, &v); e < 0) return fail(-e);
+  if (opt == tcp::SockOpt::kLinger) {
+    if (*len < static_cast<socklen_t>(sizeof(linger))) return fail(EINVAL);
+    linger l{v >= 0 ? 1 : 0, v >= 0 ? v : 0};
+    std::memcpy(value, &l, sizeof l);
+    *len = sizeof l;
+  } else if (opt == tcp::SockOpt::kCongestion) {
+    const std::string_view nm = tcp::cc_algorithm_name(static_cast<tcp::CcAlgorithm>(v));
+    const std::size_t n = std::min<std::size_t>(*len, nm.size());
+    std::memcpy(value, nm.data(), n);
+    if (n < *len) static_cast<char*>(value)[n] = '\0';
+    *len = static_cast<socklen_t>(n);
+  } else {
+    if (*len < static_cast<socklen_t>(sizeof(int))) return fail(EINVAL);
+    std::memcpy(value, &v, sizeof v);
+    *len = sizeof v;
+  }
+  return 0;
+}
+
+int Context::epoll_create() {
+  for (int k = 0; k < detail::ContextImpl::kMaxEpolls; ++k) {
+    auto& slot = impl_->epolls[static_cast<std::size_t>(k)];
+    if (!slot) {
+      slot = std::make_unique<engine::EventQueue>(impl_->engine);
+      if (!slot->valid()) {
+        slot.reset();
+        return fail(EMFILE);
+      }
+      return impl_->epoll_base() + k;
+    }
+  }
+  return fail(EMFILE);
+}
+
+namespace {
+engine::EventQueue* find_epoll(detail::ContextImpl* impl, int epfd) {
+  const int k = epfd - impl->epoll_base();
+  if (k < 0 || k >= detail::ContextImpl::kMaxEpolls) return nullptr;
+  return impl->epolls[static_cast<std::size_t>(k)].get();
+}
+}  // namespace
+
+int Context::epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
+  engine::EventQueue* q = find_epoll(impl_, epfd);
+  if (q == nullptr) return fail(EBADF);
+  if (fd == epfd) return fail(EINVAL);
+  if (op != EPOLL_CTL_DEL && event == nullptr) return fail(EFAULT);
+  const std::uint32_t ev = event != nullptr ? event->events : 0;
+  const std::uint64_t data = event != nullptr ? event->data.u64 : 0;
+  return ret(q->ctl(op, fd, ev, data));
+}
+
+int Context::epoll_wait(int epfd, epoll_event* events, int max_events, int timeout_ms) {
+  engine::EventQueue* q = find_epoll(impl_, epfd);
+  if (q == nullptr) return fail(EBADF);
+  if (max_events <= 0 || events == nullptr) return fail(EINVAL);
+  std::array<engine::Event, 256> buf{};
+  const std::size_t cap = std::min<std::size_t>(static_cast<std::size_t>(max_events), buf.size());
+  const Instant start = impl_->engine.now();
+  for (;;) {
+    // Slices of at most 100 ms, so stop() is noticed even when nothing happens.
+    Duration slice = Duration::millis(100);
+    if (timeout_ms >= 0) {
+      const Duration left = Duration::millis(timeout_ms) - (impl_->engine.now() - start);
+      slice = std::min(slice, std::max(Duration{}, left));
+    }
+    const int n = q->wait(std::span(buf.data(), cap), slice);
+    for (int i = 0; i < n; ++i) {
+      events[i].events = buf[static_cast<std::size_t>(i)].events;
+      events[i].data.u64 = buf[static_cast<std::size_t>(i)].data;
+    }
+    if (n > 0 || slice.ns == 0 || stopping()) return n;
+    if (timeout_ms >= 0 && impl_->engine.now() - start >= Duration::millis(timeout_ms)) return 0;
+  }
+}
+
+}  // namespace xdptcp

@@ -1,0 +1,289 @@
+// xdptcp::Stack over AF_XDP: the production assembly of engines, ports and kernel cooperation.
+// Per engine: one AF_XDP socket on its queue (registered in the steering program's XSKMAP), one
+// Engine with its own TcpStack, a KernelResolver, and a thread pinned to a core.
+// Stack-wide (control path, under a mutex): listening-port claims (a kernel reservation and a
+// steering rule per port), and the ephemeral range reserved with the kernel and split between
+// engines.
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "api/src/context_impl.h"
+#include "api/src/kernel_resolver.h"
+#include "userstack/io/afxdp/afxdp_port.h"
+#include "userstack/kernel/iface_info.h"
+#include "userstack/kernel/port_reservation.h"
+#include "userstack/kernel/steer_rules.h"
+#include "userstack/kernel/xdp_attach.h"
+#include "userstack/time/monotonic_clock.h"
+
+namespace xdptcp {
+namespace detail {
+
+namespace {
+
+std::string key_of(const wire::SockAddr& a) { return a.to_string(); }
+
+// Every address of `ifname` (link-local IPv6 excluded: the stack does not do scoped addresses).
+std::vector<wire::IpAddr> interface_addresses(const std::string& ifname) {
+  std::vector<wire::IpAddr> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || ifname != i->ifa_name) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      out.push_back(wire::IpAddr::v4_bytes(reinterpret_cast<const std::uint8_t*>(&sin->sin_addr)));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      const auto* b = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
+      if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) continue;
+      out.push_back(wire::IpAddr::v6_bytes(b));
+    }
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+}  // namespace
+
+// Listening ports: reserved with the kernel and steered to the stack the first time any engine
+// listens; released when the last listener closes.
+class StackPortClaims final : public PortClaims {
+ public:
+  StackPortClaims(const kernel::SteerMapFds& maps, std::vector<wire::IpAddr> addrs)
+      : maps_(maps), addrs_(std::move(addrs)) {}
+
+  int claim(const wire::SockAddr& local) override {
+    std::lock_guard lock(mu_);
+    Claim& c = claims_[key_of(local)];
+    if (c.count++ > 0) return 0;
+    auto res = kernel::PortReservation::reserve(local.ip, local.port);
+    if (!res) {
+      claims_.erase(key_of(local));
+      return -res.error().code;
+    }
+    c.reservation = std::move(res.value());
+    kernel::SteerRule rule;
+    rule.family = local.ip.family;
+    rule.any_addr = local.ip.is_unspecified();
+    rule.addr = local.ip;
+    rule.port_lo = rule.port_hi = local.port;
+    rule.owner_pid = static_cast<std::uint32_t>(getpid());
+    auto r = kernel::add_rule(maps_, rule);
+    if (!r && r.error().code != EEXIST) {
+      claims_.erase(key_of(local));
+      return -r.error().code;
+    }
+    // EEXIST: an operator's permanent rule (xdptcp-ctl steer add) covers it; leave it alone.
+    c.installed = r.ok();
+    c.rule = rule;
+    return 0;
+  }
+
+  void release(const wire::SockAddr& local) override {
+    std::lock_guard lock(mu_);
+    auto it = claims_.find(key_of(local));
+    if (it == claims_.end() || --it->second.count > 0) return;
+    if (it->second.installed) (void)kernel::del_rule(maps_, it->second.rule);
+    claims_.erase(it);
+  }
+
+ private:
+  struct Claim {
+    int count = 0;
+    bool installed = false;
+    kernel::SteerRule rule;
+    kernel::PortReservation reservation;
+  };
+  std::mutex mu_;
+  kernel::SteerMapFds maps_;
+  std::vector<wire::IpAddr> addrs_;
+  std::map<std::string, Claim> claims_;
+};
+
+struct StackImpl {
+  StackOptions opts;
+  kernel::InterfaceInfo info;
+  std::optional<kernel::Attachment> attachment;  // when the stack attached the program itself
+  kernel::PinnedSteerMaps maps;
+  std::vector<std::unique_ptr<io::AfXdpPort>> ports;
+  std::optional<kernel::ReservedRange> ephemeral_reservation;
+  kernel::PortRange ephemeral{};
+  std::vector<wire::IpAddr> addrs;
+  std::unique_ptr<StackPortClaims> claims;
+  std::atomic<bool> stop{false};
+
+  ~StackImpl() {
+    for (std::uint32_t q = 0; q < ports.size(); ++q) (void)kernel::unregister_socket(maps.fds(), q);
+    ports.clear();
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+template <typename T>
+bool fail_with(std::string* error, const Result<T>& r) {
+  if (error != nullptr) *error = r.error().describe();
+  return false;
+}
+
+}  // namespace
+
+Stack::Stack(std::unique_ptr<detail::StackImpl> impl) : impl_(std::move(impl)) {}
+Stack::~Stack() = default;
+
+std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* error) {
+  auto set = [error](std::string m) {
+    if (error != nullptr) *error = std::move(m);
+    return nullptr;
+  };
+  if (options.iface.empty()) return set("--iface: an interface name is required");
+  auto impl = std::make_unique<detail::StackImpl>();
+  impl->opts = options;
+
+  auto info = kernel::interface_info(options.iface);
+  if (!info) return fail_with(error, info), nullptr;
+  impl->info = info.value();
+
+  io::BindMode bind = io::BindMode::kAuto;
+  if (options.bind_mode == "zerocopy") {
+    bind = io::BindMode::kZeroCopy;
+  } else if (options.bind_mode == "copy") {
+    bind = io::BindMode::kCopy;
+  } else if (options.bind_mode != "auto") {
+    return set("bind mode: '" + options.bind_mode + "' is not one of auto, zerocopy, copy");
+  }
+  kernel::XdpMode xdp = kernel::XdpMode::kAuto;
+  if (options.xdp_mode == "native") {
+    xdp = kernel::XdpMode::kNative;
+  } else if (options.xdp_mode == "generic") {
+    xdp = kernel::XdpMode::kGeneric;
+  } else if (options.xdp_mode != "auto") {
+    return set("xdp mode: '" + options.xdp_mode + "' is not one of auto, native, generic");
+  }
+
+  // The steering program: reuse xdptcp-ctl's attachment, or attach for ourselves.
+  auto maps = kernel::open_pinned(options.iface);
+  if (!maps) {
+    auto att = kernel::attach(options.iface, xdp);
+    if (!att) return fail_with(error, att), nullptr;
+    impl->attachment.emplace(std::move(att.value()));
+    maps = kernel::open_pinned(options.iface);
+    if (!maps) return fail_with(error, maps), nullptr;
+  }
+  impl->maps = std::move(maps.value());
+  // Rules and sockets left by processes that died are the kernel's again (design brief §4).
+  (void)kernel::remove_rules_of_dead_owners(impl->maps.fds());
+
+  if (options.addresses.empty()) {
+    impl->addrs = detail::interface_addresses(options.iface);
+  } else {
+    for (const auto& a : options.addresses) {
+      auto ip = wire::IpAddr::parse(a);
+      if (!ip) return set("address: '" + a + "' is not an IPv4 or IPv6 address");
+      impl->addrs.push_back(*ip);
+    }
+  }
+  if (impl->addrs.empty()) return set("interface " + options.iface + " has no address; add one or pass addresses");
+
+  const unsigned queues = impl->info.rx_queues;
+  const unsigned engines = options.engines == 0 ? queues : options.engines;
+  if (engines > queues) {
+    return set("engines: " + std::to_string(engines) + " requested but " + options.iface + " has " +
+               std::to_string(queues) + " RX queue(s); one engine serves one queue");
+  }
+
+  // Active opens use ports above the kernel's ephemeral range, reserved so the kernel never
+  // picks them, split evenly between engines (so an engine knows which engine owns a port).
+  auto krange = kernel::kernel_ephemeral_range();
+  if (!krange) return fail_with(error, krange), nullptr;
+  const unsigned lo = std::max<unsigned>(krange->hi + 1u, 1024u);
+  if (lo + 1024 > 65536) {
+    return set("the kernel's ephemeral range " + std::to_string(krange->lo) + "-" + std::to_string(krange->hi) +
+               " leaves fewer than 1024 ports for xdptcp; lower net.ipv4.ip_local_port_range's upper bound");
+  }
+  impl->ephemeral = {static_cast<std::uint16_t>(lo), 65535};
+  auto rr = kernel::ReservedRange::reserve(impl->ephemeral);
+  if (rr) impl->ephemeral_reservation.emplace(std::move(rr.value()));
+
+  for (unsigned q = 0; q < engines; ++q) {
+    io::AfXdpConfig pc;
+    pc.ifname = options.iface;
+    pc.queue = q;
+    pc.bind = bind;
+    pc.busy_poll = options.busy_poll;
+    auto port = io::AfXdpPort::open(pc);
+    if (!port) return fail_with(error, port), nullptr;
+    auto reg = kernel::register_socket(impl->maps.fds(), q, port.value()->fd(), static_cast<std::uint32_t>(getpid()));
+    if (!reg) return fail_with(error, reg), nullptr;
+    impl->ports.push_back(std::move(port.value()));
+  }
+  impl->claims = std::make_unique<detail::StackPortClaims>(impl->maps.fds(), impl->addrs);
+  return std::unique_ptr<Stack>(new Stack(std::move(impl)));
+}
+
+unsigned Stack::engines() const { return static_cast<unsigned>(impl_->ports.size()); }
+
+void Stack::stop() { impl_->stop.store(true, std::memory_order_relaxed); }
+
+std::string Stack::describe() const {
+  std::ostringstream o;
+  o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), " << engines() << " engine(s), AF_XDP "
+    << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy") << " mode";
+  if (impl_->attachment) {
+    o << ", steering program attached by this process ("
+      << kernel::to_string(impl_->attachment->info().mode) << ")";
+  } else {
+    o << ", steering program attached by xdptcp-ctl";
+  }
+  o << ", addresses";
+  for (const auto& a : impl_->addrs) o << ' ' << a.to_string();
+  return o.str();
+}
+
+void Stack::run(const std::function<void(Context&)>& fn) {
+  const unsigned n = engines();
+  const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned span = (65536u - impl_->ephemeral.lo) / n;
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < n; ++i) {
+    threads.emplace_back([this, i, n, ncpu, span, &fn] {
+      if (impl_->opts.pin_cores) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(i % ncpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+      }
+      engine::EngineConfig ec;
+      ec.id = i;
+      ec.rx_batch = impl_->opts.rx_batch;
+      std::copy(impl_->info.mac.begin(), impl_->info.mac.end(), ec.mac.bytes.begin());
+      ec.tcp.local_addrs = impl_->addrs;
+      ec.tcp.mtu = static_cast<std::uint16_t>(std::min<std::uint32_t>(impl_->info.mtu, 65535));
+      ec.tcp.max_sockets = impl_->opts.max_sockets;
+      ec.tcp.sndbuf = impl_->opts.sndbuf;
+      ec.tcp.rcvbuf = impl_->opts.rcvbuf;
+      ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl_->ephemeral.lo + i * span);
+      ec.tcp.ephemeral_hi = static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl_->ephemeral.lo + (i + 1) * span - 1);
+      MonotonicClock clock;
+      detail::KernelResolver resolver(impl_->info.ifindex);
+      engine::Engine eng(ec, *impl_->ports[i], clock, &resolver);
+      detail::ContextImpl ci(eng, i, &impl_->stop, impl_->claims.get());
+      Context ctx(&ci);
+      fn(ctx);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace xdptcp

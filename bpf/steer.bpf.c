@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xdptcp_steer: the XDP program that decides, per frame, whether a TCP segment belongs to
+ * xdptcp (redirect into the AF_XDP socket of the RX queue it arrived on) or to the kernel
+ * (XDP_PASS). Read bpf/include/xdptcp/steer_abi.h first: it defines the maps and counters.
+ *
+ * Decision, in order (every frame counts SEEN plus exactly one of the others):
+ *   1. Ethernet, with at most one 802.1Q tag; not IPv4/IPv6           -> PASS_NOT_OURS
+ *   2. IPv4: truncated, version != 4, IHL < 5, total length smaller than the header
+ *      or larger than the frame                                      -> MALFORMED
+ *      not TCP, or any fragment (MF set or offset != 0)              -> PASS_NOT_OURS
+ *      IPv6: truncated, version != 6, payload beyond the frame       -> MALFORMED
+ *      next header not TCP (extension headers included)              -> PASS_NOT_OURS
+ *   3. TCP: header truncated, data offset < 5 or beyond the IP payload -> MALFORMED
+ *   4. destination port bit clear in xdptcp_ports, or no rule matches -> PASS_NOT_OURS
+ *   5. a rule matches: redirect to xdptcp_xsks[rx_queue_index]       -> REDIRECTED
+ *      no socket on that queue                                        -> PASS_NO_SOCKET
+ *
+ * The program never drops: anything it does not claim goes to the kernel, which answers
+ * ARP, ICMP and unknown ports as usual. It runs under libxdp's dispatcher (XDP_RUN_CONFIG
+ * below) and lets the next program run on XDP_PASS.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <xdp/xdp_helpers.h>
+
+#include "xdptcp/steer_abi.h"
+
+#define ETH_P_8021Q_BE bpf_htons(0x8100)
+#define IP_MF_OFFSET_MASK bpf_htons(0x3fff) /* MF flag and the 13-bit fragment offset */
+
+struct vlan_tag {
+  __be16 tci;
+  __be16 encapsulated_proto;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xdptcp_port_bitmap);
+} xdptcp_ports SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, XDPTCP_MAX_RULES);
+  __type(key, __u32);
+  __type(value, struct xdptcp_rule);
+} xdptcp_rules SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_XSKMAP);
+  __uint(max_entries, XDPTCP_MAX_QUEUES);
+  __type(key, __u32);
+  __type(value, __u32);
+} xdptcp_xsks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, XDPTCP_MAX_QUEUES);
+  __type(key, __u32);
+  __type(value, struct xdptcp_socket_info);
+} xdptcp_sockets SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XDPTCP_CTR_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} xdptcp_counters SEC(".maps");
+
+/* libxdp dispatcher metadata: our priority among the interface's XDP programs, and "run the
+ * next program when we return XDP_PASS" so that other programs still see the kernel's traffic. */
+struct {
+  __uint(priority, 10);
+  __uint(XDP_PASS, 1);
+} XDP_RUN_CONFIG(xdptcp_steer);
+
+/* Readable from the loaded program's .rodata, so tools can check which ABI a program speaks. */
+const volatile __u32 xdptcp_abi_version = XDPTCP_ABI_VERSION;
+
+static __always_inline void count(__u32 counter) {
+  __u64* v = bpf_map_lookup_elem(&xdptcp_counters, &counter);
+  if (v) *v += 1; /* per-CPU slot: no atomic needed */
+}
+
+/* Counts SEEN and the outcome, and returns the verdict, in one place. */
+static __always_inline int verdict(__u32 counter, int action) {
+  count(XDPTCP_CTR_SEEN);
+  count(counter);
+  return action;
+}
+
+/* Where the parsed packet goes; filled by the parsers, read by the rule matcher. */
+struct flow {
+  __u8 family;    /* XDPTCP_FAMILY_V4 / _V6 */
+  __u16 dport;    /* host order */
+  __u32 daddr[4]; /* network order; IPv4 in daddr[0] */
+};
+
+static __always_inline __u32 rule_word(const struct xdptcp_rule* r, int i) {
+  __u32 w;
+  __builtin_memcpy(&w, &r->addr[i * 4], sizeof(w));
+  return w;
+}
+
+static __always_inline int rule_matches(const struct xdptcp_rule* r, const struct flow* f) {
+  if (r->family != f->family) return 0; /* also skips free slots (family 0) */
+  if (f->dport < r->port_lo || f->dport > r->port_hi) return 0;
+  if (r->flags & XDPTCP_RULE_ANY_ADDR) return 1;
+  if (rule_word(r, 0) != f->daddr[0]) return 0;
+  if (f->family == XDPTCP_FAMILY_V4) return 1;
+  return rule_word(r, 1) == f->daddr[1] && rule_word(r, 2) == f->daddr[2] && rule_word(r, 3) == f->daddr[3];
+}
+
+static __always_inline int port_claimed(__u16 port) {
+  __u32 zero = 0;
+  const struct xdptcp_port_bitmap* bm = bpf_map_lookup_elem(&xdptcp_ports, &zero);
+  if (!bm) return 0;
+  return (bm->words[(port >> 6) & (XDPTCP_PORT_WORDS - 1)] >> (port & 63)) & 1;
+}
+
+static __always_inline int any_rule_matches(const struct flow* f) {
+  for (__u32 i = 0; i < XDPTCP_MAX_RULES; i++) {
+    __u32 key = i;
+    const struct xdptcp_rule* r = bpf_map_lookup_elem(&xdptcp_rules, &key);
+    if (r && rule_matches(r, f)) return 1;
+  }
+  return 0;
+}
+
+SEC("xdp")
+int xdptcp_steer(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  struct flow f = {};
+
+  /* 1. Ethernet and at most one VLAN tag. */
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+  void* l3 = eth + 1;
+  __be16 proto = eth->h_proto;
+  if (proto == ETH_P_8021Q_BE) {
+    struct vlan_tag* vlan = l3;
+    if ((void*)(vlan + 1) > data_end) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+    proto = vlan->encapsulated_proto;
+    l3 = vlan + 1;
+  }
+
+  /* 2. The IP header; l4_len is what the IP header says the TCP segment occupies. */
+  struct tcphdr* tcp;
+  __u32 l4_len;
+  if (proto == bpf_htons(ETH_P_IP)) {
+    struct iphdr* ip = l3;
+    if ((void*)(ip + 1) > data_end) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+    if (ip->version != 4 || ip->ihl < 5) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+    __u32 ihl = ip->ihl * 4;
+    __u32 tot_len = bpf_ntohs(ip->tot_len);
+    if (tot_len < ihl || (void*)ip + tot_len > data_end) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+    if (ip->protocol != IPPROTO_TCP) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
+    /* RFC 791: only the first fragment carries the TCP header, and xdptcp does not reassemble;
+     * the kernel does. So every fragment, first one included, belongs to the kernel. */
+    if (ip->frag_off & IP_MF_OFFSET_MASK) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
+    tcp = (void*)ip + ihl;
+    l4_len = tot_len - ihl;
+    f.family = XDPTCP_FAMILY_V4;
+    f.daddr[0] = ip->daddr;
+  } else if (proto == bpf_htons(ETH_P_IPV6)) {
+    struct ipv6hdr* ip6 = l3;
+    if ((void*)(ip6 + 1) > data_end) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+    if (ip6->version != 6) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+    l4_len = bpf_ntohs(ip6->payload_len);
+    if ((void*)(ip6 + 1) + l4_len > data_end) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+    /* Extension headers (fragment, routing, hop-by-hop...) are left to the kernel. */
+    if (ip6->nexthdr != IPPROTO_TCP) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
+    tcp = (void*)(ip6 + 1);
+    f.family = XDPTCP_FAMILY_V6;
+    f.daddr[0] = ip6->daddr.in6_u.u6_addr32[0];
+    f.daddr[1] = ip6->daddr.in6_u.u6_addr32[1];
+    f.daddr[2] = ip6->daddr.in6_u.u6_addr32[2];
+    f.daddr[3] = ip6->daddr.in6_u.u6_addr32[3];
+  } else {
+    return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS); /* ARP, LLDP, QinQ, ... */
+  }
+
+  /* 3. The TCP header (RFC 9293 §3.1: data offset counts 32-bit words, at least 5). */
+  if ((void*)(tcp + 1) > data_end || l4_len < sizeof(*tcp)) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+  __u32 doff = tcp->doff * 4;
+  if (doff < sizeof(*tcp) || doff > l4_len) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
+  f.dport = bpf_ntohs(tcp->dest);
+
+  /* 4. Quick reject on the port bitmap, then the rules. */
+  if (!port_claimed(f.dport) || !any_rule_matches(&f)) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
+
+  /* 5. Ours. bpf_redirect_map returns the fallback action (XDP_PASS) when the XSKMAP has no
+   * socket for this queue, so its return value alone tells which counter is right, without a
+   * separate lookup that a closing socket could race with. */
+  int action = bpf_redirect_map(&xdptcp_xsks, ctx->rx_queue_index, XDP_PASS);
+  if (action == XDP_REDIRECT) return verdict(XDPTCP_CTR_REDIRECTED, XDP_REDIRECT);
+  return verdict(XDPTCP_CTR_PASS_NO_SOCKET, XDP_PASS);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,187 @@
+// Test fixture for the XDP steering program: loads a fresh copy of bpf/steer.bpf.c from its
+// skeleton (fresh maps for every test), and runs it on a frame with BPF_PROG_TEST_RUN, reporting
+// the verdict together with the one counter that moved.
+//
+// Under BPF_PROG_TEST_RUN the frame arrives on RX queue 0 of no real interface, so a matching
+// frame finds no AF_XDP socket: the program's answer is XDP_PASS counted as PASS_NO_SOCKET.
+#pragma once
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "bpf/test_frames.h"
+#include "steer.skel.h"
+#include "userstack/kernel/steer_rules.h"
+#include "xdptcp/steer_abi.h"
+
+namespace xdptcp::test {
+
+// Which outcome counter moved (exactly one must, besides SEEN).
+enum class Outcome { kRedirected, kPassNotOurs, kPassNoSocket, kMalformed, kNoneOrSeveral };
+
+inline const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::kRedirected:
+      return "REDIRECTED";
+    case Outcome::kPassNotOurs:
+      return "PASS_NOT_OURS";
+    case Outcome::kPassNoSocket:
+      return "PASS_NO_SOCKET";
+    case Outcome::kMalformed:
+      return "MALFORMED";
+    case Outcome::kNoneOrSeveral:
+      return "<no or several counters moved, or SEEN did not move by 1>";
+  }
+  return "?";
+}
+
+inline const char* action_name(std::uint32_t a) {
+  switch (a) {
+    case XDP_ABORTED:
+      return "XDP_ABORTED";
+    case XDP_DROP:
+      return "XDP_DROP";
+    case XDP_PASS:
+      return "XDP_PASS";
+    case XDP_TX:
+      return "XDP_TX";
+    case XDP_REDIRECT:
+      return "XDP_REDIRECT";
+    default:
+      return "XDP_?";
+  }
+}
+
+// What one run of the program did.
+struct Observed {
+  std::uint32_t action = 0;
+  Outcome outcome = Outcome::kNoneOrSeveral;
+  bool operator==(const Observed&) const = default;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Observed& o) {
+  return os << action_name(o.action) << " counted " << outcome_name(o.outcome);
+}
+
+inline constexpr Observed kNotOurs{XDP_PASS, Outcome::kPassNotOurs};
+inline constexpr Observed kNoSocket{XDP_PASS, Outcome::kPassNoSocket};
+inline constexpr Observed kMalformed{XDP_PASS, Outcome::kMalformed};
+inline constexpr Observed kRedirected{XDP_REDIRECT, Outcome::kRedirected};
+
+inline int quiet_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level != LIBBPF_WARN) return 0;
+  return std::vfprintf(stderr, fmt, args);
+}
+
+class SteerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: loads the XDP steering program (CAP_BPF)";
+    libbpf_set_print(quiet_libbpf);
+    skel_ = steer::open_and_load();
+    ASSERT_NE(skel_, nullptr) << "loading bpf/steer.bpf.c failed: errno " << errno;
+    maps_.ports = bpf_map__fd(skel_->maps.xdptcp_ports);
+    maps_.rules = bpf_map__fd(skel_->maps.xdptcp_rules);
+    maps_.xsks = bpf_map__fd(skel_->maps.xdptcp_xsks);
+    maps_.sockets = bpf_map__fd(skel_->maps.xdptcp_sockets);
+    maps_.counters = bpf_map__fd(skel_->maps.xdptcp_counters);
+    prog_fd_ = bpf_program__fd(skel_->progs.xdptcp_steer);
+  }
+  void TearDown() override { steer::destroy(skel_); }
+
+  kernel::SteerCounters counters() {
+    auto c = kernel::read_counters(maps_);
+    EXPECT_TRUE(c.ok()) << c.error().describe();
+    return c.ok() ? c.value() : kernel::SteerCounters{};
+  }
+
+  // Runs the program once on `frame`; returns -errno of BPF_PROG_TEST_RUN, or 0 and fills `out`.
+  int run_raw(const std::vector<std::uint8_t>& frame, Observed& out) {
+    const kernel::SteerCounters before = counters();
+    bpf_test_run_opts opts{};
+    opts.sz = sizeof opts;
+    opts.data_in = frame.data();
+    opts.data_size_in = static_cast<__u32>(frame.size());
+    opts.repeat = 1;
+    int err = bpf_prog_test_run_opts(prog_fd_, &opts);
+    if (err != 0) return err;
+    const kernel::SteerCounters after = counters();
+    out.action = opts.retval;
+    out.outcome = moved(before, after);
+    return 0;
+  }
+
+  Observed run(const std::vector<std::uint8_t>& frame) {
+    Observed o;
+    int err = run_raw(frame, o);
+    EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN on a " << frame.size() << "-byte frame";
+    return o;
+  }
+
+  void add(const kernel::SteerRule& r) {
+    auto res = kernel::add_rule(maps_, r);
+    ASSERT_TRUE(res.ok()) << res.error().describe();
+  }
+
+  static kernel::SteerRule any_v4(std::uint16_t lo, std::uint16_t hi) {
+    kernel::SteerRule r;
+    r.family = wire::IpFamily::kV4;
+    r.any_addr = true;
+    r.port_lo = lo;
+    r.port_hi = hi;
+    return r;
+  }
+  static kernel::SteerRule any_v6(std::uint16_t lo, std::uint16_t hi) {
+    kernel::SteerRule r = any_v4(lo, hi);
+    r.family = wire::IpFamily::kV6;
+    return r;
+  }
+  static kernel::SteerRule host_v4(const Addr4& a, std::uint16_t lo, std::uint16_t hi) {
+    kernel::SteerRule r = any_v4(lo, hi);
+    r.any_addr = false;
+    r.addr = wire::IpAddr::v4(a[0], a[1], a[2], a[3]);
+    return r;
+  }
+  static kernel::SteerRule host_v6(const Addr6& a, std::uint16_t lo, std::uint16_t hi) {
+    kernel::SteerRule r = any_v6(lo, hi);
+    r.any_addr = false;
+    r.addr = wire::IpAddr::v6_bytes(a.data());
+    return r;
+  }
+
+  steer* skel_ = nullptr;
+  kernel::SteerMapFds maps_;
+  int prog_fd_ = -1;
+
+ private:
+  // The one outcome counter that rose by exactly 1 while SEEN rose by 1 and the others stayed.
+  static Outcome moved(const kernel::SteerCounters& b, const kernel::SteerCounters& a) {
+    if (a.seen != b.seen + 1) return Outcome::kNoneOrSeveral;
+    const std::uint64_t d[4] = {a.redirected - b.redirected, a.pass_not_ours - b.pass_not_ours,
+                                a.pass_no_socket - b.pass_no_socket, a.malformed - b.malformed};
+    const Outcome names[4] = {Outcome::kRedirected, Outcome::kPassNotOurs, Outcome::kPassNoSocket,
+                              Outcome::kMalformed};
+    Outcome found = Outcome::kNoneOrSeveral;
+    int n = 0;
+    for (int i = 0; i < 4; ++i) {
+      if (d[i] == 0) continue;
+      if (d[i] != 1) return Outcome::kNoneOrSeveral;
+      found = names[i];
+      ++n;
+    }
+    return n == 1 ? found : Outcome::kNoneOrSeveral;
+  }
+};
+
+}  // namespace xdptcp::test

@@ -1,0 +1,10 @@
+# The TCP core on simulated links (included by CMakeLists.txt once userstack/tcp builds).
+xdptcp_gtest(sim_tcp_property_test LABEL sim TIMEOUT 300
+  SOURCES tcp_property_test.cpp
+  LIBS xdptcp_sim xdptcp_tcp xdptcp_wire)
+xdptcp_gtest(sim_tcp_scenario_test LABEL sim
+  SOURCES tcp_scenario_test.cpp
+  LIBS xdptcp_sim xdptcp_tcp xdptcp_wire)
+xdptcp_gtest(sim_tcp_alloc_test LABEL sim
+  SOURCES tcp_alloc_test.cpp
+  LIBS xdptcp_sim xdptcp_tcp xdptcp_wire)

@@ -1,0 +1,323 @@
+// xdptcp-ctl's commands (see commands.h).
+#include "tools/ctl/commands.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "userstack/kernel/steer_rules.h"
+#include "userstack/kernel/xdp_attach.h"
+#include "xdptcp/steer_abi.h"
+
+namespace xdptcp::ctl {
+namespace {
+
+using nlohmann::json;
+
+int fail(std::ostream& err, const Error& e) {
+  // The kernel library words these errors itself; strerror would only repeat them.
+  const bool worded =
+      e.code == EPERM || e.code == ENODEV || e.code == EEXIST || e.code == ENOENT || e.code == EOPNOTSUPP;
+  err << "xdptcp-ctl: " << (worded ? e.message : e.describe()) << "\n";
+  return exit_code_for(e);
+}
+
+kernel::XdpMode to_kernel(Mode m) {
+  switch (m) {
+    case Mode::kNative:
+      return kernel::XdpMode::kNative;
+    case Mode::kGeneric:
+      return kernel::XdpMode::kGeneric;
+    case Mode::kAuto:
+      break;
+  }
+  return kernel::XdpMode::kAuto;
+}
+
+std::string addr_text(const wire::IpAddr& a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  const int af = a.is_v4() ? AF_INET : AF_INET6;
+  return ::inet_ntop(af, a.bytes.data(), buf, sizeof(buf)) != nullptr ? buf : "?";
+}
+
+std::string ports_text(const kernel::SteerRule& r) {
+  return r.port_lo == r.port_hi ? std::to_string(r.port_lo)
+                                : std::to_string(r.port_lo) + "-" + std::to_string(r.port_hi);
+}
+
+const char* family_text(wire::IpFamily f) {
+  return f == wire::IpFamily::kV4 ? "ipv4" : "ipv6";
+}
+
+std::string rule_text(const kernel::SteerRule& r) {
+  std::string s = std::string(family_text(r.family)) + " " + (r.any_addr ? "any" : addr_text(r.addr)) +
+                  " port " + ports_text(r);
+  s += r.owner_pid == 0 ? " (permanent)" : " (pid " + std::to_string(r.owner_pid) + ")";
+  return s;
+}
+
+json rule_json(const kernel::SteerRule& r) {
+  return json{{"family", family_text(r.family)},
+              {"addr", r.any_addr ? "any" : addr_text(r.addr)},
+              {"port_lo", r.port_lo},
+              {"port_hi", r.port_hi},
+              {"owner_pid", r.owner_pid}};
+}
+
+json counters_json(const kernel::SteerCounters& c) {
+  return json{{"seen", c.seen},
+              {"redirected", c.redirected},
+              {"pass_not_ours", c.pass_not_ours},
+              {"pass_no_socket", c.pass_no_socket},
+              {"malformed", c.malformed}};
+}
+
+void print_counters(std::ostream& out, const kernel::SteerCounters& c, const char* indent) {
+  out << indent << "seen            " << c.seen << "\n"
+      << indent << "redirected      " << c.redirected << "\n"
+      << indent << "pass_not_ours   " << c.pass_not_ours << "\n"
+      << indent << "pass_no_socket  " << c.pass_no_socket << "\n"
+      << indent << "malformed       " << c.malformed << "\n";
+}
+
+json status_json(const kernel::SteerStatus& s) {
+  json programs = json::array();
+  for (const auto& p : s.programs) programs.push_back(json{{"id", p.id}, {"name", p.name}, {"ours", p.ours}});
+  json rules = json::array();
+  for (const auto& r : s.rules) rules.push_back(rule_json(r));
+  json sockets = json::array();
+  for (const auto& q : s.sockets) {
+    sockets.push_back(json{{"queue", q.queue},
+                           {"owner_pid", q.owner_pid},
+                           {"owner_alive", q.owner_alive},
+                           {"registered_ns", q.registered_ns}});
+  }
+  return json{{"iface", s.ifname},
+              {"ifindex", s.ifindex},
+              {"attached", s.attached},
+              {"pinned", s.pinned},
+              {"stale", s.stale},
+              {"pin_dir", kernel::pin_dir(s.ifname)},
+              {"mode", s.mode},
+              {"prog_id", s.prog_id},
+              {"dispatcher_id", s.dispatcher_id},
+              {"multiprog", s.multiprog},
+              {"driver", s.driver},
+              {"rx_queues", s.rx_queues},
+              {"programs", programs},
+              {"rules", rules},
+              {"sockets", sockets},
+              {"counters", counters_json(s.counters)}};
+}
+
+void print_status(std::ostream& out, const kernel::SteerStatus& s) {
+  out << s.ifname << ": ";
+  if (s.stale) {
+    out << "STALE: maps pinned under " << kernel::pin_dir(s.ifname)
+        << (s.ifindex == 0 ? " but the interface is gone"
+            : s.attached   ? " do not belong to the attached program"
+                           : " but the program is no longer attached")
+        << "; `xdptcp-ctl detach --iface " << s.ifname << "` removes them";
+    if (s.ifindex != 0) out << ", `xdptcp-ctl attach --iface " << s.ifname << "` replaces them";
+    out << "\n";
+  } else if (s.attached) {
+    out << "attached, " << s.mode << " mode, program id " << s.prog_id;
+    if (s.multiprog) out << " in libxdp dispatcher id " << s.dispatcher_id;
+    out << "\n  maps pinned under " << kernel::pin_dir(s.ifname) << "\n";
+  } else {
+    out << "not attached\n";
+  }
+  if (s.ifindex != 0) {
+    out << "  driver " << (s.driver.empty() ? "?" : s.driver) << ", " << s.rx_queues << " RX queue"
+        << (s.rx_queues == 1 ? "" : "s") << "\n";
+  }
+  if (!s.programs.empty()) {
+    out << "  XDP programs (" << s.mode << "):";
+    for (const auto& p : s.programs)
+      out << " " << p.name << " (id " << p.id << (p.ours ? ", ours" : "") << ")";
+    out << "\n";
+  }
+  if (!s.pinned) return;
+  out << "  rules: " << s.rules.size() << "\n";
+  for (const auto& r : s.rules) out << "    " << rule_text(r) << "\n";
+  out << "  sockets: " << s.sockets.size() << "\n";
+  for (const auto& q : s.sockets) {
+    out << "    queue " << q.queue << " pid " << q.owner_pid
+        << (q.owner_alive ? " (alive)" : " (stale: process gone)") << "\n";
+  }
+  out << "  counters:\n";
+  print_counters(out, s.counters, "    ");
+}
+
+int cmd_attach(const Command& cmd, std::ostream& out, std::ostream& err) {
+  auto a = kernel::attach(cmd.iface, to_kernel(cmd.mode));
+  if (!a) return fail(err, a.error());
+  a->keep();
+  const kernel::AttachInfo& info = a->info();
+  for (const auto& n : info.notes) out << "note: " << n << "\n";
+  out << "attached " << XDPTCP_PROG_NAME << " to " << info.ifname << " in " << kernel::to_string(info.mode)
+      << " mode (program id " << info.prog_id;
+  if (info.multiprog) out << ", libxdp dispatcher id " << info.dispatcher_id;
+  out << "); maps pinned under " << kernel::pin_dir(info.ifname) << "\n";
+  return kExitOk;
+}
+
+int cmd_detach(const Command& cmd, std::ostream& out, std::ostream& err) {
+  auto d = kernel::detach(cmd.iface);
+  if (!d) return fail(err, d.error());
+  for (const auto& n : d->notes) out << "note: " << n << "\n";
+  if (d->was_attached) out << "detached " << XDPTCP_PROG_NAME << " from " << cmd.iface << "\n";
+  if (d->removed_pins) out << "removed " << kernel::pin_dir(cmd.iface) << "\n";
+  return kExitOk;
+}
+
+int cmd_status(const Command& cmd, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> names;
+  if (!cmd.iface.empty()) {
+    names.push_back(cmd.iface);
+  } else {
+    if (auto p = kernel::check_privileges(); !p) return fail(err, p.error());
+    names = kernel::pinned_interfaces();
+  }
+  int code = kExitOk;
+  json all = json::array();
+  if (names.empty() && !cmd.json) out << "xdptcp is not attached to any interface\n";
+  for (const auto& name : names) {
+    auto s = kernel::status(name);
+    if (!s) {
+      code = std::max(code, fail(err, s.error()));
+      continue;
+    }
+    if (cmd.json) {
+      all.push_back(status_json(s.value()));
+    } else {
+      print_status(out, s.value());
+    }
+  }
+  if (cmd.json) out << (cmd.iface.empty() ? all : (all.empty() ? json::object() : all[0])).dump(2) << "\n";
+  return code;
+}
+
+// The pinned maps, refusing stale ones: rules put there would steer nothing.
+Result<kernel::PinnedSteerMaps> open_live_maps(const std::string& iface) {
+  if (auto p = kernel::check_privileges(); !p) return p.error();
+  auto s = kernel::status(iface);
+  if (!s) return s.error();
+  if (!s->pinned) {
+    return Error{ENOENT,
+                 "xdptcp is not attached to '" + iface + "'; run `xdptcp-ctl attach --iface " + iface + "`"};
+  }
+  if (s->stale) {
+    return Error{ENOENT, "the maps pinned for '" + iface +
+                             "' are stale (the program is no longer attached); run "
+                             "`xdptcp-ctl attach --iface " +
+                             iface + "`"};
+  }
+  return kernel::open_pinned(iface);
+}
+
+int cmd_steer_add(const Command& cmd, std::ostream& out, std::ostream& err) {
+  auto maps = open_live_maps(cmd.iface);
+  if (!maps) return fail(err, maps.error());
+  // Rules of processes that died are removed whenever xdptcp-ctl changes the table (design brief §4).
+  if (auto pruned = kernel::remove_rules_of_dead_owners(maps->fds()); pruned && pruned.value() > 0) {
+    out << "note: removed " << pruned.value() << " rule(s) of processes that no longer exist\n";
+  }
+  const std::vector<kernel::SteerRule> rules = rules_for(*cmd.ports, cmd.addr);
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    auto r = kernel::add_rule(maps->fds(), rules[i]);
+    if (!r) {
+      // All or nothing: undo the rules this command already added.
+      for (std::size_t j = 0; j < i; ++j) (void)kernel::del_rule(maps->fds(), rules[j]);
+      Error e = r.error();
+      if (e.code == EEXIST)
+        e.message = "a rule for " + rule_text(rules[i]) + " exists already on '" + cmd.iface + "'";
+      return fail(err, e);
+    }
+  }
+  for (const auto& r : rules) out << "added " << rule_text(r) << " on " << cmd.iface << "\n";
+  return kExitOk;
+}
+
+int cmd_steer_del(const Command& cmd, std::ostream& out, std::ostream& err) {
+  if (auto p = kernel::check_privileges(); !p) return fail(err, p.error());
+  auto maps = kernel::open_pinned(cmd.iface);
+  if (!maps) return fail(err, maps.error());
+  std::size_t removed = 0;
+  for (const auto& rule : rules_for(*cmd.ports, cmd.addr)) {
+    auto r = kernel::del_rule(maps->fds(), rule);
+    if (r) {
+      out << "deleted " << rule_text(rule) << " on " << cmd.iface << "\n";
+      ++removed;
+    } else if (r.error().code != ENOENT) {
+      return fail(err, r.error());
+    }
+  }
+  if (removed == 0) {
+    std::string what = (cmd.addr ? addr_text(*cmd.addr) : std::string("any address")) + " port " +
+                       std::to_string(cmd.ports->lo) +
+                       (cmd.ports->hi != cmd.ports->lo ? "-" + std::to_string(cmd.ports->hi) : std::string());
+    return fail(
+        err, Error{ENOENT, "no rule for " + what + " on '" + cmd.iface + "' (see `xdptcp-ctl steer list`)"});
+  }
+  return kExitOk;
+}
+
+int cmd_steer_list(const Command& cmd, std::ostream& out, std::ostream& err) {
+  auto maps = kernel::open_pinned(cmd.iface);
+  if (!maps) return fail(err, maps.error());
+  auto rules = kernel::list_rules(maps->fds());
+  if (!rules) return fail(err, rules.error());
+  if (cmd.json) {
+    json arr = json::array();
+    for (const auto& r : rules.value()) arr.push_back(rule_json(r));
+    out << json{{"iface", cmd.iface}, {"rules", arr}}.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (rules->empty()) out << "no rules on " << cmd.iface << "\n";
+  for (const auto& r : rules.value()) out << rule_text(r) << "\n";
+  return kExitOk;
+}
+
+int cmd_stats(const Command& cmd, std::ostream& out, std::ostream& err) {
+  auto maps = kernel::open_pinned(cmd.iface);
+  if (!maps) return fail(err, maps.error());
+  auto c = kernel::read_counters(maps->fds());
+  if (!c) return fail(err, c.error());
+  if (cmd.json) {
+    out << json{{"iface", cmd.iface}, {"counters", counters_json(c.value())}}.dump(2) << "\n";
+  } else {
+    out << cmd.iface << ":\n";
+    print_counters(out, c.value(), "  ");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run(const Command& cmd, std::ostream& out, std::ostream& err) {
+  switch (cmd.verb) {
+    case Verb::kAttach:
+      return cmd_attach(cmd, out, err);
+    case Verb::kDetach:
+      return cmd_detach(cmd, out, err);
+    case Verb::kStatus:
+      return cmd_status(cmd, out, err);
+    case Verb::kSteerAdd:
+      return cmd_steer_add(cmd, out, err);
+    case Verb::kSteerDel:
+      return cmd_steer_del(cmd, out, err);
+    case Verb::kSteerList:
+      return cmd_steer_list(cmd, out, err);
+    case Verb::kStats:
+      return cmd_stats(cmd, out, err);
+  }
+  return kExitOther;
+}
+
+}  // namespace xdptcp::ctl

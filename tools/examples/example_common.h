@@ -1,0 +1,106 @@
+// What the example servers share: their command-line options (CLI11), signal handling that stops
+// the stack, and creating the stack with a clear message when that fails.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "xdptcp/xdptcp.hpp"
+
+namespace xdptcp::examples {
+
+struct ServerOptions {
+  StackOptions stack;
+  std::string ip;  // listen address; empty: any (both families)
+  int port = 0;
+};
+
+inline void add_server_options(CLI::App& app, ServerOptions& o) {
+  app.add_option("--iface", o.stack.iface, "interface to serve on")->required();
+  app.add_option("--port", o.port, "TCP port to listen on")->required()->check(CLI::Range(1, 65535));
+  app.add_option("--ip", o.ip, "address to listen on (default: every address of the interface)");
+  app.add_option("--engines", o.stack.engines, "engines (default: one per RX queue)");
+  app.add_option("--bind-mode", o.stack.bind_mode, "AF_XDP bind: auto|zerocopy|copy")
+      ->check(CLI::IsMember({"auto", "zerocopy", "copy"}));
+  app.add_option("--xdp-mode", o.stack.xdp_mode, "XDP mode when attaching: auto|native|generic")
+      ->check(CLI::IsMember({"auto", "native", "generic"}));
+  app.add_flag("--busy-poll", o.stack.busy_poll, "spin instead of sleeping (dedicated cores)");
+}
+
+inline std::atomic<Stack*>& running_stack() {
+  static std::atomic<Stack*> s{nullptr};
+  return s;
+}
+
+inline void on_signal(int) {
+  if (Stack* s = running_stack().load()) s->stop();
+}
+
+// Creates the stack or prints why not and returns nullptr.
+inline std::unique_ptr<Stack> start_stack(const char* prog, const StackOptions& o) {
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "%s: needs root (or CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF) for AF_XDP and XDP\n", prog);
+    return nullptr;
+  }
+  std::string err;
+  auto s = Stack::create(o, &err);
+  if (!s) {
+    std::fprintf(stderr, "%s: %s\n", prog, err.c_str());
+    return nullptr;
+  }
+  running_stack().store(s.get());
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  return s;
+}
+
+// Binds and listens on every family the options ask for; returns the number of listeners (the
+// fds are written to fds[0..1]) or -1 after printing the error.
+inline int listen_all(Context& ctx, const ServerOptions& o, int fds[2]) {
+  int n = 0;
+  auto one = [&](int family, const std::string& ip) -> bool {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(static_cast<uint16_t>(o.port));
+      if (!ip.empty() && inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1) return false;
+      len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(static_cast<uint16_t>(o.port));
+      if (!ip.empty() && inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1) return false;
+      len = sizeof *a;
+    }
+    const int fd = ctx.socket(family);
+    if (fd < 0 || ctx.bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 || ctx.listen(fd, 4096) < 0) {
+      std::fprintf(stderr, "engine %u: listen on port %d (%s): %s\n", ctx.engine_id(), o.port,
+                   family == AF_INET ? "IPv4" : "IPv6", std::strerror(errno));
+      return false;
+    }
+    fds[n++] = fd;
+    return true;
+  };
+  if (o.ip.empty()) {
+    if (!one(AF_INET, "") || !one(AF_INET6, "")) return -1;
+  } else {
+    const int fam = o.ip.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+    if (!one(fam, o.ip)) {
+      if (n == 0) std::fprintf(stderr, "--ip: '%s' is not a usable address\n", o.ip.c_str());
+      return -1;
+    }
+  }
+  return n;
+}
+
+}  // namespace xdptcp::examples

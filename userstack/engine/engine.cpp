@@ -1,0 +1,142 @@
+// The per-core run-to-completion loop; see engine.h.
+#include "userstack/engine/engine.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "userstack/base/byteorder.h"
+#include "userstack/engine/event_queue.h"
+#include "userstack/wire/ip.h"
+
+namespace xdptcp::engine {
+
+namespace {
+
+// The source address of an IPv4 or IPv6 packet, read without a full parse (the TCP stack parses
+// and validates; this only feeds the neighbour cache, and only for frames the stack accepts as
+// well-formed IP).
+std::optional<wire::IpAddr> ip_source(std::span<const std::uint8_t> ip) {
+  if (ip.empty()) return std::nullopt;
+  const unsigned version = ip[0] >> 4;
+  if (version == 4 && ip.size() >= wire::kIpv4MinHeader) return wire::IpAddr::v4_bytes(ip.data() + 12);
+  if (version == 6 && ip.size() >= wire::kIpv6Header) return wire::IpAddr::v6_bytes(ip.data() + 8);
+  return std::nullopt;
+}
+
+std::optional<wire::IpAddr> ip_destination(std::span<const std::uint8_t> ip) {
+  if (ip.empty()) return std::nullopt;
+  const unsigned version = ip[0] >> 4;
+  if (version == 4 && ip.size() >= wire::kIpv4MinHeader) return wire::IpAddr::v4_bytes(ip.data() + 16);
+  if (version == 6 && ip.size() >= wire::kIpv6Header) return wire::IpAddr::v6_bytes(ip.data() + 24);
+  return std::nullopt;
+}
+
+}  // namespace
+
+Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolver* resolver)
+    : cfg_(std::move(cfg)), io_(io), clock_(clock), resolver_(resolver) {
+  cfg_.rx_batch = std::clamp<std::size_t>(cfg_.rx_batch, 1, kMaxBatch);
+  // The IP MTU the stack may use is bounded by what a frame holds after the Ethernet header.
+  const std::size_t room = io_.frame_capacity() - eth_header_len();
+  cfg_.tcp.mtu = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.tcp.mtu, room));
+  tcp_ = std::make_unique<tcp::TcpStack>(cfg_.tcp, *this, clock_.now());
+  tcp_->set_event_listener(this);
+}
+
+Engine::~Engine() = default;
+
+std::size_t Engine::poll() {
+  const Instant now = clock_.now();
+  ++stats_.iterations;
+  const std::size_t n = io_.rx_burst(std::span(rx_.data(), cfg_.rx_batch));
+  for (std::size_t i = 0; i < n; ++i) handle_frame(rx_[i].data, now);
+  if (n > 0) io_.rx_release(std::span<const io::RxFrame>(rx_.data(), n));
+  stats_.rx_frames += n;
+  tcp_->advance(now);
+  tcp_->flush(now);
+  io_.tx_flush();
+  return n;
+}
+
+void Engine::wait_for_work(Duration max) {
+  Duration d = max;
+  if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - clock_.now()));
+  io_.wait(d);
+}
+
+void Engine::handle_frame(std::span<const std::uint8_t> frame, Instant now) {
+  const auto eth = wire::parse_ethernet(frame);
+  if (!eth) {
+    ++stats_.rx_bad_ethernet;
+    return;
+  }
+  if (eth->ether_type != wire::kEtherTypeIpv4 && eth->ether_type != wire::kEtherTypeIpv6) {
+    ++stats_.rx_not_ip;
+    return;
+  }
+  // The frame came from the next hop towards its source: remember where to send replies.
+  if (auto src = ip_source(eth->payload)) neighbors_.learn(*src, eth->src);
+  tcp_->input(eth->payload, now);
+}
+
+std::span<std::uint8_t> Engine::tx_acquire() {
+  tx_frame_ = io_.tx_acquire();
+  if (tx_frame_.empty()) return {};
+  return tx_frame_.subspan(eth_header_len());
+}
+
+void Engine::tx_commit(std::size_t len) {
+  if (tx_frame_.empty()) return;
+  const std::size_t hl = eth_header_len();
+  const std::span<const std::uint8_t> ip = tx_frame_.subspan(hl, len);
+  const auto dst = ip_destination(ip);
+  const auto mac = dst ? neighbors_.lookup(*dst) : std::nullopt;
+  if (!mac) {
+    // No next hop known (it is learned from the peer's frames or resolved at connect): the
+    // frame is not sent; TCP's retransmission covers it. The PacketIo lends the same buffer again.
+    ++stats_.tx_no_neighbor;
+    tx_frame_ = {};
+    return;
+  }
+  const std::uint16_t type = (ip[0] >> 4) == 4 ? wire::kEtherTypeIpv4 : wire::kEtherTypeIpv6;
+  wire::emit_ethernet(*mac, cfg_.mac, type, cfg_.vlan_tci, tx_frame_);
+  io_.tx_commit(hl + len);
+  ++stats_.tx_frames;
+  tx_frame_ = {};
+}
+
+int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
+  if (!neighbors_.lookup(remote.ip)) {
+    std::optional<wire::MacAddr> mac = resolver_ != nullptr ? resolver_->resolve(remote.ip) : std::nullopt;
+    if (!mac) {
+      ++stats_.resolver_failures;
+      return -EHOSTUNREACH;
+    }
+    neighbors_.learn(remote.ip, *mac);
+  }
+  return tcp_->connect(s, remote, clock_.now());
+}
+
+bool Engine::attach(EventQueue* q) {
+  for (auto& slot : queues_) {
+    if (slot == nullptr) {
+      slot = q;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Engine::detach(EventQueue* q) {
+  for (auto& slot : queues_) {
+    if (slot == q) slot = nullptr;
+  }
+}
+
+void Engine::on_socket_event(tcp::SocketId id, std::uint32_t events) {
+  for (EventQueue* q : queues_) {
+    if (q != nullptr) q->notify(id, events);
+  }
+}
+
+}  // namespace xdptcp::engine

@@ -1,0 +1,115 @@
+// One engine: one NIC queue, one thread, one TCP stack, run to completion (design brief §2).
+// Read first: userstack/io/packet_io.h (its wire), userstack/tcp/tcp_stack.h (its TCP).
+//
+// An iteration of poll():
+//   1. rx burst (up to rx_batch frames) from the PacketIo
+//   2. parse Ethernet, learn the peer's next-hop MAC, hand the IP packet to TcpStack::input()
+//   3. release the RX frames in one batch
+//   4. fire due timers (TcpStack::advance)
+//   5. TCP output for every socket with something to send (TcpStack::flush), built straight into
+//      transmit frames (this engine is the stack's PacketSink: it prepends the Ethernet header)
+//   6. one tx flush: ring submit, a kick only when the kernel asks, completions reaped
+// The application runs between iterations, in the same thread (EventQueue::wait drives poll()),
+// so its reads and writes of a whole batch of ready sockets go out together in step 5.
+//
+// The engine takes its PacketIo and its Clock from whoever creates it: over AF_XDP with the
+// monotonic clock in production, over an in-memory link with a virtual clock in tests.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "userstack/engine/neighbor_cache.h"
+#include "userstack/io/packet_io.h"
+#include "userstack/tcp/tcp_stack.h"
+#include "userstack/time/clock.h"
+#include "userstack/wire/ethernet.h"
+
+namespace xdptcp::engine {
+
+class EventQueue;
+
+// Finds the next-hop MAC for a destination on the control path (connect), through the kernel's
+// routing and neighbour tables (userstack/kernel/next_hop.h) in production, or a fixed table in
+// tests. May block briefly while the kernel resolves.
+class L2Resolver {
+ public:
+  virtual ~L2Resolver() = default;
+  virtual std::optional<wire::MacAddr> resolve(const wire::IpAddr& dst) = 0;
+};
+
+struct EngineConfig {
+  tcp::StackConfig tcp;
+  wire::MacAddr mac;                       // our interface's MAC
+  std::optional<std::uint16_t> vlan_tci;   // tag our frames carry, when the interface is a VLAN trunk
+  std::uint32_t id = 0;                    // engine index == queue index
+  std::size_t rx_batch = 64;               // frames per rx burst (<= kMaxBatch)
+};
+
+struct EngineStats {
+  std::uint64_t iterations = 0;
+  std::uint64_t rx_frames = 0;
+  std::uint64_t rx_not_ip = 0;             // not IPv4/IPv6 (the XDP program should not send these)
+  std::uint64_t rx_bad_ethernet = 0;
+  std::uint64_t tx_frames = 0;
+  std::uint64_t tx_no_neighbor = 0;        // no MAC for the destination: segment dropped (TCP retransmits)
+  std::uint64_t resolver_failures = 0;
+};
+
+class Engine final : public tcp::PacketSink, public tcp::SocketEventListener {
+ public:
+  static constexpr std::size_t kMaxBatch = 256;
+  static constexpr std::size_t kMaxEventQueues = 8;
+
+  Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolver* resolver);
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // One iteration of the loop above. Returns the number of frames received.
+  std::size_t poll();
+  // Sleeps in the PacketIo until a frame may be ready, the next TCP timer is due, or `max` passes.
+  void wait_for_work(Duration max);
+
+  tcp::TcpStack& tcp() { return *tcp_; }
+  const tcp::TcpStack& tcp() const { return *tcp_; }
+  const Clock& clock() const { return clock_; }
+  Instant now() const { return clock_.now(); }
+  const EngineStats& stats() const { return stats_; }
+  NeighborCache& neighbors() { return neighbors_; }
+  std::uint32_t id() const { return cfg_.id; }
+  std::size_t max_sockets() const { return cfg_.tcp.max_sockets; }
+
+  // connect() through the engine: makes sure the next hop's MAC is known first.
+  int connect(tcp::SocketId s, const wire::SockAddr& remote);
+
+  // Event queues register here to hear about readiness changes (at most kMaxEventQueues).
+  bool attach(EventQueue* q);
+  void detach(EventQueue* q);
+
+ private:
+  // tcp::PacketSink
+  std::span<std::uint8_t> tx_acquire() override;
+  void tx_commit(std::size_t len) override;
+  // tcp::SocketEventListener
+  void on_socket_event(tcp::SocketId id, std::uint32_t events) override;
+
+  void handle_frame(std::span<const std::uint8_t> frame, Instant now);
+  std::size_t eth_header_len() const { return cfg_.vlan_tci ? wire::kEthHeader + wire::kVlanTag : wire::kEthHeader; }
+
+  EngineConfig cfg_;
+  io::PacketIo& io_;
+  const Clock& clock_;
+  L2Resolver* resolver_;
+  std::unique_ptr<tcp::TcpStack> tcp_;
+  NeighborCache neighbors_;
+  std::span<std::uint8_t> tx_frame_;  // the frame lent to the TCP stack, Ethernet header included
+  std::array<io::RxFrame, kMaxBatch> rx_{};
+  std::array<EventQueue*, kMaxEventQueues> queues_{};
+  EngineStats stats_{};
+};
+
+}  // namespace xdptcp::engine

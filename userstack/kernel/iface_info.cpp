@@ -1,0 +1,154 @@
+// Interface facts through SIOCGIF* and the ethtool ioctl (see iface_info.h).
+#include "userstack/kernel/iface_info.h"
+
+#include <dirent.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace xdptcp::kernel {
+namespace {
+
+// A datagram socket used only as a handle for interface ioctls; closed on scope exit.
+class IoctlSocket {
+ public:
+  IoctlSocket() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    if (fd_ < 0) fd_ = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  }
+  ~IoctlSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  IoctlSocket(const IoctlSocket&) = delete;
+  IoctlSocket& operator=(const IoctlSocket&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+bool fill_ifreq(struct ifreq& ifr, std::string_view name) {
+  std::memset(&ifr, 0, sizeof(ifr));
+  if (name.empty() || name.size() >= IFNAMSIZ) return false;
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  return true;
+}
+
+Error no_such_interface(std::string_view name) {
+  return Error{ENODEV, "no interface named '" + std::string(name) + "' (see `ip link`)"};
+}
+
+// ethtool ioctl with `data` as the command buffer; returns 0 or an errno.
+int ethtool(const IoctlSocket& sock, std::string_view name, void* data) {
+  struct ifreq ifr;
+  if (!fill_ifreq(ifr, name)) return EINVAL;
+  ifr.ifr_data = static_cast<char*>(data);
+  return ::ioctl(sock.fd(), SIOCETHTOOL, &ifr) < 0 ? errno : 0;
+}
+
+// Number of /sys/class/net/IF/queues/rx-* entries, 0 when the directory cannot be read.
+std::uint32_t count_sysfs_rx_queues(std::string_view name) {
+  std::string path = "/sys/class/net/" + std::string(name) + "/queues";
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return 0;
+  std::uint32_t n = 0;
+  while (const struct dirent* e = ::readdir(dir)) {
+    if (std::strncmp(e->d_name, "rx-", 3) == 0) ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
+
+std::uint32_t rx_queue_count(const IoctlSocket& sock, std::string_view name) {
+  struct ethtool_channels ch;
+  std::memset(&ch, 0, sizeof(ch));
+  ch.cmd = ETHTOOL_GCHANNELS;
+  if (ethtool(sock, name, &ch) == 0) {
+    // Combined channels carry RX and TX; rx-only channels add receive queues of their own.
+    std::uint32_t n = ch.rx_count + ch.combined_count;
+    if (n > 0) return n;
+  }
+  std::uint32_t n = count_sysfs_rx_queues(name);
+  return n > 0 ? n : 1;
+}
+
+std::string driver_name(const IoctlSocket& sock, std::string_view name) {
+  struct ethtool_drvinfo info;
+  std::memset(&info, 0, sizeof(info));
+  info.cmd = ETHTOOL_GDRVINFO;
+  if (ethtool(sock, name, &info) != 0) return {};
+  info.driver[sizeof(info.driver) - 1] = '\0';
+  return info.driver;
+}
+
+// Two calls, as ethtool(8) does: the first with zero sizes asks for the sizes, the second fetches the
+// indirection table (which we ignore) followed by the key.
+std::vector<std::uint8_t> rss_key(const IoctlSocket& sock, std::string_view name) {
+  struct ethtool_rxfh head;
+  std::memset(&head, 0, sizeof(head));
+  head.cmd = ETHTOOL_GRSSH;
+  if (ethtool(sock, name, &head) != 0 || head.key_size == 0) return {};
+  const std::size_t indir_bytes = std::size_t{head.indir_size} * sizeof(std::uint32_t);
+  std::vector<std::uint8_t> buf(sizeof(struct ethtool_rxfh) + indir_bytes + head.key_size);
+  struct ethtool_rxfh req = head;
+  req.cmd = ETHTOOL_GRSSH;
+  std::memcpy(buf.data(), &req, sizeof(req));
+  if (ethtool(sock, name, buf.data()) != 0) return {};
+  const std::uint8_t* key = buf.data() + sizeof(struct ethtool_rxfh) + indir_bytes;
+  return std::vector<std::uint8_t>(key, key + head.key_size);
+}
+
+}  // namespace
+
+Result<int> interface_index(std::string_view ifname) {
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return no_such_interface(ifname);
+  const unsigned idx = ::if_nametoindex(std::string(ifname).c_str());
+  if (idx == 0) return no_such_interface(ifname);
+  return static_cast<int>(idx);
+}
+
+Result<InterfaceInfo> interface_info(std::string_view ifname) {
+  auto idx = interface_index(ifname);
+  if (!idx) return idx.error();
+  IoctlSocket sock;
+  if (sock.fd() < 0) return errno_error("cannot open a socket for interface ioctls");
+
+  InterfaceInfo info;
+  info.name = std::string(ifname);
+  info.ifindex = idx.value();
+
+  struct ifreq ifr;
+  fill_ifreq(ifr, ifname);
+  if (::ioctl(sock.fd(), SIOCGIFHWADDR, &ifr) < 0) {
+    return errno_error("cannot read the MAC address of '" + info.name + "'");
+  }
+  std::memcpy(info.mac.data(), ifr.ifr_hwaddr.sa_data, info.mac.size());
+
+  fill_ifreq(ifr, ifname);
+  if (::ioctl(sock.fd(), SIOCGIFMTU, &ifr) < 0) {
+    return errno_error("cannot read the MTU of '" + info.name + "'");
+  }
+  info.mtu = static_cast<std::uint32_t>(ifr.ifr_mtu);
+
+  info.rx_queues = rx_queue_count(sock, ifname);
+  info.driver = driver_name(sock, ifname);
+  info.rss_key = rss_key(sock, ifname);
+  return info;
+}
+
+std::string format_mac(const std::array<std::uint8_t, 6>& mac) {
+  char buf[18];
+  std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                mac[5]);
+  return buf;
+}
+
+}  // namespace xdptcp::kernel

@@ -1,0 +1,53 @@
+// Routes and next-hop link addresses from the kernel, over rtnetlink (libnl-route-3).
+// The kernel keeps routing and ARP/neighbour discovery (design brief §4): xdptcp asks it which
+// interface and gateway reach a destination (RTM_GETROUTE, the same FIB lookup as
+// `ip route get`, so policy routing is honoured) and what the next hop's MAC is (the neighbour
+// table). When the neighbour is unknown it asks the kernel to resolve it (RTM_NEWNEIGH with
+// NTF_USE, which starts ARP/ND as if the kernel had a packet for it) and the caller retries;
+// xdptcp never sends ARP itself.
+//
+// Control path only: the engine caches the answers per destination.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "userstack/base/result.h"
+#include "userstack/wire/ethernet.h"
+#include "userstack/wire/ip_addr.h"
+
+struct nl_sock;
+
+namespace xdptcp::kernel {
+
+struct Route {
+  int ifindex = 0;
+  std::optional<wire::IpAddr> gateway;   // absent for an on-link destination
+  std::optional<wire::IpAddr> pref_src;  // the source address the kernel would use
+  // The address whose MAC is needed: the gateway, or the destination itself.
+  wire::IpAddr next_hop;
+};
+
+class NetlinkRoutes {
+ public:
+  // Opens a NETLINK_ROUTE socket. Fails only when netlink itself is unavailable.
+  static Result<std::unique_ptr<NetlinkRoutes>> open();
+  ~NetlinkRoutes();
+  NetlinkRoutes(const NetlinkRoutes&) = delete;
+  NetlinkRoutes& operator=(const NetlinkRoutes&) = delete;
+
+  // The kernel's route to `dst` (ENETUNREACH / EHOSTUNREACH when none).
+  Result<Route> route_to(const wire::IpAddr& dst);
+  // The neighbour's MAC when the kernel has a usable entry (REACHABLE, STALE, DELAY, PROBE,
+  // PERMANENT), nullopt when it has none or it is still INCOMPLETE/FAILED.
+  Result<std::optional<wire::MacAddr>> neighbour(int ifindex, const wire::IpAddr& addr);
+  // Asks the kernel to resolve `addr` on `ifindex` (starts ARP/ND); returns at once.
+  Result<void> resolve(int ifindex, const wire::IpAddr& addr);
+
+ private:
+  NetlinkRoutes() = default;
+  nl_sock* sock_ = nullptr;
+};
+
+}  // namespace xdptcp::kernel

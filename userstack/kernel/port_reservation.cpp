@@ -1,0 +1,115 @@
+// Port reservation with the kernel; see port_reservation.h.
+#include "userstack/kernel/port_reservation.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace xdptcp::kernel {
+
+namespace {
+constexpr const char* kReservedPorts = "/proc/sys/net/ipv4/ip_local_reserved_ports";
+constexpr const char* kLocalPortRange = "/proc/sys/net/ipv4/ip_local_port_range";
+
+Result<std::string> read_sysctl(const char* path) {
+  std::ifstream in(path);
+  if (!in) return errno_error(std::string("cannot read ") + path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+Result<void> write_sysctl(const char* path, const std::string& value) {
+  std::ofstream out(path);
+  if (!out) return errno_error(std::string("cannot write ") + path + " (needs root)");
+  out << value << '\n';
+  out.flush();
+  if (!out) return errno_error(std::string("cannot write ") + path);
+  return {};
+}
+}  // namespace
+
+Result<PortReservation> PortReservation::reserve(const wire::IpAddr& addr, std::uint16_t port) {
+  const int family = addr.is_v4() ? AF_INET : AF_INET6;
+  const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_error("cannot create a kernel socket to reserve port " + std::to_string(port));
+  if (family == AF_INET6) {
+    // Reserve the IPv6 port only; an IPv4 reservation is separate (as the stack's rules are).
+    int one = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    std::memcpy(&sin->sin_addr, addr.bytes.data(), 4);
+    len = sizeof *sin;
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    std::memcpy(&sin6->sin6_addr, addr.bytes.data(), 16);
+    len = sizeof *sin6;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    const int e = errno;
+    close(fd);
+    return Error{e, "cannot reserve TCP port " + std::to_string(port) + " on " + addr.to_string() +
+                        (e == EADDRINUSE ? " with the kernel: a kernel socket holds it (see `ss -tlnp`)"
+                                         : " with the kernel")};
+  }
+  return PortReservation(fd);
+}
+
+PortReservation::~PortReservation() {
+  if (fd_ >= 0) close(fd_);
+}
+
+PortReservation& PortReservation::operator=(PortReservation&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+Result<PortRange> kernel_ephemeral_range() {
+  auto s = read_sysctl(kLocalPortRange);
+  if (!s) return s.error();
+  std::istringstream in(s.value());
+  unsigned lo = 0;
+  unsigned hi = 0;
+  if (!(in >> lo >> hi) || lo > hi || hi > 65535) {
+    return Error{EINVAL, std::string("cannot parse ") + kLocalPortRange + ": '" + s.value() + "'"};
+  }
+  return PortRange{static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi)};
+}
+
+Result<ReservedRange> ReservedRange::reserve(PortRange range) {
+  auto prev = read_sysctl(kReservedPorts);
+  if (!prev) return prev.error();
+  const std::string ours = std::to_string(range.lo) + "-" + std::to_string(range.hi);
+  ReservedRange r;
+  r.range_ = range;
+  r.previous_ = prev.value();
+  // The kernel merges and normalises the list; appending ours keeps whatever was reserved.
+  const std::string value = r.previous_.empty() ? ours : r.previous_ + "," + ours;
+  auto w = write_sysctl(kReservedPorts, value);
+  if (!w) return w.error();
+  r.active_ = true;
+  return r;
+}
+
+ReservedRange::~ReservedRange() {
+  if (active_) (void)write_sysctl(kReservedPorts, previous_);
+}
+
+}  // namespace xdptcp::kernel

@@ -1,0 +1,335 @@
+// Steering rules and socket registration over the XDP program's maps; see steer_rules.h and
+// bpf/include/xdptcp/steer_abi.h for the layout.
+//
+// Write ordering, because the XDP program reads while we write (array map updates copy the
+// value in place, not atomically):
+//   - adding: the slot is first written complete with family = 0 (free, so the program skips
+//     it), then written again with the family set; only the family byte changes in the second
+//     copy, so the program never sees a half-written rule as used. Then the bitmap gains bits.
+//   - deleting: the slot is cleared (family 0 first), then the bitmap loses bits.
+// Bitmap words are 8-byte aligned and copied whole, so a port's bit is never seen torn.
+#include "userstack/kernel/steer_rules.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "xdptcp/steer_abi.h"
+
+namespace xdptcp::kernel {
+namespace {
+
+constexpr std::uint32_t kMaxRules = XDPTCP_MAX_RULES;
+constexpr std::uint32_t kMaxQueues = XDPTCP_MAX_QUEUES;
+
+// libbpf (1.x) returns -errno from the low-level map calls.
+Error bpf_error(int ret, std::string what) {
+  return Error{ret < 0 ? -ret : EIO, std::move(what)};
+}
+
+Result<void> need_fd(int fd, const char* map) {
+  if (fd >= 0) return {};
+  return Error{EBADF, std::string("steering map ") + map +
+                          " is not open: attach the XDP program (xdptcp-ctl attach) or load it first"};
+}
+
+std::string describe(const SteerRule& r) {
+  std::string s = r.family == wire::IpFamily::kV4 ? "tcp/ipv4 " : "tcp/ipv6 ";
+  if (r.any_addr) {
+    s += "*";
+  } else {
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(r.family == wire::IpFamily::kV4 ? AF_INET : AF_INET6, r.addr.bytes.data(), buf, sizeof buf);
+    s += buf;
+  }
+  s += " port " + std::to_string(r.port_lo);
+  if (r.port_hi != r.port_lo) s += "-" + std::to_string(r.port_hi);
+  return s;
+}
+
+xdptcp_rule to_raw(const SteerRule& r) {
+  xdptcp_rule raw{};
+  raw.family = static_cast<__u8>(r.family);
+  raw.flags = r.any_addr ? XDPTCP_RULE_ANY_ADDR : 0;
+  raw.port_lo = r.port_lo;
+  raw.port_hi = r.port_hi;
+  if (!r.any_addr) std::memcpy(raw.addr, r.addr.bytes.data(), r.family == wire::IpFamily::kV4 ? 4 : 16);
+  raw.owner_pid = r.owner_pid;
+  return raw;
+}
+
+SteerRule from_raw(const xdptcp_rule& raw) {
+  SteerRule r;
+  r.family = raw.family == XDPTCP_FAMILY_V6 ? wire::IpFamily::kV6 : wire::IpFamily::kV4;
+  r.any_addr = (raw.flags & XDPTCP_RULE_ANY_ADDR) != 0;
+  r.addr.family = r.family;
+  if (!r.any_addr) std::memcpy(r.addr.bytes.data(), raw.addr, r.family == wire::IpFamily::kV4 ? 4 : 16);
+  r.port_lo = raw.port_lo;
+  r.port_hi = raw.port_hi;
+  r.owner_pid = raw.owner_pid;
+  return r;
+}
+
+bool used(const xdptcp_rule& raw) {
+  return raw.family != XDPTCP_FAMILY_NONE;
+}
+
+// Normalises a rule (the address of a wildcard rule is meaningless) and checks it.
+Result<SteerRule> validated(const SteerRule& in) {
+  SteerRule r = in;
+  if (r.family != wire::IpFamily::kV4 && r.family != wire::IpFamily::kV6)
+    return Error{EINVAL, "steering rule: family must be IPv4 or IPv6"};
+  if (r.port_lo > r.port_hi)
+    return Error{EINVAL, "steering rule " + describe(r) + ": first port is above the last port"};
+  if (r.any_addr) {
+    r.addr = wire::IpAddr{};
+    r.addr.family = r.family;
+  } else if (r.addr.family != r.family) {
+    return Error{EINVAL, "steering rule: address family differs from the rule's family"};
+  } else if (r.family == wire::IpFamily::kV4) {
+    std::fill(r.addr.bytes.begin() + 4, r.addr.bytes.end(), std::uint8_t{0});
+  }
+  return r;
+}
+
+using Slots = std::array<xdptcp_rule, kMaxRules>;
+
+Result<void> read_slots(int fd, Slots& slots) {
+  for (std::uint32_t i = 0; i < kMaxRules; ++i) {
+    int ret = bpf_map_lookup_elem(fd, &i, &slots[i]);
+    if (ret != 0) return bpf_error(ret, "reading steering rule slot " + std::to_string(i));
+  }
+  return {};
+}
+
+Result<void> write_slot(int fd, std::uint32_t i, const xdptcp_rule& raw) {
+  int ret = bpf_map_update_elem(fd, &i, &raw, BPF_ANY);
+  if (ret != 0) return bpf_error(ret, "writing steering rule slot " + std::to_string(i));
+  return {};
+}
+
+// xdptcp_ports := the union of the port ranges of the used slots, written as one value.
+Result<void> write_bitmap(int fd, const Slots& slots) {
+  auto bm = std::make_unique<xdptcp_port_bitmap>();
+  for (const xdptcp_rule& raw : slots) {
+    if (!used(raw)) continue;
+    for (std::uint32_t p = raw.port_lo; p <= raw.port_hi; ++p) bm->words[p / 64] |= __u64{1} << (p % 64);
+  }
+  std::uint32_t zero = 0;
+  int ret = bpf_map_update_elem(fd, &zero, bm.get(), BPF_ANY);
+  if (ret != 0) return bpf_error(ret, "writing the steering port bitmap");
+  return {};
+}
+
+// An exclusive flock on kSteerLockPath for the lifetime of the object: the rule table is
+// read-modify-write, and several processes (applications, xdptcp-ctl) may change it at once.
+class RuleTableLock {
+ public:
+  static Result<std::unique_ptr<RuleTableLock>> acquire() {
+    int fd = ::open(kSteerLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) fd = ::open(kSteerLockPath, O_RDONLY | O_CLOEXEC);  // created by root earlier
+    if (fd < 0)
+      return errno_error(std::string("opening the steering lock ") + kSteerLockPath +
+                         ": run as root once (or xdptcp-ctl attach) so that it exists");
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      Error e = errno_error(std::string("locking ") + kSteerLockPath);
+      ::close(fd);
+      return e;
+    }
+    return std::unique_ptr<RuleTableLock>(new RuleTableLock(fd));
+  }
+  ~RuleTableLock() { ::close(fd_); }  // closing releases the flock
+  RuleTableLock(const RuleTableLock&) = delete;
+  RuleTableLock& operator=(const RuleTableLock&) = delete;
+
+ private:
+  explicit RuleTableLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+Result<void> need_rule_maps(const SteerMapFds& maps) {
+  if (auto r = need_fd(maps.rules, "xdptcp_rules"); !r) return r;
+  return need_fd(maps.ports, "xdptcp_ports");
+}
+
+// Whether /proc/<pid> exists. Only a definite ENOENT counts as dead (the caller has checked that
+// /proc is mounted); any other failure keeps the rule, since removing a live owner's rule is worse.
+bool process_exists(std::uint32_t pid) {
+  std::string path = "/proc/" + std::to_string(pid);
+  return ::access(path.c_str(), F_OK) == 0 || errno != ENOENT;
+}
+
+Result<void> clear_socket_slot(const SteerMapFds& maps, std::uint32_t queue) {
+  int ret = bpf_map_delete_elem(maps.xsks, &queue);
+  if (ret != 0 && ret != -ENOENT)
+    return bpf_error(ret, "removing the AF_XDP socket of queue " + std::to_string(queue));
+  xdptcp_socket_info info{};
+  ret = bpf_map_update_elem(maps.sockets, &queue, &info, BPF_ANY);
+  if (ret != 0) return bpf_error(ret, "clearing the socket record of queue " + std::to_string(queue));
+  return {};
+}
+
+}  // namespace
+
+bool SteerRule::same_match(const SteerRule& o) const {
+  return family == o.family && any_addr == o.any_addr && (any_addr || addr.bytes == o.addr.bytes) &&
+         port_lo == o.port_lo && port_hi == o.port_hi;
+}
+
+Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
+  if (auto r = need_rule_maps(maps); !r) return r;
+  auto rule = validated(rule_in);
+  if (!rule) return rule.error();
+  auto lock = RuleTableLock::acquire();
+  if (!lock) return lock.error();
+
+  Slots slots{};
+  if (auto r = read_slots(maps.rules, slots); !r) return r;
+  int free_slot = -1;
+  for (std::uint32_t i = 0; i < kMaxRules; ++i) {
+    if (!used(slots[i])) {
+      if (free_slot < 0) free_slot = static_cast<int>(i);
+      continue;
+    }
+    SteerRule existing = from_raw(slots[i]);
+    if (existing.same_match(rule.value()))
+      return Error{EEXIST, "steering rule " + describe(rule.value()) + " already exists (owner pid " +
+                               std::to_string(existing.owner_pid) + ")"};
+  }
+  if (free_slot < 0)
+    return Error{ENOSPC, "steering rule table full (" + std::to_string(kMaxRules) +
+                             " rules): remove stale rules (xdptcp-ctl) or use port ranges"};
+
+  auto idx = static_cast<std::uint32_t>(free_slot);
+  xdptcp_rule raw = to_raw(rule.value());
+  xdptcp_rule staged = raw;
+  staged.family = XDPTCP_FAMILY_NONE;  // see the file comment: write it free first
+  if (auto r = write_slot(maps.rules, idx, staged); !r) return r;
+  if (auto r = write_slot(maps.rules, idx, raw); !r) return r;
+  slots[idx] = raw;
+  return write_bitmap(maps.ports, slots);
+}
+
+Result<void> del_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
+  if (auto r = need_rule_maps(maps); !r) return r;
+  auto rule = validated(rule_in);
+  if (!rule) return rule.error();
+  auto lock = RuleTableLock::acquire();
+  if (!lock) return lock.error();
+
+  Slots slots{};
+  if (auto r = read_slots(maps.rules, slots); !r) return r;
+  for (std::uint32_t i = 0; i < kMaxRules; ++i) {
+    if (!used(slots[i]) || !from_raw(slots[i]).same_match(rule.value())) continue;
+    slots[i] = xdptcp_rule{};
+    if (auto r = write_slot(maps.rules, i, slots[i]); !r) return r;
+    return write_bitmap(maps.ports, slots);
+  }
+  return Error{ENOENT, "steering rule " + describe(rule.value()) + " is not installed"};
+}
+
+Result<std::vector<SteerRule>> list_rules(const SteerMapFds& maps) {
+  if (auto r = need_fd(maps.rules, "xdptcp_rules"); !r) return r.error();
+  Slots slots{};
+  if (auto r = read_slots(maps.rules, slots); !r) return r.error();
+  std::vector<SteerRule> out;
+  for (const xdptcp_rule& raw : slots)
+    if (used(raw)) out.push_back(from_raw(raw));
+  return out;
+}
+
+Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps) {
+  if (auto r = need_rule_maps(maps); !r) return r.error();
+  if (::access("/proc/self", F_OK) != 0)
+    return errno_error("/proc is not mounted, so dead rule owners cannot be told apart: mount proc");
+  auto lock = RuleTableLock::acquire();
+  if (!lock) return lock.error();
+
+  Slots slots{};
+  if (auto r = read_slots(maps.rules, slots); !r) return r.error();
+  std::size_t removed = 0;
+  for (std::uint32_t i = 0; i < kMaxRules; ++i) {
+    if (!used(slots[i]) || slots[i].owner_pid == 0 || process_exists(slots[i].owner_pid)) continue;
+    slots[i] = xdptcp_rule{};
+    if (auto r = write_slot(maps.rules, i, slots[i]); !r) return r.error();
+    ++removed;
+  }
+  if (removed != 0)
+    if (auto r = write_bitmap(maps.ports, slots); !r) return r.error();
+
+  // Socket records: an XSKMAP entry vanishes with its socket, but the record that says who
+  // registered it does not.
+  if (maps.sockets >= 0 && maps.xsks >= 0) {
+    for (std::uint32_t q = 0; q < kMaxQueues; ++q) {
+      xdptcp_socket_info info{};
+      int ret = bpf_map_lookup_elem(maps.sockets, &q, &info);
+      if (ret != 0) return bpf_error(ret, "reading the socket record of queue " + std::to_string(q));
+      if (info.owner_pid == 0 || process_exists(info.owner_pid)) continue;
+      if (auto r = clear_socket_slot(maps, q); !r) return r.error();
+    }
+  }
+  return removed;
+}
+
+Result<SteerCounters> read_counters(const SteerMapFds& maps) {
+  if (auto r = need_fd(maps.counters, "xdptcp_counters"); !r) return r.error();
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return bpf_error(ncpus, "counting the possible CPUs (/sys/devices/system/cpu/possible)");
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus));
+  std::array<std::uint64_t, XDPTCP_CTR_COUNT> sums{};
+  for (std::uint32_t c = 0; c < XDPTCP_CTR_COUNT; ++c) {
+    int ret = bpf_map_lookup_elem(maps.counters, &c, per_cpu.data());
+    if (ret != 0) return bpf_error(ret, "reading steering counter " + std::to_string(c));
+    for (std::uint64_t v : per_cpu) sums[c] += v;
+  }
+  SteerCounters out;
+  out.seen = sums[XDPTCP_CTR_SEEN];
+  out.redirected = sums[XDPTCP_CTR_REDIRECTED];
+  out.pass_not_ours = sums[XDPTCP_CTR_PASS_NOT_OURS];
+  out.pass_no_socket = sums[XDPTCP_CTR_PASS_NO_SOCKET];
+  out.malformed = sums[XDPTCP_CTR_MALFORMED];
+  return out;
+}
+
+Result<void> register_socket(const SteerMapFds& maps, std::uint32_t queue, int xsk_fd, std::uint32_t pid) {
+  if (auto r = need_fd(maps.xsks, "xdptcp_xsks"); !r) return r;
+  if (auto r = need_fd(maps.sockets, "xdptcp_sockets"); !r) return r;
+  if (queue >= kMaxQueues)
+    return Error{EINVAL, "registering an AF_XDP socket on queue " + std::to_string(queue) +
+                             ": the steering program supports queues 0.." + std::to_string(kMaxQueues - 1)};
+  int ret = bpf_map_update_elem(maps.xsks, &queue, &xsk_fd, BPF_ANY);
+  if (ret != 0)
+    return bpf_error(ret, "putting the AF_XDP socket of queue " + std::to_string(queue) +
+                              " in xdptcp_xsks (is it bound to this interface and queue?)");
+  xdptcp_socket_info info{};
+  info.owner_pid = pid;
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  info.registered_ns = static_cast<__u64>(ts.tv_sec) * 1000000000ull + static_cast<__u64>(ts.tv_nsec);
+  ret = bpf_map_update_elem(maps.sockets, &queue, &info, BPF_ANY);
+  if (ret != 0) return bpf_error(ret, "writing the socket record of queue " + std::to_string(queue));
+  return {};
+}
+
+Result<void> unregister_socket(const SteerMapFds& maps, std::uint32_t queue) {
+  if (auto r = need_fd(maps.xsks, "xdptcp_xsks"); !r) return r;
+  if (auto r = need_fd(maps.sockets, "xdptcp_sockets"); !r) return r;
+  if (queue >= kMaxQueues)
+    return Error{EINVAL, "unregistering queue " + std::to_string(queue) + ": beyond the steering program's " +
+                             std::to_string(kMaxQueues) + " queues"};
+  return clear_socket_slot(maps, queue);
+}
+
+}  // namespace xdptcp::kernel

@@ -1,0 +1,76 @@
+// Steering rules and AF_XDP socket registration: the user-space side of the maps of the XDP
+// program bpf/steer.bpf.c, whose layout is the contract in bpf/include/xdptcp/steer_abi.h.
+//
+// The maps are passed as file descriptors (from the libbpf skeleton, or opened from the pins
+// under /sys/fs/bpf/xdptcp/<ifname>/), so that the same code serves an application that
+// attached the program itself and one that reuses xdptcp-ctl's pinned maps.
+//
+// Concurrency: changes to the rule table are serialised between processes with an flock on
+// kSteerLockPath (they read, modify and write several slots and the port bitmap). The XDP
+// program reads the maps concurrently; the writes are ordered so that it never sees a rule
+// that matches traffic it should not (see steer_rules.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "userstack/base/result.h"
+#include "userstack/wire/ip_addr.h"
+
+namespace xdptcp::kernel {
+
+inline constexpr const char* kSteerLockPath = "/run/xdptcp-steer.lock";
+
+// One rule: TCP segments of `family` to `addr` (or any address) with a destination port in
+// [port_lo, port_hi] (host order, inclusive) go to xdptcp.
+struct SteerRule {
+  wire::IpFamily family = wire::IpFamily::kV4;
+  bool any_addr = false;
+  wire::IpAddr addr;  // ignored when any_addr
+  std::uint16_t port_lo = 0;
+  std::uint16_t port_hi = 0;
+  std::uint32_t owner_pid = 0;  // process that installed it; 0 = permanent (xdptcp-ctl)
+
+  // Same traffic selected (owner_pid not compared).
+  bool same_match(const SteerRule& o) const;
+  bool operator==(const SteerRule&) const = default;
+};
+
+// The program's maps; -1 = not open.
+struct SteerMapFds {
+  int ports = -1, rules = -1, xsks = -1, sockets = -1, counters = -1;
+};
+
+// Installs a rule in a free slot and recomputes the port bitmap.
+// Errors: EINVAL (port_lo > port_hi, address of the wrong family), EEXIST (a rule with the
+// same match exists, whoever owns it), ENOSPC (all XDPTCP_MAX_RULES slots used).
+Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule);
+
+// Removes the rule with the same match (owner_pid ignored) and recomputes the port bitmap.
+// Errors: ENOENT when there is none.
+Result<void> del_rule(const SteerMapFds& maps, const SteerRule& rule);
+
+// The used slots, in slot order.
+Result<std::vector<SteerRule>> list_rules(const SteerMapFds& maps);
+
+// Removes every rule whose owner_pid != 0 names a process that no longer exists (/proc/<pid>
+// absent), clears the socket registrations of such processes, and returns how many rules went.
+// Note: pids are those of the installer's pid namespace; run it in the same namespace.
+Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps);
+
+struct SteerCounters {
+  std::uint64_t seen = 0, redirected = 0, pass_not_ours = 0, pass_no_socket = 0, malformed = 0;
+};
+
+// The program's counters, summed over all possible CPUs.
+Result<SteerCounters> read_counters(const SteerMapFds& maps);
+
+// Puts `xsk_fd` (a bound AF_XDP socket) in xdptcp_xsks[queue] and records `pid` and the time
+// in xdptcp_sockets[queue]. Errors: EINVAL when queue >= XDPTCP_MAX_QUEUES.
+Result<void> register_socket(const SteerMapFds& maps, std::uint32_t queue, int xsk_fd, std::uint32_t pid);
+
+// Removes the socket of `queue` (no error if there was none) and clears its record.
+Result<void> unregister_socket(const SteerMapFds& maps, std::uint32_t queue);
+
+}  // namespace xdptcp::kernel

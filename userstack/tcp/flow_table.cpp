@@ -1,0 +1,66 @@
+// FlowTable: see flow_table.h.
+#include "userstack/tcp/flow_table.h"
+
+namespace xdptcp::tcp {
+
+FlowTable::FlowTable(std::size_t max_entries, HashKey key) : max_entries_(max_entries), key_(key) {
+  std::size_t cap = 16;
+  while (cap < 2 * max_entries) cap <<= 1;
+  slots_.resize(cap);
+  mask_ = cap - 1;
+}
+
+std::uint32_t FlowTable::hash_of(const wire::FourTuple& t) const {
+  return static_cast<std::uint32_t>(hash_tuple(key_, t, 0xF10Du));
+}
+
+std::optional<std::uint32_t> FlowTable::find(const wire::FourTuple& t) const {
+  const std::uint32_t h = hash_of(t);
+  for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Entry& e = slots_[i];
+    if (e.value == kEmpty) return std::nullopt;
+    if (e.hash == h && e.tuple == t) return e.value;
+  }
+}
+
+bool FlowTable::insert(const wire::FourTuple& t, std::uint32_t value) {
+  if (size_ >= max_entries_) return false;
+  const std::uint32_t h = hash_of(t);
+  std::size_t i = h & mask_;
+  for (;; i = (i + 1) & mask_) {
+    Entry& e = slots_[i];
+    if (e.value == kEmpty) break;
+    if (e.hash == h && e.tuple == t) return false;
+  }
+  slots_[i] = Entry{t, value, h};
+  ++size_;
+  return true;
+}
+
+bool FlowTable::erase(const wire::FourTuple& t) {
+  const std::uint32_t h = hash_of(t);
+  std::size_t i = h & mask_;
+  for (;; i = (i + 1) & mask_) {
+    const Entry& e = slots_[i];
+    if (e.value == kEmpty) return false;
+    if (e.hash == h && e.tuple == t) break;
+  }
+  // Backward-shift deletion (Knuth 6.4 algorithm R): move later entries of the probe run into
+  // the hole when their home slot does not lie cyclically in (hole, their position].
+  std::size_t hole = i;
+  for (std::size_t j = (hole + 1) & mask_;; j = (j + 1) & mask_) {
+    Entry& e = slots_[j];
+    if (e.value == kEmpty) break;
+    const std::size_t home = e.hash & mask_;
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (!stays) {
+      slots_[hole] = e;
+      hole = j;
+    }
+  }
+  slots_[hole].value = kEmpty;
+  --size_;
+  return true;
+}
+
+}  // namespace xdptcp::tcp

@@ -1,0 +1,242 @@
+// The fifth check of RFC 9293 §3.10.7.4, the ACK field: RFC 5961 §5.2 ACK validation, the
+// SYN-RECEIVED -> ESTABLISHED transition, acknowledged data, RTT samples (RFC 6298 with Karn's
+// rule, or RFC 7323 §4 timestamps), the send window update, and loss recovery: fast retransmit
+// with NewReno partial ACKs (RFC 5681 §3.2, RFC 6582) or, with SACK, RFC 6675's conservative
+// recovery. Congestion windows are the CongestionControl's (tcp/cc).
+#include <algorithm>
+
+#include "userstack/tcp/cc/fast_recovery.h"
+#include "userstack/tcp/tcp_stack_core.h"
+
+namespace xdptcp::tcp {
+
+using namespace wire::tcp_flags;
+
+std::uint32_t StackCore::flight_size(const TcpConnection& c) const {
+  return static_cast<std::uint32_t>(c.snd_max - c.snd_una);
+}
+
+void StackCore::update_window(TcpConnection& c, const Segment& seg) {
+  // "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK), set SND.WND <- SEG.WND".
+  if (c.snd_wl1 < seg.seq || (c.snd_wl1 == seg.seq && c.snd_wl2 <= seg.ack)) {
+    const std::uint32_t old = c.snd_wnd;
+    c.snd_wnd = static_cast<std::uint32_t>(seg.h.window) << c.snd_wscale;
+    c.snd_wl1 = seg.seq;
+    c.snd_wl2 = seg.ack;
+    c.max_snd_wnd = std::max(c.max_snd_wnd, c.snd_wnd);
+    if (c.snd_wnd > old) {
+      if (c.persist_mode && c.snd_wnd > 0) {
+        wheel.cancel(c.rtx_timer);
+        c.persist_mode = false;
+        c.persist_backoff = 0;
+      }
+      queue_output(c);
+    }
+  }
+}
+
+bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
+  const SeqNum ack = seg.ack;
+  // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then send an ACK, drop
+  // the segment". RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is also dropped with a
+  // challenge ACK, so blind data injection must guess the ACK as well.
+  const std::uint32_t max_wnd = std::max<std::uint32_t>(c.max_snd_wnd, 1);
+  if (ack > c.snd_max || ack < c.snd_una - max_wnd) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kBadAck)];
+    if (c.state == TcpState::kSynReceived) {
+      send_rst_reply(seg);  // §3.10.7.4: "<SEQ=SEG.ACK><CTL=RST>"
+    } else {
+      send_challenge_ack(c);
+    }
+    return false;
+  }
+
+  if (c.state == TcpState::kSynReceived) {
+    // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state".
+    if (!(c.snd_una < ack)) {
+      ++stats.drops[static_cast<std::size_t>(DropReason::kBadAck)];
+      send_rst_reply(seg);
+      return false;
+    }
+    if (c.parent != kNoIndex) {
+      TcpConnection& l = pool_[c.parent];
+      if (l.accept_count >= l.backlog) {
+        // Linux (tcp_abort_on_overflow = 0): drop the ACK; the SYN-ACK retransmission retries.
+        ++stats.drops[static_cast<std::size_t>(DropReason::kBacklogFull)];
+        return false;
+      }
+    }
+    c.snd_wnd = static_cast<std::uint32_t>(seg.h.window) << c.snd_wscale;
+    c.max_snd_wnd = c.snd_wnd;
+    c.snd_wl1 = seg.seq;
+    c.snd_wl2 = ack;
+    if (c.syn_backlog_counted) {
+      c.syn_backlog_counted = false;
+      --syn_received;
+    }
+    if (c.parent != kNoIndex) {
+      ++stats.conns_accepted;
+    } else {
+      ++stats.conns_opened;  // simultaneous open
+    }
+    on_established(c);
+    if (c.parent != kNoIndex) enqueue_accept(pool_[c.parent], c);
+    if (c.fin_queued) set_state(c, TcpState::kFinWait1);
+  }
+
+  const std::uint32_t prior_flight = flight_size(c);
+  std::uint32_t newly_sacked = 0;
+  if (ack > c.snd_una) {
+    // New data acknowledged. The SYN occupies iss; data starts at snd_buf_seq.
+    const std::uint32_t acked = static_cast<std::uint32_t>(ack - c.snd_una);
+    if (ack > c.snd_buf_seq) {
+      const std::uint32_t bytes =
+          std::min<std::uint32_t>(static_cast<std::uint32_t>(ack - c.snd_buf_seq), c.snd_buf_size());
+      c.snd_buf->consume(bytes);
+      c.snd_buf_seq += bytes;
+    }
+    // RTT: a timestamp echo is unambiguous (RFC 7323 §4.1); otherwise only a segment never
+    // retransmitted is timed (Karn's rule, RFC 6298 §3).
+    Duration sample{};
+    if (c.ts_ok && seg.h.options.timestamps && seg.h.options.timestamps->tsecr != 0) {
+      const auto ms = static_cast<std::int32_t>(ts_now(c) - seg.h.options.timestamps->tsecr);
+      if (ms >= 0) sample = Duration::millis(ms);
+      c.rtt.sample(sample);
+      c.rtt_timing = false;
+    } else if (c.rtt_timing && ack >= c.rtt_seq) {
+      sample = now - c.rtt_start;
+      c.rtt.sample(sample);
+      c.rtt_timing = false;
+    }
+    c.rtt.reset_backoff();
+    c.rtx_count = 0;
+    c.snd_una = ack;
+    if (c.snd_nxt < c.snd_una) c.snd_nxt = c.snd_una;
+    if (c.high_rxt < c.snd_una) c.high_rxt = c.snd_una;
+    if (c.sack_ok) {
+      if (seg.h.options.sack_count > 0) {
+        std::array<SackBlock, 4> blocks{};
+        for (std::size_t i = 0; i < seg.h.options.sack_count; ++i) {
+          blocks[i] = {SeqNum(seg.h.options.sack[i].left), SeqNum(seg.h.options.sack[i].right)};
+        }
+        c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), seg.h.options.sack_count});
+      } else {
+        c.scoreboard.advance(c.snd_una);
+      }
+    }
+
+    if (c.in_recovery) {
+      if (ack >= c.recover) {
+        // Full acknowledgment: recovery ends (RFC 6582 §3.2 step 3, RFC 6675 §5).
+        c.in_recovery = false;
+        c.dupacks = 0;
+        c.cc->on_recovery_exit(now);
+        if (!c.sack_ok) {
+          // RFC 6582 §3.2 step 6 option (1): no burst when little is outstanding.
+          c.cc->set_cwnd(cc::recovery_full_ack_cwnd(c.cc->ssthresh(), flight_size(c), effective_mss(c)));
+        }
+      } else if (!c.sack_ok) {
+        // NewReno partial ACK (RFC 6582 §3.2 step 4): retransmit the first unacknowledged
+        // segment, deflate cwnd by the amount acked, add back one SMSS when that was >= SMSS.
+        c.cc->set_cwnd(cc::recovery_partial_ack_cwnd(c.cc->cwnd(), acked, effective_mss(c)));
+        retransmit_head(c);
+      }
+    } else {
+      c.dupacks = 0;
+      AckSample s;
+      s.bytes_acked = acked;
+      s.bytes_in_flight = prior_flight;
+      s.rtt = sample;
+      s.min_rtt = c.rtt.min_rtt();
+      s.now = now;
+      c.cc->on_ack(s);
+    }
+    // RFC 6298 (5.2)/(5.3): stop the timer when everything is acknowledged, else restart it.
+    if (c.snd_una == c.snd_max) {
+      if (!c.persist_mode) wheel.cancel(c.rtx_timer);
+    } else {
+      arm_rto(c);
+    }
+    queue_output(c);
+    notify(c);  // send buffer space
+  } else if (ack == c.snd_una) {
+    if (c.sack_ok && seg.h.options.sack_count > 0) {
+      std::array<SackBlock, 4> blocks{};
+      for (std::size_t i = 0; i < seg.h.options.sack_count; ++i) {
+        blocks[i] = {SeqNum(seg.h.options.sack[i].left), SeqNum(seg.h.options.sack[i].right)};
+      }
+      newly_sacked = c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), seg.h.options.sack_count});
+    }
+    // A duplicate ACK: RFC 5681 §2 (no data, no SYN/FIN, same window, data outstanding), or
+    // with SACK one that SACKs new data (RFC 6675 §2).
+    const bool outstanding = c.snd_max > c.snd_una;
+    const bool classic = seg.payload.empty() && !seg.syn() && !seg.fin() &&
+                         (static_cast<std::uint32_t>(seg.h.window) << c.snd_wscale) == c.snd_wnd;
+    if (outstanding && (classic || newly_sacked > 0)) {
+      if (c.dupacks < 255) ++c.dupacks;
+      if (!c.in_recovery) {
+        const bool lost = c.dupacks >= SackScoreboard::kDupThresh ||
+                          (c.sack_ok && c.scoreboard.is_lost(c.snd_una, effective_mss(c)));
+        // RFC 6582 §3.2 step 2: no new recovery until snd_una passes the previous one's point.
+        if (lost && c.snd_una > c.recover) enter_recovery(c);
+      } else if (!c.sack_ok) {
+        // RFC 5681 §3.2 step 4: inflate cwnd by one SMSS for each further duplicate ACK.
+        c.cc->set_cwnd(cc::recovery_dupack_cwnd(c.cc->cwnd(), effective_mss(c)));
+        queue_output(c);
+      } else {
+        queue_output(c);
+      }
+    }
+  }
+  // Window update for acceptable ACKs (SND.UNA =< SEG.ACK =< SND.NXT).
+  if (ack >= c.snd_una && ack <= c.snd_max) update_window(c, seg);
+
+  // Our FIN acknowledged?
+  const bool fin_acked = c.fin_queued && c.snd_una == c.fin_seq() + 1;
+  switch (c.state) {
+    case TcpState::kFinWait1:
+      if (fin_acked) {
+        set_state(c, TcpState::kFinWait2);
+        // Linux: an orphan does not wait forever for the peer's FIN (tcp_fin_timeout).
+        if (c.orphan) wheel.arm(c.aux_timer, now + kFinWait2Timeout);
+      }
+      break;
+    case TcpState::kClosing:
+      if (fin_acked) enter_time_wait(c);
+      break;
+    case TcpState::kLastAck:
+      if (fin_acked) {
+        finish(c);
+        return false;
+      }
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void StackCore::enter_recovery(TcpConnection& c) {
+  ++stats.fast_retransmits;
+  c.in_recovery = true;
+  c.recover = c.snd_max;  // RFC 6582 §3.2 step 2 / RFC 6675 §5 (4.1) RecoveryPoint = HighData
+  const std::uint32_t mss = effective_mss(c);
+  if (c.sack_ok) {
+    ++stats.sack_recoveries;
+    c.high_rxt = c.snd_una;
+    c.cc->on_congestion_event(c.scoreboard.pipe(c.snd_una, c.snd_max, c.high_rxt, mss), now);
+  } else {
+    c.cc->on_congestion_event(flight_size(c), now);
+  }
+  // RFC 6675 (4.3) / RFC 5681 §3.2 step 2: retransmit the first unacknowledged segment now.
+  retransmit_head(c);
+  if (c.sack_ok) {
+    c.high_rxt = c.snd_una + std::min<std::uint32_t>(mss, flight_size(c));
+  } else {
+    // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3*SMSS (artificial inflation).
+    c.cc->set_cwnd(cc::recovery_entry_cwnd(c.cc->ssthresh(), mss));
+  }
+  queue_output(c);
+}
+
+}  // namespace xdptcp::tcp

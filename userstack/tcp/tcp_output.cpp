@@ -1,0 +1,318 @@
+// Segment output: deciding what a connection may send (send window, cwnd, Nagle RFC 9293
+// §3.7.4, sender SWS avoidance §3.8.6.2.1, FIN after the data, persist when the window is shut)
+// and building segments straight into the PacketSink's buffer: IP header (wire::emit_ip), TCP
+// header with options (wire::emit_tcp: MSS, window scale, SACK-permitted, timestamps RFC 7323
+// §3, SACK blocks RFC 2018 §4), payload from the send ring, checksum. The advertised window
+// follows receiver SWS avoidance (§3.8.6.2.2) and never shrinks (§3.8.6, RFC 7323 §2.4).
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "userstack/tcp/tcp_stack_core.h"
+#include "userstack/wire/ip.h"
+
+namespace xdptcp::tcp {
+
+using namespace wire::tcp_flags;
+
+void StackCore::queue_output(TcpConnection& c) {
+  if (c.in_output_queue) return;
+  c.in_output_queue = true;
+  out_queue.push_back(c.index);  // each TCB at most once: within the reserved capacity
+}
+
+void StackCore::flush_queue() {
+  std::swap(out_queue, out_spare);
+  for (std::size_t i = 0; i < out_spare.size(); ++i) {
+    TcpConnection& c = pool_[out_spare[i]];
+    c.in_output_queue = false;
+    if (!c.allocated) continue;
+    if (!output(c)) {
+      // The sink is out of buffers: keep this and the rest queued for the next flush.
+      for (std::size_t j = i; j < out_spare.size(); ++j) {
+        TcpConnection& r = pool_[out_spare[j]];
+        if (j > i) r.in_output_queue = false;
+        if (r.allocated) queue_output(r);
+      }
+      break;
+    }
+  }
+  out_spare.clear();
+}
+
+std::uint32_t StackCore::effective_mss(const TcpConnection& c) const {
+  // RFC 9293 §3.7.1: the MSS counts no TCP options; the timestamps option takes its room.
+  const std::uint32_t opt = c.ts_ok ? kTsOptionLen : 0;
+  return c.snd_mss > opt + 1 ? c.snd_mss - opt : 1;
+}
+
+std::uint16_t StackCore::window_field(TcpConnection& c, bool syn) {
+  const auto free = static_cast<std::uint32_t>(c.rcv_buf->free_space());
+  if (syn) {
+    // RFC 7323 §2.2: the window in a SYN is never scaled.
+    const std::uint32_t w = std::min<std::uint32_t>(free, 65535);
+    if (c.rcv_nxt + w > c.rcv_adv) c.rcv_adv = c.rcv_nxt + w;
+    return static_cast<std::uint16_t>(w);
+  }
+  const std::uint32_t cur = c.rcv_adv > c.rcv_nxt ? static_cast<std::uint32_t>(c.rcv_adv - c.rcv_nxt) : 0;
+  std::uint32_t wnd = free;
+  // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, RFC 1122 §4.2.3.3): move the right edge only
+  // by at least min(buffer/2, MSS).
+  const std::uint32_t step =
+      std::min<std::uint32_t>(static_cast<std::uint32_t>(c.rcv_buf->capacity() / 2), c.rcv_mss);
+  if (wnd > cur && wnd - cur < step) wnd = cur;
+  if (wnd < cur) wnd = cur;  // never shrink the window
+  const std::uint8_t s = c.rcv_wscale;
+  wnd = std::min<std::uint32_t>(wnd, std::uint32_t{65535} << s);
+  std::uint32_t field = wnd >> s;
+  if ((field << s) < cur) field = std::min<std::uint32_t>((cur + (1u << s) - 1) >> s, 65535);
+  const SeqNum edge = c.rcv_nxt + (field << s);
+  if (edge > c.rcv_adv) c.rcv_adv = edge;
+  return static_cast<std::uint16_t>(field);
+}
+
+void StackCore::add_sack_blocks(const TcpConnection& c, wire::TcpOptions& o) const {
+  // RFC 2018 §4: the first block holds the most recently received segment, then the most
+  // recently reported others; as many as fit (3 beside timestamps, else 4).
+  const std::size_t max = c.ts_ok ? 3 : 4;
+  auto ranges = c.reasm.ranges();
+  std::array<bool, Assembler::kMaxRanges> used{};
+  auto push = [&](std::size_t ri) {
+    if (used[ri] || o.sack_count >= max) return;
+    used[ri] = true;
+    o.sack[o.sack_count++] = {(c.rcv_nxt + ranges[ri].offset).raw(), (c.rcv_nxt + ranges[ri].end()).raw()};
+  };
+  for (std::size_t k = 0; k < c.sack_recent_count; ++k) {
+    const SeqNum s = c.sack_recent[k];
+    if (s < c.rcv_nxt) continue;
+    const auto off = static_cast<std::uint32_t>(s - c.rcv_nxt);
+    for (std::size_t ri = 0; ri < ranges.size(); ++ri) {
+      if (ranges[ri].offset <= off && off < ranges[ri].end()) push(ri);
+    }
+  }
+  for (std::size_t ri = ranges.size(); ri-- > 0;) push(ri);
+}
+
+bool StackCore::emit(const wire::FourTuple& t, const wire::TcpRepr& h, std::span<const std::uint8_t> p1,
+                     std::span<const std::uint8_t> p2) {
+  std::span<std::uint8_t> buf = sink.tx_acquire();
+  if (buf.empty()) {
+    ++stats.tx_buffer_unavailable;
+    return false;
+  }
+  const std::size_t ihl = wire::ip_header_len(t.local.ip.family);
+  const std::size_t thl = h.header_len();
+  const std::size_t tcp_len = thl + p1.size() + p2.size();
+  assert(ihl + tcp_len <= buf.size());
+  wire::IpHeaderSpec spec;
+  spec.src = t.local.ip;
+  spec.dst = t.remote.ip;
+  spec.payload_len = static_cast<std::uint16_t>(tcp_len);
+  spec.ident = ip_ident++;
+  wire::emit_ip(spec, buf);
+  wire::emit_tcp(h, buf.subspan(ihl, thl));
+  if (!p1.empty()) std::memcpy(buf.data() + ihl + thl, p1.data(), p1.size());
+  if (!p2.empty()) std::memcpy(buf.data() + ihl + thl + p1.size(), p2.data(), p2.size());
+  wire::tcp_fill_checksum(t.local.ip, t.remote.ip, buf.subspan(ihl, tcp_len));
+  sink.tx_commit(ihl + tcp_len);
+  ++stats.segments_out;
+  return true;
+}
+
+bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, std::uint8_t flags) {
+  wire::TcpRepr h;
+  h.src_port = c.tuple.local.port;
+  h.dst_port = c.tuple.remote.port;
+  h.seq = seq.raw();
+  h.flags = flags;
+  const bool syn = (flags & kSyn) != 0;
+  if ((flags & kAck) != 0) h.ack = c.rcv_nxt.raw();
+  auto& o = h.options;
+  if (syn) {
+    o.mss = c.rcv_mss;
+    if (c.state == TcpState::kSynSent) {
+      // Active open: offer everything (RFC 7323 §2.2/§3.2, RFC 2018 §2).
+      o.window_scale = c.rcv_wscale;
+      o.sack_permitted = true;
+      o.timestamps = wire::TcpTimestamps{ts_now(c), 0};
+    } else {
+      // SYN-ACK: only what the peer offered.
+      if (c.ws_ok) o.window_scale = c.rcv_wscale;
+      o.sack_permitted = c.sack_ok;
+      if (c.ts_ok) o.timestamps = wire::TcpTimestamps{ts_now(c), c.ts_recent};
+    }
+  } else {
+    if (c.ts_ok) o.timestamps = wire::TcpTimestamps{ts_now(c), c.ts_recent};
+    if (c.sack_ok && (flags & kAck) != 0 && !c.reasm.empty() && (flags & kRst) == 0) add_sack_blocks(c, o);
+  }
+  h.window = (flags & kRst) != 0 && (flags & kAck) == 0 ? 0 : window_field(c, syn);
+  // Never exceed the MTU when SACK blocks take option room.
+  const std::size_t room = cfg.mtu - wire::ip_header_len(c.family) - h.header_len();
+  if (len > room) {
+    len = static_cast<std::uint32_t>(room);
+    h.flags &= static_cast<std::uint8_t>(~kFin);
+    flags = h.flags;
+  }
+  std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> data;
+  if (len > 0) data = c.snd_buf->readable(static_cast<std::size_t>(seq - c.snd_buf_seq), len);
+  if (!emit(c.tuple, h, data.first, data.second)) return false;
+
+  const bool fin = (flags & kFin) != 0;
+  const std::uint32_t seq_len = len + (syn ? 1 : 0) + (fin ? 1 : 0);
+  const SeqNum end = seq + seq_len;
+  if (seq_len > 0) {
+    if (seq < c.snd_max) {
+      ++stats.retransmits;
+      if (c.rtt_timing && seq < c.rtt_seq) c.rtt_timing = false;  // Karn's rule
+    } else if (!c.rtt_timing && !c.ts_ok) {
+      c.rtt_timing = true;
+      c.rtt_seq = end;
+      c.rtt_start = now;
+    }
+    if (end > c.snd_max) c.snd_max = end;
+    if (len > 0 && len < effective_mss(c)) c.snd_sml = seq + len;
+    if (!c.rtx_timer.armed() || c.persist_mode) arm_rto(c);
+  }
+  if ((flags & kAck) != 0) {
+    c.last_ack_sent = c.rcv_nxt;
+    c.ack_now = false;
+    wheel.cancel(c.delack_timer);
+  }
+  stats.data_bytes_out += len;
+  c.last_send = now;
+  return true;
+}
+
+void StackCore::send_challenge_ack(TcpConnection& c) {
+  // RFC 5961 §7: rate-limit challenge ACKs (per stack and second).
+  if (now - challenge_window >= Duration::seconds(1)) {
+    challenge_window = now;
+    challenge_count = 0;
+  }
+  if (challenge_count >= kChallengeAckLimit) {
+    ++stats.challenge_acks_limited;
+    return;
+  }
+  ++challenge_count;
+  ++stats.challenge_acks;
+  c.ack_now = true;
+  queue_output(c);
+}
+
+bool StackCore::send_rst(TcpConnection& c) {
+  // Linux tcp_send_active_reset(): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
+  const bool ok = send_segment(c, c.snd_max, 0, kRst | kAck);
+  if (ok) ++stats.rsts_out;
+  return ok;
+}
+
+bool StackCore::retransmit_head(TcpConnection& c) {
+  const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
+  const std::uint32_t data = data_end > c.snd_una ? static_cast<std::uint32_t>(data_end - c.snd_una) : 0;
+  const std::uint32_t len = std::min(data, effective_mss(c));
+  const bool fin = c.fin_queued && c.snd_max == c.fin_seq() + 1 && c.snd_una + len == c.fin_seq();
+  if (len == 0 && !fin) return true;
+  return send_segment(c, c.snd_una, len, static_cast<std::uint8_t>(kAck | (fin ? kFin : 0)));
+}
+
+bool StackCore::sack_recovery_output(TcpConnection& c) {
+  // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg(): a lost hole (rule 1), else
+  // new data (rule 2). Rules 3 and 4 (unSACKed but not yet lost, rescue) are not used: more
+  // conservative, RTO covers them.
+  const std::uint32_t mss = effective_mss(c);
+  if (c.high_rxt < c.snd_una) c.high_rxt = c.snd_una;
+  for (int guard = 0; guard < 256; ++guard) {
+    const std::uint32_t pipe = c.scoreboard.pipe(c.snd_una, c.snd_max, c.high_rxt, mss);
+    if (pipe + mss > c.cc->cwnd()) break;
+    const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
+    if (auto s = c.scoreboard.next_lost(c.high_rxt, c.snd_max, mss)) {
+      const SeqNum hole_end = seq_min(c.scoreboard.hole_end(*s, c.snd_max), data_end);
+      const std::uint32_t len =
+          std::min<std::uint32_t>(mss, hole_end > *s ? static_cast<std::uint32_t>(hole_end - *s) : 0);
+      if (len == 0) break;
+      if (!send_segment(c, *s, len, kAck)) return false;
+      c.high_rxt = *s + len;
+      continue;
+    }
+    const std::uint32_t avail = data_end > c.snd_nxt ? static_cast<std::uint32_t>(data_end - c.snd_nxt) : 0;
+    const SeqNum wnd_end = c.snd_una + c.snd_wnd;
+    const std::uint32_t wnd = wnd_end > c.snd_nxt ? static_cast<std::uint32_t>(wnd_end - c.snd_nxt) : 0;
+    const std::uint32_t len = std::min({avail, wnd, mss});
+    if (len == 0) break;
+    if (!send_segment(c, c.snd_nxt, len, kAck)) return false;
+    c.snd_nxt += len;
+  }
+  return true;
+}
+
+bool StackCore::output(TcpConnection& c) {
+  switch (c.state) {
+    case TcpState::kClosed:
+    case TcpState::kListen:
+      return true;
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived:
+      if (c.snd_nxt == c.iss) {
+        const std::uint8_t flags = c.state == TcpState::kSynSent ? kSyn : (kSyn | kAck);
+        if (!send_segment(c, c.iss, 0, flags)) return false;
+        c.snd_nxt = c.iss + 1;
+      }
+      c.ack_now = false;
+      return true;
+    case TcpState::kTimeWait:
+      if (c.ack_now) return send_ack(c);
+      return true;
+    default:
+      break;
+  }
+
+  if (c.in_recovery && c.sack_ok) {
+    if (!sack_recovery_output(c)) return false;
+  } else {
+    const std::uint32_t mss = effective_mss(c);
+    for (;;) {
+      const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
+      const std::uint32_t avail = data_end > c.snd_nxt ? static_cast<std::uint32_t>(data_end - c.snd_nxt) : 0;
+      const std::uint32_t flight = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+      if (flight == 0 && avail > 0 && now - c.last_send > c.rtt.rto()) {
+        c.cc->on_idle_restart(now);  // RFC 5681 §4.1
+      }
+      const std::uint32_t wnd = std::min(c.snd_wnd, c.cc->cwnd());
+      const std::uint32_t usable = wnd > flight ? wnd - flight : 0;
+      const std::uint32_t len = std::min({avail, usable, mss});
+      const bool fin = c.fin_queued && c.snd_nxt + len == c.fin_seq();
+      if (len == 0 && !fin) break;
+      if (!fin && len < mss && c.snd_nxt >= c.snd_max) {
+        bool ok;
+        if (len == avail) {
+          // Nagle (RFC 9293 §3.7.4, RFC 896) with Minshall's refinement, as Linux does
+          // (tcp_minshall_check()): hold a small segment only while an earlier small segment
+          // is unacknowledged, so the tail of a write never waits behind full segments.
+          ok = c.nodelay || flight == 0 || !(c.snd_sml > c.snd_una);
+        } else {
+          // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-limited segment goes when it
+          // is at least half the largest window offered; with nothing in flight at once, as
+          // Linux does, instead of waiting for the override timeout.
+          ok = len >= c.max_snd_wnd / 2 || flight == 0;
+        }
+        if (!ok) break;
+      }
+      std::uint8_t flags = kAck;
+      if (fin) flags |= kFin;
+      if (len > 0 && c.snd_nxt + len == data_end) flags |= kPsh;
+      if (!send_segment(c, c.snd_nxt, len, flags)) return false;
+      c.snd_nxt += len + (fin ? 1 : 0);
+      if (fin) break;
+    }
+    // Zero window with data waiting and nothing in flight: the persist timer probes it
+    // (RFC 9293 §3.8.6.1).
+    const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
+    if (c.snd_nxt == c.snd_una && c.snd_una == c.snd_max && data_end > c.snd_nxt && !c.rtx_timer.armed()) {
+      arm_persist(c);
+    }
+  }
+  if (c.ack_now) return send_ack(c);
+  return true;
+}
+
+}  // namespace xdptcp::tcp

@@ -1,0 +1,328 @@
+// The TCB pool, the one place where connection states change (set_state), readiness events,
+// connection teardown, and the per-connection values derived from the stack's secret (ISNs,
+// timestamp offsets, ephemeral ports).
+#include <algorithm>
+#include <cerrno>
+#include <random>
+
+#include "userstack/tcp/tcp_stack_core.h"
+#include "userstack/wire/ip.h"
+
+namespace xdptcp::tcp {
+namespace {
+
+HashKey make_key(std::uint64_t secret) {
+  if (secret != 0) return HashKey{secret, secret * 0x9E3779B97F4A7C15ULL + 1};
+  std::random_device rd;  // control path: once per stack
+  auto r64 = [&rd] { return (static_cast<std::uint64_t>(rd()) << 32) | rd(); };
+  return HashKey{r64(), r64()};
+}
+
+void rtx_cb(TimerNode& n, Instant now) {
+  auto& c = *static_cast<TcpConnection*>(n.context);
+  c.core->now = now;
+  c.core->on_rtx_timer(c);
+}
+void delack_cb(TimerNode& n, Instant now) {
+  auto& c = *static_cast<TcpConnection*>(n.context);
+  c.core->now = now;
+  c.core->on_delack_timer(c);
+}
+void aux_cb(TimerNode& n, Instant now) {
+  auto& c = *static_cast<TcpConnection*>(n.context);
+  c.core->now = now;
+  c.core->on_aux_timer(c);
+}
+
+std::size_t pool_size_for(const StackConfig& cfg) {
+  // Application sockets, plus embryonic children, plus as many orphans (closed by the
+  // application, still in FIN-WAIT/LAST-ACK/TIME-WAIT) as there are sockets.
+  return 2 * cfg.max_sockets + cfg.syn_backlog;
+}
+
+}  // namespace
+
+StackCore::StackCore(StackConfig c, PacketSink& s, Instant start, TcpStats& st, SocketEventListener* const& l)
+    : cfg(std::move(c)),
+      sink(s),
+      stats(st),
+      listener(l),
+      wheel(start),
+      key(make_key(cfg.secret)),
+      epoch(start),
+      now(start),
+      flows(pool_size_for(cfg), key) {
+  pool_size = static_cast<std::uint32_t>(pool_size_for(cfg));
+  pool_.reset(new TcpConnection[pool_size]);
+  for (std::uint32_t i = pool_size; i-- > 0;) {
+    TcpConnection& t = pool_[i];
+    t.index = i;
+    t.core = this;
+    t.rtx_timer.callback = rtx_cb;
+    t.rtx_timer.context = &t;
+    t.delack_timer.callback = delack_cb;
+    t.delack_timer.context = &t;
+    t.aux_timer.callback = aux_cb;
+    t.aux_timer.context = &t;
+    t.next_free = free_head;
+    free_head = i;
+  }
+  listeners.reserve(cfg.max_sockets);
+  out_queue.reserve(pool_size);
+  out_spare.reserve(pool_size);
+}
+
+StackCore::~StackCore() {
+  for (std::uint32_t i = 0; i < pool_size; ++i) {
+    wheel.cancel(pool_[i].rtx_timer);
+    wheel.cancel(pool_[i].delack_timer);
+    wheel.cancel(pool_[i].aux_timer);
+  }
+}
+
+TcpConnection* StackCore::alloc_tcb() {
+  if (free_head == kNoIndex) return nullptr;
+  TcpConnection& c = pool_[free_head];
+  free_head = c.next_free;
+  c.reset(cfg.rto);
+  c.allocated = true;
+  c.next_free = kNoIndex;
+  c.sndbuf = cfg.sndbuf;
+  c.rcvbuf = cfg.rcvbuf;
+  c.cc_algo = cfg.cc;
+  c.keep_idle = cfg.keepalive.idle;
+  c.keep_intvl = cfg.keepalive.interval;
+  c.keep_cnt = cfg.keepalive.probes;
+  return &c;
+}
+
+void StackCore::free_tcb(TcpConnection& c) {
+  if (!c.allocated) return;
+  wheel.cancel(c.rtx_timer);
+  wheel.cancel(c.delack_timer);
+  wheel.cancel(c.aux_timer);
+  if (c.state != TcpState::kClosed) set_state(c, TcpState::kClosed);
+  if (c.cc != nullptr) destroy_cc(c.cc);
+  c.cc = nullptr;
+  c.reset(cfg.rto);
+  c.allocated = false;
+  c.next_free = free_head;
+  free_head = c.index;
+}
+
+TcpConnection* StackCore::user_socket(SocketId s) const {
+  if (s < 0 || static_cast<std::uint32_t>(s) >= pool_size) return nullptr;
+  TcpConnection& c = pool_[s];
+  return (c.allocated && c.user_open) ? &c : nullptr;
+}
+
+void StackCore::set_state(TcpConnection& c, TcpState s) {
+  const TcpState old = c.state;
+  if (old == s) return;
+  c.state = s;
+  if (old == TcpState::kClosed) ++live_tcbs;
+  if (old == TcpState::kListen) {
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+      if (listeners[i] == c.index) {
+        listeners[i] = listeners.back();
+        listeners.pop_back();
+        break;
+      }
+    }
+  }
+  if (s == TcpState::kClosed) {
+    --live_tcbs;
+    wheel.cancel(c.rtx_timer);
+    wheel.cancel(c.delack_timer);
+    wheel.cancel(c.aux_timer);
+    if (c.in_flow_table) {
+      flows.erase(c.tuple);
+      c.in_flow_table = false;
+    }
+    if (c.syn_backlog_counted) {
+      c.syn_backlog_counted = false;
+      --syn_received;
+    }
+  }
+  if (s == TcpState::kEstablished) c.ever_established = true;
+  notify(c);
+}
+
+void StackCore::finish(TcpConnection& c) {
+  set_state(c, TcpState::kClosed);
+  if (!c.user_open) free_tcb(c);
+}
+
+void StackCore::abort(TcpConnection& c, int err, bool rst) {
+  if (rst && c.state != TcpState::kClosed && c.state != TcpState::kListen) send_rst(c);
+  if (err != 0) c.so_error = err;
+  if (c.in_accept_queue && c.parent != kNoIndex) {
+    // Leave the listener's queue: unlink (a short FIFO walk on the control path).
+    TcpConnection& l = pool_[c.parent];
+    std::uint32_t* link = &l.accept_head;
+    std::uint32_t prev = kNoIndex;
+    while (*link != kNoIndex && *link != c.index) {
+      prev = *link;
+      link = &pool_[*link].accept_next;
+    }
+    if (*link == c.index) {
+      *link = c.accept_next;
+      if (l.accept_tail == c.index) l.accept_tail = prev;
+      --l.accept_count;
+    }
+    c.in_accept_queue = false;
+  }
+  finish(c);
+}
+
+std::uint32_t StackCore::poll_events(const TcpConnection& c) const {
+  std::uint32_t ev = 0;
+  if (c.state == TcpState::kListen) return c.accept_count > 0 ? events::kIn : 0;
+  if (c.so_error != 0) ev |= events::kErr;
+  const bool readable_data = c.rcv_buf && !c.rcv_buf->empty();
+  if (readable_data || c.fin_received || c.shut_rd) ev |= events::kIn;
+  if (c.fin_received) ev |= events::kRdHup;
+  if (in(c.state, {TcpState::kEstablished, TcpState::kCloseWait}) && !c.fin_queued && c.snd_buf &&
+      c.snd_buf->free_space() > 0) {
+    ev |= events::kOut;
+  }
+  // Linux tcp_poll(): HUP when both directions are shut, or the connection is closed after
+  // having existed (reset, timed out, or fully closed).
+  const bool closed = c.state == TcpState::kClosed && (c.ever_established || c.so_error != 0);
+  if (closed || (c.fin_received && c.fin_queued) || (c.shut_rd && c.shut_wr)) {
+    ev |= events::kHup | events::kIn;
+  }
+  if (closed) ev |= events::kRdHup;
+  return ev;
+}
+
+void StackCore::notify(TcpConnection& c) {
+  if (listener != nullptr && c.user_open) listener->on_socket_event(c.id, poll_events(c));
+}
+
+bool StackCore::ensure_buffers(TcpConnection& c) {
+  auto fit = [](std::optional<ByteRing>& r, std::uint32_t want) {
+    std::size_t cap = 1;
+    while (cap < want) cap <<= 1;
+    if (!r || r->capacity() != cap) r.emplace(cap);
+    r->consume(r->size());
+  };
+  fit(c.snd_buf, c.sndbuf);
+  fit(c.rcv_buf, c.rcvbuf);
+  return true;
+}
+
+SeqNum StackCore::make_isn(const wire::FourTuple& t) const {
+  // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs timer.
+  const auto m = static_cast<std::uint32_t>(now.ns / 4000);
+  return SeqNum(m + static_cast<std::uint32_t>(hash_tuple(key, t, 0x15A15A15u)));
+}
+
+std::uint32_t StackCore::ts_offset_for(const wire::FourTuple& t) const {
+  // RFC 7323 §5.4 / Linux: a per-connection offset from a keyed hash of the addresses, so a
+  // cookie connection recomputes the same value.
+  return static_cast<std::uint32_t>(hash_tuple(key, t, 0x7157A3Bu));
+}
+
+std::uint32_t StackCore::ts_now(const TcpConnection& c) const {
+  // A 1 ms timestamp clock (RFC 7323 §5.4 allows 1 ms to 1 s per tick; Linux uses 1 ms).
+  return static_cast<std::uint32_t>((now - epoch).as_millis()) + c.ts_offset;
+}
+
+std::uint8_t StackCore::choose_wscale(std::uint32_t rcvbuf) const {
+  // RFC 7323 §2.3: the smallest shift that lets the window cover the receive buffer.
+  std::uint8_t s = 0;
+  while (s < kMaxWindowShift && (std::uint64_t{65535} << s) < rcvbuf) ++s;
+  return s;
+}
+
+std::uint16_t StackCore::our_mss(wire::IpFamily f) const {
+  const std::size_t hdr = wire::ip_header_len(f) + wire::kTcpMinHeader;
+  return static_cast<std::uint16_t>(cfg.mtu > hdr ? cfg.mtu - hdr : 536);
+}
+
+void StackCore::init_send_side(TcpConnection& c, SeqNum iss) {
+  c.iss = iss;
+  c.snd_una = c.snd_nxt = c.snd_max = iss;
+  c.snd_buf_seq = iss + 1;
+  c.snd_sml = iss;
+  c.recover = iss;
+  c.high_rxt = iss;
+  c.rcv_mss = our_mss(c.family);
+  c.snd_mss = c.family == wire::IpFamily::kV4 ? 536 : 1220;  // RFC 9293 §3.7.1, RFC 8200 §5
+  c.rcv_wscale = choose_wscale(c.rcvbuf);
+  c.ts_offset = ts_offset_for(c.tuple);
+  if (c.cc != nullptr) destroy_cc(c.cc);
+  c.cc = make_cc(c.cc_algo, c.cc_storage);
+  ensure_buffers(c);
+}
+
+void StackCore::apply_syn_options(TcpConnection& c, const wire::TcpOptions& o) {
+  const std::uint16_t peer_mss = o.mss ? *o.mss : (c.family == wire::IpFamily::kV4 ? 536 : 1220);
+  c.snd_mss = std::min(peer_mss, c.rcv_mss);
+  if (c.snd_mss < 64) c.snd_mss = 64;  // Linux's TCP_MIN_SND_MSS floor (CVE-2019-11479)
+  c.ws_ok = o.window_scale.has_value();
+  c.snd_wscale = c.ws_ok ? std::min<std::uint8_t>(*o.window_scale, kMaxWindowShift) : 0;
+  if (!c.ws_ok) c.rcv_wscale = 0;
+  c.ts_ok = o.timestamps.has_value();
+  if (c.ts_ok) {
+    c.ts_recent = o.timestamps->tsval;
+    c.ts_recent_age = now;
+  }
+  c.sack_ok = o.sack_permitted;
+}
+
+void StackCore::on_established(TcpConnection& c) {
+  const std::uint32_t mss = effective_mss(c);
+  // RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)).
+  const std::uint32_t iw = std::min(10 * mss, std::max(2 * mss, 14600u));
+  c.cc->init(mss, iw, now);
+  c.last_rcv = now;
+  c.last_send = now;
+  set_state(c, TcpState::kEstablished);
+  arm_keepalive(c);
+}
+
+bool StackCore::is_local_addr(const wire::IpAddr& a) const {
+  for (const auto& l : cfg.local_addrs) {
+    if (l == a) return true;
+  }
+  return false;
+}
+
+bool StackCore::port_in_use(const wire::SockAddr& local, const TcpConnection* except, bool reuse) const {
+  for (std::uint32_t i = 0; i < pool_size; ++i) {
+    const TcpConnection& o = pool_[i];
+    if (!o.allocated || !o.bound || &o == except || o.tuple.local.port != local.port) continue;
+    if (o.family != local.ip.family) continue;
+    if (!(o.tuple.local.ip == local.ip || o.tuple.local.ip.is_unspecified() || local.ip.is_unspecified())) {
+      continue;
+    }
+    // Linux: SO_REUSEADDR on both lets a socket bind beside connections that are not listening.
+    if (reuse && o.reuse_addr && o.state != TcpState::kListen) continue;
+    return true;
+  }
+  return false;
+}
+
+int StackCore::pick_ephemeral(wire::FourTuple& t) {
+  // RFC 6056 §3.3.3 (Algorithm 3): offset = F(local, remote, secret), then a counter.
+  const std::uint32_t lo = cfg.ephemeral_lo;
+  const std::uint32_t n =
+      cfg.ephemeral_hi >= cfg.ephemeral_lo ? cfg.ephemeral_hi - cfg.ephemeral_lo + 1u : 0u;
+  if (n == 0) return -EADDRNOTAVAIL;
+  wire::FourTuple probe = t;
+  probe.local.port = 0;
+  const auto offset = static_cast<std::uint32_t>(hash_tuple(key, probe, 0xE9E3u));
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto port = static_cast<std::uint16_t>(lo + (offset + ephemeral_counter + i) % n);
+    t.local.port = port;
+    if (flows.find(t)) continue;
+    if (find_listener(t.local) != nullptr) continue;
+    ephemeral_counter += i + 1;
+    return 0;
+  }
+  return -EADDRNOTAVAIL;
+}
+
+}  // namespace xdptcp::tcp

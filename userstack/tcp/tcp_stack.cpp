@@ -1,0 +1,467 @@
+// TcpStack: the BSD-like socket API over StackCore (tcp_stack_core.h). Each call validates its
+// socket and state and returns a negative errno as Linux would; protocol work is done by the
+// core's input/output/timer functions.
+#include "userstack/tcp/tcp_stack.h"
+
+#include <sys/socket.h>
+#include <algorithm>
+#include <cerrno>
+
+#include "userstack/tcp/tcp_stack_core.h"
+
+namespace xdptcp::tcp {
+
+struct TcpStack::Impl {
+  Impl(StackConfig cfg, PacketSink& sink, Instant now, TcpStats& stats, SocketEventListener* const& l)
+      : core(std::move(cfg), sink, now, stats, l) {}
+  StackCore core;
+};
+
+TcpStack::TcpStack(StackConfig cfg, PacketSink& sink, Instant now)
+    : impl_(std::make_unique<Impl>(std::move(cfg), sink, now, stats_, listener_)) {}
+
+TcpStack::~TcpStack() = default;
+
+void TcpStack::input(std::span<const std::uint8_t> ip_packet, Instant now) {
+  impl_->core.now = now;
+  impl_->core.input(ip_packet);
+}
+
+void TcpStack::advance(Instant now) {
+  StackCore& k = impl_->core;
+  k.now = now;
+  k.wheel.advance(now);
+  k.flush_queue();
+}
+
+void TcpStack::flush(Instant now) {
+  impl_->core.now = now;
+  impl_->core.flush_queue();
+}
+
+std::optional<Instant> TcpStack::next_timer() const {
+  return impl_->core.wheel.next_expiry();
+}
+
+SocketId TcpStack::socket(wire::IpFamily family) {
+  StackCore& k = impl_->core;
+  if (k.user_sockets >= k.cfg.max_sockets) return -EMFILE;
+  TcpConnection* c = k.alloc_tcb();
+  if (c == nullptr) return -ENOBUFS;  // every TCB is an orphan or embryo: the pool bound
+  c->family = family;
+  c->tuple.local.ip.family = family;
+  c->tuple.remote.ip.family = family;
+  c->user_open = true;
+  c->id = static_cast<SocketId>(c->index);
+  ++k.user_sockets;
+  return c->id;
+}
+
+int TcpStack::bind(SocketId s, const wire::SockAddr& local) {
+  StackCore& k = impl_->core;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (c->bound || c->state != TcpState::kClosed) return -EINVAL;
+  if (local.ip.family != c->family) return -EAFNOSUPPORT;
+  if (!local.ip.is_unspecified() && !k.is_local_addr(local.ip)) return -EADDRNOTAVAIL;
+  wire::SockAddr a = local;
+  if (a.port == 0) {
+    // Linux picks an ephemeral port for bind(port 0); choose one no bound socket uses.
+    const std::uint32_t n = k.cfg.ephemeral_hi - k.cfg.ephemeral_lo + 1u;
+    bool found = false;
+    for (std::uint32_t i = 0; i < n && !found; ++i) {
+      a.port = static_cast<std::uint16_t>(k.cfg.ephemeral_lo + (k.ephemeral_counter++ % n));
+      found = !k.port_in_use(a, c, c->reuse_addr);
+    }
+    if (!found) return -EADDRINUSE;
+  } else if (k.port_in_use(a, c, c->reuse_addr)) {
+    return -EADDRINUSE;
+  }
+  c->tuple.local = a;
+  c->bound = true;
+  return 0;
+}
+
+int TcpStack::listen(SocketId s, int backlog) {
+  StackCore& k = impl_->core;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (c->state == TcpState::kListen) {
+    c->backlog = static_cast<std::uint32_t>(std::max(backlog, 1));
+    return 0;
+  }
+  if (c->state != TcpState::kClosed || !c->bound) return -EINVAL;
+  // Another listener on the same address and port? (bind allowed it with SO_REUSEADDR)
+  if (k.find_listener(c->tuple.local) != nullptr &&
+      k.find_listener(c->tuple.local)->tuple.local.ip == c->tuple.local.ip) {
+    return -EADDRINUSE;
+  }
+  c->backlog = static_cast<std::uint32_t>(std::clamp(backlog, 1, 65535));
+  k.listeners.push_back(c->index);
+  k.set_state(*c, TcpState::kListen);
+  return 0;
+}
+
+SocketId TcpStack::accept(SocketId s, wire::SockAddr* peer) {
+  StackCore& k = impl_->core;
+  TcpConnection* l = k.user_socket(s);
+  if (l == nullptr) return -EBADF;
+  if (l->state != TcpState::kListen) return -EINVAL;
+  if (l->accept_head == kNoIndex) return -EAGAIN;
+  if (k.user_sockets >= k.cfg.max_sockets) return -EMFILE;  // the child stays queued
+  TcpConnection& c = k.at(l->accept_head);
+  l->accept_head = c.accept_next;
+  if (l->accept_head == kNoIndex) l->accept_tail = kNoIndex;
+  --l->accept_count;
+  c.accept_next = kNoIndex;
+  c.in_accept_queue = false;
+  c.user_open = true;
+  c.id = static_cast<SocketId>(c.index);
+  ++k.user_sockets;
+  if (peer != nullptr) *peer = c.tuple.remote;
+  return c.id;
+}
+
+int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
+  StackCore& k = impl_->core;
+  k.now = now;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  switch (c->state) {
+    case TcpState::kClosed:
+      break;
+    case TcpState::kSynSent:
+    case TcpState::kSynReceived:
+      return -EALREADY;
+    case TcpState::kListen:
+      return -EINVAL;
+    default:
+      return -EISCONN;
+  }
+  if (c->ever_established || c->so_error != 0) return -EISCONN;
+  if (remote.ip.family != c->family) return -EAFNOSUPPORT;
+  wire::FourTuple t;
+  t.remote = remote;
+  t.local = c->tuple.local;
+  if (t.local.ip.is_unspecified()) {
+    // No routing here: the first local address of the family (the engine owns one per family).
+    bool found = false;
+    for (const auto& a : k.cfg.local_addrs) {
+      if (a.family == c->family) {
+        t.local.ip = a;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return -EADDRNOTAVAIL;
+  }
+  if (t.local.port == 0) {
+    if (int r = k.pick_ephemeral(t); r < 0) return r;
+  } else if (k.flows.find(t)) {
+    return -EADDRNOTAVAIL;
+  }
+  c->tuple = t;
+  c->bound = true;
+  k.init_send_side(*c, k.make_isn(t));
+  c->rcv_adv = c->rcv_nxt;
+  if (!k.flows.insert(t, c->index)) return -EAGAIN;
+  c->in_flow_table = true;
+  k.set_state(*c, TcpState::kSynSent);
+  k.queue_output(*c);  // the SYN goes at the next flush
+  return -EINPROGRESS;
+}
+
+ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant now) {
+  StackCore& k = impl_->core;
+  k.now = now;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (c->so_error != 0) {
+    const int e = c->so_error;
+    c->so_error = 0;
+    return -e;
+  }
+  if (c->shut_wr || c->fin_queued) return -EPIPE;
+  if (!in(c->state,
+          {TcpState::kSynSent, TcpState::kSynReceived, TcpState::kEstablished, TcpState::kCloseWait})) {
+    return c->ever_established ? -EPIPE : -ENOTCONN;
+  }
+  if (data.empty()) return 0;
+  const std::size_t n = c->snd_buf->write(data);
+  if (n == 0) return -EAGAIN;
+  k.queue_output(*c);
+  return static_cast<ssize_t>(n);
+}
+
+ssize_t TcpStack::recv(SocketId s, std::span<std::uint8_t> out, Instant now) {
+  StackCore& k = impl_->core;
+  k.now = now;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (c->rcv_buf && !c->rcv_buf->empty() && !out.empty()) {
+    const auto cur = static_cast<std::uint32_t>(c->rcv_adv > c->rcv_nxt ? c->rcv_adv - c->rcv_nxt : 0);
+    const std::size_t n = c->rcv_buf->read(out);
+    // Window update (RFC 9293 §3.8.6.2.2; Linux tcp_cleanup_rbuf()): tell the peer when the
+    // window grows by two segments, or opens from below one segment.
+    const auto free = static_cast<std::uint32_t>(c->rcv_buf->free_space());
+    if (in(c->state, {TcpState::kEstablished, TcpState::kFinWait1, TcpState::kFinWait2}) &&
+        (free >= cur + 2u * c->rcv_mss || (cur < c->rcv_mss && free >= c->rcv_mss))) {
+      c->ack_now = true;
+      k.queue_output(*c);
+    }
+    return static_cast<ssize_t>(n);
+  }
+  if (c->so_error != 0) {
+    const int e = c->so_error;
+    c->so_error = 0;
+    return -e;
+  }
+  if (c->fin_received || c->shut_rd) return 0;
+  if (c->state == TcpState::kClosed) return c->ever_established ? 0 : -ENOTCONN;
+  if (c->state == TcpState::kListen) return -ENOTCONN;
+  if (out.empty()) return 0;
+  return -EAGAIN;
+}
+
+int TcpStack::shutdown(SocketId s, int how, Instant now) {
+  StackCore& k = impl_->core;
+  k.now = now;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return -EINVAL;
+  if (in(c->state, {TcpState::kClosed, TcpState::kListen})) return -ENOTCONN;
+  if (how == SHUT_RD || how == SHUT_RDWR) c->shut_rd = true;
+  if ((how == SHUT_WR || how == SHUT_RDWR) && !c->shut_wr) {
+    c->shut_wr = true;
+    switch (c->state) {
+      case TcpState::kSynSent:
+        k.finish(*c);  // Linux tcp_close_state(): SYN-SENT -> CLOSE
+        break;
+      case TcpState::kSynReceived:
+        c->fin_queued = true;  // "queue for processing after entering ESTABLISHED"
+        break;
+      case TcpState::kEstablished:
+        c->fin_queued = true;
+        k.set_state(*c, TcpState::kFinWait1);
+        break;
+      case TcpState::kCloseWait:
+        c->fin_queued = true;
+        k.set_state(*c, TcpState::kLastAck);
+        break;
+      default:
+        break;
+    }
+    k.queue_output(*c);
+  }
+  k.notify(*c);
+  return 0;
+}
+
+int TcpStack::close(SocketId s, Instant now) {
+  StackCore& k = impl_->core;
+  k.now = now;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  c->user_open = false;
+  c->orphan = true;
+  c->id = -1;
+  --k.user_sockets;
+  switch (c->state) {
+    case TcpState::kListen: {
+      // Children not yet accepted are reset (Linux inet_csk_listen_stop()); embryos dropped.
+      for (std::uint32_t i = 0; i < k.pool_size; ++i) {
+        TcpConnection& ch = k.at(i);
+        if (!ch.allocated || ch.parent != c->index || ch.user_open) continue;
+        ch.parent = kNoIndex;
+        ch.in_accept_queue = false;
+        k.abort(ch, 0, ch.state != TcpState::kSynReceived);
+      }
+      c->accept_head = c->accept_tail = kNoIndex;
+      c->accept_count = 0;
+      k.finish(*c);
+      return 0;
+    }
+    case TcpState::kClosed:
+    case TcpState::kSynSent:
+      k.finish(*c);  // RFC 9293 §3.10.4: delete the TCB
+      return 0;
+    default:
+      break;
+  }
+  // RFC 9293 §3.10.4 / RFC 2525 §2.17: closing with unread data resets, so the peer knows it
+  // was lost; SO_LINGER with a zero timeout resets too (Linux tcp_close()).
+  const bool unread = c->rcv_buf && !c->rcv_buf->empty();
+  if (c->linger == 0 || unread) {
+    if (c->state != TcpState::kTimeWait) ++k.stats.conns_reset;
+    k.abort(*c, 0, c->state != TcpState::kTimeWait);
+    return 0;
+  }
+  switch (c->state) {
+    case TcpState::kSynReceived:
+      c->fin_queued = true;
+      c->shut_wr = true;
+      break;
+    case TcpState::kEstablished:
+      c->fin_queued = true;
+      c->shut_wr = true;
+      k.set_state(*c, TcpState::kFinWait1);
+      break;
+    case TcpState::kCloseWait:
+      c->fin_queued = true;
+      c->shut_wr = true;
+      k.set_state(*c, TcpState::kLastAck);
+      break;
+    case TcpState::kFinWait2:
+      k.wheel.arm(c->aux_timer, now + kFinWait2Timeout);
+      break;
+    default:
+      break;  // FIN-WAIT-1, CLOSING, LAST-ACK, TIME-WAIT: already closing
+  }
+  k.queue_output(*c);
+  return 0;
+}
+
+int TcpStack::getsockname(SocketId s, wire::SockAddr* out) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (out != nullptr) *out = c->tuple.local;
+  return 0;
+}
+
+int TcpStack::getpeername(SocketId s, wire::SockAddr* out) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (in(c->state, {TcpState::kClosed, TcpState::kListen, TcpState::kSynSent})) return -ENOTCONN;
+  if (out != nullptr) *out = c->tuple.remote;
+  return 0;
+}
+
+int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
+  StackCore& k = impl_->core;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  const bool unconnected = in(c->state, {TcpState::kClosed, TcpState::kListen});
+  switch (opt) {
+    case SockOpt::kReuseAddr:
+      c->reuse_addr = value != 0;
+      return 0;
+    case SockOpt::kRcvBuf:
+    case SockOpt::kSndBuf: {
+      // Buffers are allocated at connect/accept: sizes apply to connections opened afterwards
+      // (Linux also fixes the window scale at the SYN).
+      if (value <= 0) return -EINVAL;
+      if (!unconnected) return -EISCONN;
+      const auto v = static_cast<std::uint32_t>(std::clamp(value, 2048, 64 << 20));
+      (opt == SockOpt::kRcvBuf ? c->rcvbuf : c->sndbuf) = v;
+      return 0;
+    }
+    case SockOpt::kKeepAlive:
+      c->keepalive = value != 0;
+      if (c->keepalive) {
+        k.arm_keepalive(*c);
+      } else if (!in(c->state, {TcpState::kTimeWait, TcpState::kFinWait2})) {
+        k.wheel.cancel(c->aux_timer);
+      }
+      return 0;
+    case SockOpt::kLinger:
+      c->linger = value < 0 ? -1 : value;
+      return 0;
+    case SockOpt::kNoDelay:
+      c->nodelay = value != 0;
+      if (c->nodelay) k.queue_output(*c);
+      return 0;
+    case SockOpt::kCongestion: {
+      if (value != static_cast<int>(CcAlgorithm::kNewReno) &&
+          value != static_cast<int>(CcAlgorithm::kCubic)) {
+        return -ENOENT;  // Linux: unknown algorithm
+      }
+      if (!unconnected) return -EISCONN;  // chosen before the handshake
+      c->cc_algo = static_cast<CcAlgorithm>(value);
+      return 0;
+    }
+    case SockOpt::kError:
+      return -ENOPROTOOPT;
+    case SockOpt::kKeepIdle:
+      if (value < 1) return -EINVAL;
+      c->keep_idle = Duration::seconds(value);
+      if (c->keepalive) k.arm_keepalive(*c);
+      return 0;
+    case SockOpt::kKeepIntvl:
+      if (value < 1) return -EINVAL;
+      c->keep_intvl = Duration::seconds(value);
+      return 0;
+    case SockOpt::kKeepCnt:
+      if (value < 1) return -EINVAL;
+      c->keep_cnt = static_cast<unsigned>(value);
+      return 0;
+  }
+  return -ENOPROTOOPT;
+}
+
+int TcpStack::getsockopt(SocketId s, SockOpt opt, int* value) {
+  TcpConnection* c = impl_->core.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (value == nullptr) return -EFAULT;
+  switch (opt) {
+    case SockOpt::kReuseAddr:
+      *value = c->reuse_addr;
+      return 0;
+    case SockOpt::kRcvBuf:
+      *value = static_cast<int>(c->rcvbuf);
+      return 0;
+    case SockOpt::kSndBuf:
+      *value = static_cast<int>(c->sndbuf);
+      return 0;
+    case SockOpt::kKeepAlive:
+      *value = c->keepalive;
+      return 0;
+    case SockOpt::kLinger:
+      *value = c->linger;
+      return 0;
+    case SockOpt::kNoDelay:
+      *value = c->nodelay;
+      return 0;
+    case SockOpt::kCongestion:
+      *value = static_cast<int>(c->cc_algo);
+      return 0;
+    case SockOpt::kError:
+      *value = c->so_error;  // reading clears it, as SO_ERROR does
+      c->so_error = 0;
+      impl_->core.notify(*c);
+      return 0;
+    case SockOpt::kKeepIdle:
+      *value = static_cast<int>(c->keep_idle.ns / 1'000'000'000);
+      return 0;
+    case SockOpt::kKeepIntvl:
+      *value = static_cast<int>(c->keep_intvl.ns / 1'000'000'000);
+      return 0;
+    case SockOpt::kKeepCnt:
+      *value = static_cast<int>(c->keep_cnt);
+      return 0;
+  }
+  return -ENOPROTOOPT;
+}
+
+std::uint32_t TcpStack::poll_events(SocketId s) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  return c == nullptr ? 0 : impl_->core.poll_events(*c);
+}
+
+TcpState TcpStack::state(SocketId s) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  return c == nullptr ? TcpState::kClosed : c->state;
+}
+
+std::size_t TcpStack::socket_count() const {
+  return impl_->core.user_sockets;
+}
+
+std::size_t TcpStack::connection_count() const {
+  return impl_->core.live_tcbs - impl_->core.listeners.size();
+}
+
+const TcpConnection* TcpStack::connection(SocketId s) const {
+  return impl_->core.user_socket(s);
+}
+
+}  // namespace xdptcp::tcp

@@ -1,0 +1,179 @@
+// The TCP stack's internals: the TCB pool, flow table, listeners, timers and output queue, and
+// the declarations of the functions that implement RFC 9293's event processing. Internal to
+// userstack/tcp: TcpStack (tcp_stack.h) is the public face.
+//
+// The implementation is split by job:
+//   tcp_stack.cpp     the socket API (socket/bind/listen/accept/connect/send/recv/close...)
+//   tcp_pool.cpp      TCB pool, set_state(), events, abort/free, ISNs, ephemeral ports
+//   tcp_input.cpp     segment arrival: parse, demux, SYN-SENT, the §3.10.7.4 pipeline, text, FIN
+//   tcp_listen.cpp    LISTEN: passive open, SYN backlog, SYN cookies, TIME-WAIT reuse, RST replies
+//   tcp_ack.cpp       the ACK field: RFC 5961 §5, window update, RTT, NewReno and SACK recovery
+//   tcp_output.cpp    building segments: options, windows, Nagle, SWS, SACK blocks
+//   tcp_timers.cpp    RTO, persist, delayed ACK, keepalive, FIN-WAIT-2 and TIME-WAIT
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "userstack/tcp/flow_table.h"
+#include "userstack/tcp/keyed_hash.h"
+#include "userstack/tcp/tcp_connection.h"
+#include "userstack/tcp/tcp_stack.h"
+#include "userstack/time/timer_wheel.h"
+#include "userstack/wire/tcp_header.h"
+
+namespace xdptcp::tcp {
+
+// One received segment, parsed and checksummed, with the tuple seen from our side.
+struct Segment {
+  wire::FourTuple tuple;  // local = destination, remote = source
+  wire::TcpRepr h;
+  std::span<const std::uint8_t> payload;
+  SeqNum seq;
+  SeqNum ack;
+  // SEG.LEN (RFC 9293 §3.4): payload plus one for SYN and one for FIN.
+  std::uint32_t len() const {
+    return static_cast<std::uint32_t>(payload.size()) + (h.has(wire::tcp_flags::kSyn) ? 1 : 0) +
+           (h.has(wire::tcp_flags::kFin) ? 1 : 0);
+  }
+  bool syn() const { return h.has(wire::tcp_flags::kSyn); }
+  bool ack_flag() const { return h.has(wire::tcp_flags::kAck); }
+  bool rst() const { return h.has(wire::tcp_flags::kRst); }
+  bool fin() const { return h.has(wire::tcp_flags::kFin); }
+};
+
+inline constexpr std::uint8_t kMaxWindowShift = 14;  // RFC 7323 §2.3
+inline constexpr std::uint32_t kTsOptionLen = 12;    // NOP NOP + 10-byte timestamps option
+// RFC 5961 §7: at most this many challenge ACKs per second per stack (Linux's historical
+// tcp_challenge_ack_limit default).
+inline constexpr std::uint32_t kChallengeAckLimit = 1000;
+// Linux's tcp_fin_timeout: an orphaned FIN-WAIT-2 connection is closed after this long.
+inline constexpr Duration kFinWait2Timeout = Duration::seconds(60);
+// RFC 7323 §5.5: TS.Recent older than 24 days is invalid for PAWS.
+inline constexpr Duration kPawsIdle = Duration::seconds(24LL * 24 * 3600);
+
+class StackCore {
+ public:
+  StackCore(StackConfig cfg, PacketSink& sink, Instant now, TcpStats& stats,
+            SocketEventListener* const& listener);
+  ~StackCore();
+
+  // ---- tcp_pool.cpp: pool, state, events ----
+  TcpConnection* alloc_tcb();
+  // Returns the TCB to the pool (disarms its timers, leaves the flow table).
+  void free_tcb(TcpConnection& c);
+  TcpConnection* user_socket(SocketId s) const;  // a socket the application holds, or null
+  TcpConnection& at(std::uint32_t index) const { return pool_[index]; }
+  void set_state(TcpConnection& c, TcpState s);
+  // Ends a connection: so_error = err (0: none), RST sent first when send_rst, CLOSED, freed
+  // when no application holds it.
+  void abort(TcpConnection& c, int err, bool send_rst);
+  // CLOSED and freed when the application no longer holds it.
+  void finish(TcpConnection& c);
+  void notify(TcpConnection& c);
+  std::uint32_t poll_events(const TcpConnection& c) const;
+  bool ensure_buffers(TcpConnection& c);
+  SeqNum make_isn(const wire::FourTuple& t) const;
+  std::uint32_t ts_now(const TcpConnection& c) const;
+  std::uint32_t ts_offset_for(const wire::FourTuple& t) const;
+  std::uint8_t choose_wscale(std::uint32_t rcvbuf) const;
+  std::uint16_t our_mss(wire::IpFamily f) const;
+  // The connection's sending side at ISS, the CC chosen, buffers sized; false when out of memory.
+  void init_send_side(TcpConnection& c, SeqNum iss);
+  // Applies the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2).
+  void apply_syn_options(TcpConnection& c, const wire::TcpOptions& o);
+  // After the handshake: initial window and cwnd (RFC 6928 / RFC 5681 §3.1), keepalive timer.
+  void on_established(TcpConnection& c);
+  bool is_local_addr(const wire::IpAddr& a) const;
+  int pick_ephemeral(wire::FourTuple& t);
+  bool port_in_use(const wire::SockAddr& local, const TcpConnection* except, bool reuse) const;
+
+  // ---- tcp_input.cpp ----
+  void input(std::span<const std::uint8_t> packet);
+  void segment_arrives(TcpConnection& c, const Segment& seg);
+  void input_syn_sent(TcpConnection& c, const Segment& seg);
+  void input_synchronized(TcpConnection& c, const Segment& seg);
+  bool check_paws(TcpConnection& c, const Segment& seg);
+  bool check_sequence(TcpConnection& c, const Segment& seg);
+  bool check_rst(TcpConnection& c, const Segment& seg);
+  bool check_syn(TcpConnection& c, const Segment& seg);
+  void process_text(TcpConnection& c, const Segment& seg, SeqNum seq, std::span<const std::uint8_t> data);
+  void process_fin(TcpConnection& c);
+  void schedule_ack(TcpConnection& c);
+
+  // ---- tcp_listen.cpp ----
+  TcpConnection* find_listener(const wire::SockAddr& local) const;
+  void input_listen(TcpConnection& l, const Segment& seg, std::optional<SeqNum> iss);
+  void input_time_wait_syn(TcpConnection& c, const Segment& seg);
+  bool accept_cookie(TcpConnection& l, const Segment& seg);
+  void send_cookie_synack(TcpConnection& l, const Segment& seg);
+  void enqueue_accept(TcpConnection& l, TcpConnection& child);
+  // RFC 9293 §3.10.7.1: the RST answering a segment for which there is no connection.
+  void send_rst_reply(const Segment& seg);
+
+  // ---- tcp_ack.cpp ----
+  // Fifth check: false when the segment must be dropped.
+  bool process_ack(TcpConnection& c, const Segment& seg);
+  void update_window(TcpConnection& c, const Segment& seg);
+  void enter_recovery(TcpConnection& c);
+  std::uint32_t flight_size(const TcpConnection& c) const;
+
+  // ---- tcp_output.cpp ----
+  void queue_output(TcpConnection& c);
+  void flush_queue();
+  // Sends what the connection may send now; false when the sink had no buffer.
+  bool output(TcpConnection& c);
+  bool sack_recovery_output(TcpConnection& c);
+  // Sends one segment of the connection: `len` payload bytes from seq, with `flags`.
+  bool send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, std::uint8_t flags);
+  bool send_ack(TcpConnection& c) { return send_segment(c, c.snd_nxt, 0, wire::tcp_flags::kAck); }
+  void send_challenge_ack(TcpConnection& c);
+  bool send_rst(TcpConnection& c);
+  bool retransmit_head(TcpConnection& c);
+  // Writes an IP packet carrying `h` and the payload pieces into the sink.
+  bool emit(const wire::FourTuple& t, const wire::TcpRepr& h, std::span<const std::uint8_t> p1 = {},
+            std::span<const std::uint8_t> p2 = {});
+  std::uint32_t effective_mss(const TcpConnection& c) const;
+  std::uint16_t window_field(TcpConnection& c, bool syn);
+  void add_sack_blocks(const TcpConnection& c, wire::TcpOptions& o) const;
+
+  // ---- tcp_timers.cpp ----
+  void arm_rto(TcpConnection& c);
+  void arm_persist(TcpConnection& c);
+  void cancel_rtx(TcpConnection& c);
+  void arm_keepalive(TcpConnection& c);
+  void enter_time_wait(TcpConnection& c);
+  void on_rtx_timer(TcpConnection& c);
+  void on_delack_timer(TcpConnection& c);
+  void on_aux_timer(TcpConnection& c);
+
+  // ---- state ----
+  StackConfig cfg;
+  PacketSink& sink;
+  TcpStats& stats;
+  SocketEventListener* const& listener;
+  TimerWheel wheel;
+  HashKey key;
+  Instant epoch;
+  Instant now;
+
+  std::unique_ptr<TcpConnection[]> pool_;
+  std::uint32_t pool_size = 0;
+  std::uint32_t free_head = kNoIndex;
+  std::size_t user_sockets = 0;  // held by the application (bound: cfg.max_sockets)
+  std::size_t live_tcbs = 0;     // allocated TCBs not CLOSED
+  std::size_t syn_received = 0;  // passive children in SYN-RECEIVED (bound: cfg.syn_backlog)
+  FlowTable flows;
+  std::vector<std::uint32_t> listeners;  // LISTEN TCBs (reserved: never reallocates)
+  std::vector<std::uint32_t> out_queue;  // connections with output pending
+  std::vector<std::uint32_t> out_spare;
+  std::uint32_t ephemeral_counter = 0;
+  std::uint16_t ip_ident = 0;
+  Instant challenge_window{};
+  std::uint32_t challenge_count = 0;
+};
+
+}  // namespace xdptcp::tcp

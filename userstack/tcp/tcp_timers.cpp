@@ -1,0 +1,163 @@
+// Connection timers, on the stack's TimerWheel (the core never reads a clock: `now` is the
+// instant the engine passed to advance()).
+//   rtx_timer:    RTO (RFC 6298 §5 with backoff, Karn in tcp_output.cpp), SYN and SYN-ACK
+//                 retransmission, or the persist timer (RFC 9293 §3.8.6.1): never both.
+//   delack_timer: delayed ACK (RFC 9293 §3.8.6.3).
+//   aux_timer:    keepalive (RFC 1122 §4.2.3.6), orphaned FIN-WAIT-2 (Linux tcp_fin_timeout),
+//                 TIME-WAIT 2*MSL (RFC 9293 §3.10.7.4).
+#include <algorithm>
+#include <cerrno>
+
+#include "userstack/tcp/tcp_stack_core.h"
+
+namespace xdptcp::tcp {
+
+using namespace wire::tcp_flags;
+
+void StackCore::arm_rto(TcpConnection& c) {
+  c.persist_mode = false;
+  wheel.arm(c.rtx_timer, now + c.rtt.rto());
+}
+
+void StackCore::arm_persist(TcpConnection& c) {
+  // The persist interval backs off like the RTO, bounded by its maximum (Linux tcp_probe0_when).
+  Duration d = c.rtt.rto();
+  for (unsigned i = 0; i < c.persist_backoff && d < cfg.rto.max; ++i) d = d * 2;
+  d = std::min(d, cfg.rto.max);
+  c.persist_mode = true;
+  wheel.arm(c.rtx_timer, now + d);
+}
+
+void StackCore::cancel_rtx(TcpConnection& c) {
+  wheel.cancel(c.rtx_timer);
+  c.persist_mode = false;
+}
+
+void StackCore::arm_keepalive(TcpConnection& c) {
+  if (c.keepalive &&
+      in(c.state, {TcpState::kEstablished, TcpState::kCloseWait, TcpState::kFinWait1, TcpState::kFinWait2})) {
+    wheel.arm(c.aux_timer, c.last_rcv + c.keep_idle);
+  }
+}
+
+void StackCore::enter_time_wait(TcpConnection& c) {
+  set_state(c, TcpState::kTimeWait);
+  cancel_rtx(c);
+  wheel.cancel(c.delack_timer);
+  wheel.arm(c.aux_timer, now + cfg.time_wait);  // 2*MSL
+}
+
+void StackCore::on_rtx_timer(TcpConnection& c) {
+  if (c.persist_mode) {
+    // Zero-window probe: like Linux (tcp_xmit_probe_skb), an ACK carrying SND.UNA - 1, which the
+    // receiver must answer with its current window (RFC 9293 §3.10.7.4 first check).
+    ++stats.persist_probes;
+    send_segment(c, c.snd_una - 1, 0, kAck);
+    if (c.persist_backoff < 16) ++c.persist_backoff;
+    arm_persist(c);
+    return;
+  }
+  ++stats.rtos;
+  switch (c.state) {
+    case TcpState::kSynSent:
+      if (c.rtx_count >= cfg.syn_retries) {
+        ++stats.conns_timed_out;
+        abort(c, ETIMEDOUT, false);
+        return;
+      }
+      break;
+    case TcpState::kSynReceived:
+      if (c.rtx_count >= cfg.synack_retries) {
+        // Linux drops an embryonic connection silently; a simultaneous open times out.
+        if (c.parent == kNoIndex) ++stats.conns_timed_out;
+        abort(c, c.parent == kNoIndex ? ETIMEDOUT : 0, false);
+        return;
+      }
+      break;
+    case TcpState::kClosed:
+    case TcpState::kListen:
+    case TcpState::kTimeWait:
+      return;
+    default:
+      if (c.snd_una == c.snd_max) return;  // nothing outstanding (a stale arm)
+      if (c.rtx_count >= cfg.max_retries) {
+        // tcp_retries2 exhausted: ETIMEDOUT via SO_ERROR and EPOLLERR; Linux sends no RST.
+        ++stats.conns_timed_out;
+        abort(c, ETIMEDOUT, false);
+        return;
+      }
+      break;
+  }
+  ++c.rtx_count;
+  // RFC 6298 (5.5): back off the timer; (5.4) retransmit the earliest unacknowledged segment.
+  c.rtt.backoff();
+  c.rtt_timing = false;  // Karn: no sample from what is retransmitted
+  if (in(c.state, {TcpState::kSynSent, TcpState::kSynReceived})) {
+    c.snd_nxt = c.iss;  // output() sends the SYN (or SYN-ACK) again
+  } else {
+    // RFC 5681 §3.1 (eq. 4): ssthresh from flight, cwnd = 1 SMSS; go back to SND.UNA. The SACK
+    // scoreboard is forgotten (RFC 6675 §5.1 allows it; the receiver may have reneged), and
+    // RFC 6582 §4 sets recover to the highest sequence number sent.
+    c.cc->on_rto(flight_size(c), now);
+    c.in_recovery = false;
+    c.dupacks = 0;
+    c.recover = c.snd_max;
+    c.scoreboard.clear();
+    c.snd_nxt = c.snd_una;
+    c.high_rxt = c.snd_una;
+  }
+  arm_rto(c);
+  output(c);
+}
+
+void StackCore::on_delack_timer(TcpConnection& c) {
+  if (c.state == TcpState::kClosed) return;
+  if (c.last_ack_sent == c.rcv_nxt && !c.ack_now) return;  // already acknowledged
+  ++stats.delayed_acks;
+  c.ack_now = true;
+  output(c);
+}
+
+void StackCore::on_aux_timer(TcpConnection& c) {
+  switch (c.state) {
+    case TcpState::kTimeWait:
+      finish(c);
+      return;
+    case TcpState::kFinWait2:
+      if (c.orphan) {
+        finish(c);
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  if (!c.keepalive || !in(c.state, {TcpState::kEstablished, TcpState::kCloseWait, TcpState::kFinWait1,
+                                    TcpState::kFinWait2})) {
+    return;
+  }
+  // RFC 1122 §4.2.3.6. Like Linux, no probe while data is outstanding or queued (the RTO and
+  // persist timers watch the peer then).
+  const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
+  if (c.snd_max != c.snd_una || data_end != c.snd_nxt) {
+    wheel.arm(c.aux_timer, now + c.keep_idle);
+    return;
+  }
+  if (c.keepalive_probes_out == 0 && now - c.last_rcv < c.keep_idle) {
+    wheel.arm(c.aux_timer, c.last_rcv + c.keep_idle);
+    return;
+  }
+  if (c.keepalive_probes_out >= c.keep_cnt) {
+    // Linux tcp_keepalive_timer(): reset the connection and report ETIMEDOUT.
+    ++stats.conns_timed_out;
+    abort(c, ETIMEDOUT, true);
+    return;
+  }
+  // The probe carries SND.NXT - 1 and no data, so that the peer must answer with an ACK.
+  ++stats.keepalive_probes;
+  ++c.keepalive_probes_out;
+  send_segment(c, c.snd_una - 1, 0, kAck);
+  wheel.arm(c.aux_timer, now + c.keep_intvl);
+}
+
+}  // namespace xdptcp::tcp
