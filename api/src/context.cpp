@@ -87,6 +87,27 @@ unsigned Context::engine_id() const { return impl_->engine_id; }
 
 bool Context::stopping() const { return impl_->stop_flag != nullptr && impl_->stop_flag->load(std::memory_order_relaxed); }
 
+ContextStats Context::stats() const {
+  const tcp::TcpStats& t = impl_->engine.tcp().stats();
+  const engine::EngineStats& e = impl_->engine.stats();
+  ContextStats s;
+  s.engine_id = impl_->engine_id;
+  s.conns_accepted = t.conns_accepted;
+  s.conns_opened = t.conns_opened;
+  s.conns_reset = t.conns_reset;
+  s.conns_timed_out = t.conns_timed_out;
+  s.conns_refused = t.conns_refused;
+  s.segments_in = t.segments_in;
+  s.segments_out = t.segments_out;
+  s.retransmits = t.retransmits;
+  s.drops = t.total_drops();
+  s.rx_frames = e.rx_frames;
+  s.tx_frames = e.tx_frames;
+  s.handoffs = e.handoffs_out;
+  s.handoffs_in = e.handoffs_in;
+  return s;
+}
+
 int Context::socket(int family, int type, int protocol) {
   if (family != AF_INET && family != AF_INET6) return fail(EAFNOSUPPORT);
   if ((type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM) return fail(EPROTONOSUPPORT);

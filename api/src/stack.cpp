@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <latch>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -256,8 +257,12 @@ void Stack::run(const std::function<void(Context&)>& fn) {
   const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
   const unsigned span = (65536u - impl_->ephemeral.lo) / n;
   std::vector<std::thread> threads;
+  // Every engine must exist before any of them polls: they hand frames to each other.
+  std::vector<engine::Engine*> all(n, nullptr);
+  std::latch constructed(n);
+  std::latch finished(n);  // no engine is destroyed while another may still hand it frames
   for (unsigned i = 0; i < n; ++i) {
-    threads.emplace_back([this, i, n, ncpu, span, &fn] {
+    threads.emplace_back([this, i, n, ncpu, span, &fn, &all, &constructed, &finished] {
       if (impl_->opts.pin_cores) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -266,6 +271,7 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       }
       engine::EngineConfig ec;
       ec.id = i;
+      ec.engine_count = n;
       ec.rx_batch = impl_->opts.rx_batch;
       std::copy(impl_->info.mac.begin(), impl_->info.mac.end(), ec.mac.bytes.begin());
       ec.tcp.local_addrs = impl_->addrs;
@@ -278,9 +284,13 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       MonotonicClock clock;
       detail::KernelResolver resolver(impl_->info.ifindex);
       engine::Engine eng(ec, *impl_->ports[i], clock, &resolver);
+      all[i] = &eng;
+      constructed.arrive_and_wait();
+      eng.set_peers(all);
       detail::ContextImpl ci(eng, i, &impl_->stop, impl_->claims.get());
       Context ctx(&ci);
       fn(ctx);
+      finished.arrive_and_wait();
     });
   }
   for (auto& t : threads) t.join();

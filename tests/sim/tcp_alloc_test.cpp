@@ -141,6 +141,7 @@ TEST(TcpAlloc, BulkTransferSteadyState_ZeroAllocationsPerSegment) {
   EXPECT_EQ(allocs, 0u) << "over " << segments(net) - seg0 << " segments and " << received - bytes0
                         << " bytes";
   EXPECT_GT(received - bytes0, 2u << 20);
+  EXPECT_GE(segments(net) - seg0, 5'000u);
 }
 
 TEST(TcpAlloc, RequestResponseSteadyState_ZeroAllocationsPerSegment) {
@@ -169,6 +170,7 @@ TEST(TcpAlloc, RequestResponseSteadyState_ZeroAllocationsPerSegment) {
   EXPECT_EQ(allocs, 0u) << "over " << segments(net) - seg0 << " segments, " << client.completed() - done0
                         << " transactions";
   EXPECT_EQ(client.failed(), 0u);
+  EXPECT_GE(segments(net) - seg0, 10'000u) << "a request and a response each way per transaction";
 }
 
 }  // namespace

@@ -3,8 +3,13 @@
 // (RFC 4987 §3.6), and many short connections in sequence and at once.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "tests/support/sim/sim_network.h"
@@ -211,6 +216,55 @@ void run_short_connections(std::size_t clients, std::size_t parallel, std::uint6
     EXPECT_EQ(net.stack(i).connection_count(), 0u) << "stack " << i;
     EXPECT_EQ(net.stack(i).socket_count(), 0u) << "stack " << i;
   }
+}
+
+// XDPTCP_SIM_PCAP=<dir>: every segment the stacks send lands in <dir>/<name>.pcap, in order.
+TEST(TcpScenario, PcapEnv_EverySegmentSentIsWritten) {
+  char tmpl[] = "/tmp/xdptcp-sim-pcap-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  setenv("XDPTCP_SIM_PCAP", dir.c_str(), 1);
+  std::uint64_t sent = 0;
+  {
+    SimNetwork net(options());
+    unsetenv("XDPTCP_SIM_PCAP");
+    net.add_stack(stack_config(kServerIp), LinkConfig{});
+    net.add_stack(stack_config(kClientIp), LinkConfig{});
+    const wire::SockAddr srv{kServerIp, 80};
+    RrServer rr(net.stack(0), srv, 64, 64);
+    RrClient client(net.stack(1), srv, 64, 64, 1, 3, false);
+    net.set_app([&](Instant now) {
+      rr.poll(now);
+      client.poll(now);
+    });
+    ASSERT_TRUE(
+        net.run_until([&] { return client.done() && rr.active() == 0; }, Instant{} + Duration::seconds(10)));
+    sent = net.stack(0).stats().segments_out + net.stack(1).stats().segments_out;
+  }
+  const std::string path = pcap_path(dir, test_name());
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  ASSERT_NE(f, nullptr) << path;
+  std::uint8_t hdr[24];
+  ASSERT_EQ(std::fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+  std::uint64_t records = 0;
+  std::int64_t last_ns = 0;
+  bool ordered = true;
+  for (std::uint8_t rec[16]; std::fread(rec, 1, sizeof rec, f) == sizeof rec; ++records) {
+    std::uint32_t sec, nsec, incl;
+    std::memcpy(&sec, rec, 4);
+    std::memcpy(&nsec, rec + 4, 4);
+    std::memcpy(&incl, rec + 8, 4);
+    const std::int64_t ns = std::int64_t{sec} * 1'000'000'000 + nsec;
+    ordered &= ns >= last_ns;
+    last_ns = ns;
+    std::fseek(f, incl, SEEK_CUR);
+  }
+  std::fclose(f);
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
+  EXPECT_EQ(records, sent);
+  EXPECT_GE(sent, 3u * 7) << "three short connections";
+  EXPECT_TRUE(ordered);
 }
 
 TEST(TcpScenario, ShortConnections_SequentialAllComplete) {

@@ -8,6 +8,7 @@
 
 #include "tools/examples/conn_table.h"
 #include "tools/examples/example_common.h"
+#include "tools/examples/stats_print.h"
 
 using namespace xdptcp;
 using namespace xdptcp::examples;
@@ -100,13 +101,20 @@ int main(int argc, char** argv) {
   CLI::App app{"xdptcp-echo: an echo server on the xdptcp user-level TCP stack"};
   ServerOptions o;
   add_server_options(app, o);
+  bool stats_on_exit = false;
+  app.add_flag("--stats-on-exit", stats_on_exit, "print every engine's counters when stopping");
   CLI11_PARSE(app, argc, argv);
   auto stack = start_stack("xdptcp-echo", o.stack);
   if (!stack) return 2;
   std::printf("xdptcp-echo: listening on %s port %d; %s\n", o.ip.empty() ? "every address" : o.ip.c_str(), o.port,
               stack->describe().c_str());
   std::fflush(stdout);
-  stack->run([&](Context& ctx) { serve(ctx, o); });
+  std::vector<ContextStats> stats(stack->engines());
+  stack->run([&](Context& ctx) {
+    serve(ctx, o);
+    stats[ctx.engine_id()] = ctx.stats();  // each engine writes its own slot
+  });
+  if (stats_on_exit) print_stats(stdout, stats);
   std::printf("xdptcp-echo: stopped\n");
   return 0;
 }

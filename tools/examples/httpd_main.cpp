@@ -11,6 +11,7 @@
 
 #include "tools/examples/conn_table.h"
 #include "tools/examples/example_common.h"
+#include "tools/examples/stats_print.h"
 
 using namespace xdptcp;
 using namespace xdptcp::examples;
@@ -157,6 +158,8 @@ int main(int argc, char** argv) {
   ServerOptions o;
   std::uint64_t body_size = 64;
   add_server_options(app, o);
+  bool stats_on_exit = false;
+  app.add_flag("--stats-on-exit", stats_on_exit, "print every engine's counters when stopping");
   app.add_option("--body-size", body_size, "bytes in every response body")->check(CLI::Range(0ULL, 1ULL << 34));
   CLI11_PARSE(app, argc, argv);
   auto stack = start_stack("xdptcp-httpd", o.stack);
@@ -165,7 +168,12 @@ int main(int argc, char** argv) {
               o.ip.empty() ? "every address" : o.ip.c_str(), o.port, static_cast<unsigned long long>(body_size),
               stack->describe().c_str());
   std::fflush(stdout);
-  stack->run([&](Context& ctx) { serve(ctx, o, body_size); });
+  std::vector<ContextStats> stats(stack->engines());
+  stack->run([&](Context& ctx) {
+    serve(ctx, o, body_size);
+    stats[ctx.engine_id()] = ctx.stats();  // each engine writes its own slot
+  });
+  if (stats_on_exit) print_stats(stdout, stats);
   std::printf("xdptcp-httpd: stopped\n");
   return 0;
 }

@@ -180,7 +180,8 @@ class Forwarder {
       // Sleep until the next frame is due, a frame arrives, or 100 ms pass (to notice signals/deadline).
       std::uint64_t wait_ns = 100'000'000;
       if (auto next = queue_.next_release()) wait_ns = *next > now ? std::min(wait_ns, *next - now) : 0;
-      const timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
+      const timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000),
+                        static_cast<long>(wait_ns % 1'000'000'000)};
       const int n = ::ppoll(pfds, 2, &ts, nullptr);
       now = mono_ns();
       if (n > 0) {
@@ -206,7 +207,7 @@ class Forwarder {
 
  private:
   static constexpr std::uint32_t kL2Overhead = 18;  // Ethernet header and one VLAN tag: a slot per MTU
-  static constexpr std::size_t kBatch = 256;           // frames per receive round, per socket
+  static constexpr std::size_t kBatch = 256;        // frames per receive round, per socket
 
   void receive(std::size_t in, std::uint64_t now) {
     const std::size_t out = 1 - in;

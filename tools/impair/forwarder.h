@@ -34,22 +34,22 @@ struct ForwarderOptions {
 };
 
 struct ForwarderCounters {
-  std::uint64_t received = 0;       // frames for the router's MAC seen on either interface
-  std::uint64_t to_kernel = 0;      // not transit (ARP, ND, local, multicast): left to the kernel
+  std::uint64_t received = 0;   // frames for the router's MAC seen on either interface
+  std::uint64_t to_kernel = 0;  // not transit (ARP, ND, local, multicast): left to the kernel
   std::uint64_t malformed = 0;
   std::uint64_t forwarded = 0;      // sent out of the other interface
   std::uint64_t delayed = 0;        // forwarded later than they arrived (> 0 ns in the queue)
   std::uint64_t reorder_picks = 0;  // given the extra reordering delay
   std::uint64_t reordered = 0;      // left after a frame that arrived later (DelayQueue)
   std::uint64_t queue_full = 0;
-  std::uint64_t too_big = 0;        // longer than the outgoing MTU (no fragmentation, no ICMP)
+  std::uint64_t too_big = 0;  // longer than the outgoing MTU (no fragmentation, no ICMP)
   std::uint64_t ttl_expired = 0;
-  std::uint64_t no_route = 0;        // the kernel has no route to the destination
-  std::uint64_t wrong_interface = 0; // the route leaves by the interface the frame came in on
-  std::uint64_t no_neighbour = 0;   // next hop not resolved yet (the kernel was asked to)
-  std::uint64_t send_dropped = 0;   // send refused: dropped by a tc egress program (the impairment
-                                    // program's losses land here), a full tbf, or a full peer backlog
-  std::uint64_t delay_sum_us = 0;   // time spent queued, summed over forwarded frames
+  std::uint64_t no_route = 0;         // the kernel has no route to the destination
+  std::uint64_t wrong_interface = 0;  // the route leaves by the interface the frame came in on
+  std::uint64_t no_neighbour = 0;     // next hop not resolved yet (the kernel was asked to)
+  std::uint64_t send_dropped = 0;     // send refused: dropped by a tc egress program (the impairment
+                                      // program's losses land here), a full tbf, or a full peer backlog
+  std::uint64_t delay_sum_us = 0;     // time spent queued, summed over forwarded frames
   std::uint64_t delay_max_us = 0;
 };
 

@@ -17,10 +17,10 @@ constexpr std::size_t kIpv4MinLen = 20;
 constexpr std::size_t kIpv6Len = 40;
 
 bool v4_not_unicast(const std::uint8_t* a) {
-  const bool multicast = (a[0] & 0xf0) == 0xe0;                 // 224.0.0.0/4
+  const bool multicast = (a[0] & 0xf0) == 0xe0;  // 224.0.0.0/4
   const bool limited_bcast = a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255;
-  const bool zero_net = a[0] == 0;                               // 0.0.0.0/8
-  const bool link_local = a[0] == 169 && a[1] == 254;            // RFC 3927: never forwarded
+  const bool zero_net = a[0] == 0;                     // 0.0.0.0/8
+  const bool link_local = a[0] == 169 && a[1] == 254;  // RFC 3927: never forwarded
   return multicast || limited_bcast || zero_net || link_local;
 }
 

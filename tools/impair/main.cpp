@@ -15,7 +15,9 @@ namespace {
 
 using namespace xdptcp::impair;
 
-std::uint64_t ms_to_ns(double ms) { return ms > 0 ? static_cast<std::uint64_t>(ms * 1e6) : 0; }
+std::uint64_t ms_to_ns(double ms) {
+  return ms > 0 ? static_cast<std::uint64_t>(ms * 1e6) : 0;
+}
 
 int fail(const xdptcp::Error& e) {
   std::cerr << "xdptcp-impair: " << e.describe() << "\n";
@@ -25,8 +27,9 @@ int fail(const xdptcp::Error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"xdptcp-impair: loss, duplication, corruption, delay, jitter, reordering and rate limits "
-               "for a test link, without netem. See docs/IMPAIRMENT.md."};
+  CLI::App app{
+      "xdptcp-impair: loss, duplication, corruption, delay, jitter, reordering and rate limits "
+      "for a test link, without netem. See docs/IMPAIRMENT.md."};
   app.require_subcommand(1);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "show libbpf's messages (the verifier log on a load failure)");
@@ -37,18 +40,21 @@ int main(int argc, char** argv) {
   TcSettings tc;
   double loss = 0, dup = 0, corrupt = 0;
   bool clear = false;
-  CLI::App* tc_cmd = app.add_subcommand("tc", "attach (or reconfigure) the TC impairment program on an interface");
+  CLI::App* tc_cmd =
+      app.add_subcommand("tc", "attach (or reconfigure) the TC impairment program on an interface");
   tc_cmd->add_option("--iface", tc.iface, "interface (in this network namespace)")->required();
   tc_cmd->add_option("--hook", tc.hook, "clsact hook: egress (default; works with `delay`) or ingress")
       ->transform(CLI::CheckedTransformer(hooks, CLI::ignore_case));
   tc_cmd->add_option("--loss", loss, "percent of TCP frames dropped")->check(CLI::Range(0.0, 100.0));
   tc_cmd->add_option("--dup", dup, "percent of TCP frames sent twice")->check(CLI::Range(0.0, 100.0));
-  tc_cmd->add_option("--corrupt", corrupt, "percent of TCP frames with one byte flipped (checksum left stale)")
+  tc_cmd
+      ->add_option("--corrupt", corrupt, "percent of TCP frames with one byte flipped (checksum left stale)")
       ->check(CLI::Range(0.0, 100.0));
   tc_cmd->add_option("--dup-to", tc.dup_to,
                      "send duplicates out of this interface's egress, frame unchanged (bridges); default: "
                      "the copy re-enters the same hook and follows the original");
-  tc_cmd->add_option("--seed", tc.seed, "random seed; 0 = the kernel's generator (not reproducible)")->capture_default_str();
+  tc_cmd->add_option("--seed", tc.seed, "random seed; 0 = the kernel's generator (not reproducible)")
+      ->capture_default_str();
   tc_cmd->add_flag("--clear", clear, "detach instead (and remove the clsact qdisc when it is left empty)");
 
   // stats
@@ -66,17 +72,22 @@ int main(int argc, char** argv) {
       "delay", "forward between two interfaces with delay, jitter and reordering (replaces IP forwarding)");
   delay_cmd->add_option("--in", fo.iface_in, "one router interface (e.g. towards the client)")->required();
   delay_cmd->add_option("--out", fo.iface_out, "the other one (e.g. towards the server)")->required();
-  delay_cmd->add_option("--delay", delay_ms, "one-way delay in ms, each direction")->check(CLI::Range(0.0, 10000.0));
+  delay_cmd->add_option("--delay", delay_ms, "one-way delay in ms, each direction")
+      ->check(CLI::Range(0.0, 10000.0));
   delay_cmd->add_option("--jitter", jitter_ms, "extra random delay, uniform in [0, MS]")
       ->check(CLI::Range(0.0, 10000.0));
-  delay_cmd->add_option("--reorder", reorder, "percent of frames held back by --reorder-extra so later ones pass")
+  delay_cmd
+      ->add_option("--reorder", reorder, "percent of frames held back by --reorder-extra so later ones pass")
       ->check(CLI::Range(0.0, 100.0));
-  delay_cmd->add_option("--reorder-extra", reorder_extra_ms, "extra delay of a reordered frame, ms (default: "
-                                                             "the --delay, at least 1 ms)")
+  delay_cmd
+      ->add_option("--reorder-extra", reorder_extra_ms,
+                   "extra delay of a reordered frame, ms (default: "
+                   "the --delay, at least 1 ms)")
       ->check(CLI::Range(0.0, 10000.0));
   delay_cmd->add_option("--rate", fo.rate_mbit, "rate limit in Mbit/s, by tbf on both interfaces (0: none)")
       ->check(CLI::Range(0.0, 100000.0));
-  delay_cmd->add_option("--queue", fo.queue_frames, "frames the delay queue holds; beyond: tail drop")->capture_default_str()
+  delay_cmd->add_option("--queue", fo.queue_frames, "frames the delay queue holds; beyond: tail drop")
+      ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   delay_cmd->add_option("--seed", fo.seed, "random seed for jitter and reordering")->capture_default_str();
   delay_cmd->add_option("--seconds", fo.seconds, "stop after this long (default: on SIGINT / SIGTERM)");
@@ -108,7 +119,7 @@ int main(int argc, char** argv) {
   fo.delay.delay_ns = ms_to_ns(delay_ms);
   fo.delay.jitter_ns = ms_to_ns(jitter_ms);
   fo.delay.reorder_ppm = percent_to_ppm(reorder);
-  fo.delay.reorder_extra_ns =
-      reorder_extra_ms >= 0 ? ms_to_ns(reorder_extra_ms) : std::max<std::uint64_t>(fo.delay.delay_ns, 1'000'000);
+  fo.delay.reorder_extra_ns = reorder_extra_ms >= 0 ? ms_to_ns(reorder_extra_ms)
+                                                    : std::max<std::uint64_t>(fo.delay.delay_ns, 1'000'000);
   return run_forwarder(fo, std::cout, std::cerr);
 }

@@ -3,7 +3,8 @@
 
 namespace xdptcp::impair {
 
-NeighbourCache::Answer NeighbourCache::lookup(const wire::IpAddr& dst, int out_ifindex, std::uint64_t now_ns) {
+NeighbourCache::Answer NeighbourCache::lookup(const wire::IpAddr& dst, int out_ifindex,
+                                              std::uint64_t now_ns) {
   Entry* slot = nullptr;
   for (Entry& e : entries_) {
     if (e.used && e.dst == dst) {

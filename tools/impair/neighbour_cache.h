@@ -20,8 +20,8 @@ namespace xdptcp::impair {
 class NeighbourCache {
  public:
   static constexpr std::size_t kCapacity = 64;
-  static constexpr std::uint64_t kTtlNs = 5'000'000'000;   // re-read the kernel's entry every 5 s
-  static constexpr std::uint64_t kRetryNs = 100'000'000;   // after a miss, ask again in 100 ms
+  static constexpr std::uint64_t kTtlNs = 5'000'000'000;  // re-read the kernel's entry every 5 s
+  static constexpr std::uint64_t kRetryNs = 100'000'000;  // after a miss, ask again in 100 ms
 
   enum class Status { kFound, kNoRoute, kWrongInterface, kUnresolved };
   struct Answer {

@@ -46,7 +46,9 @@ Result<int> ifindex_of(const std::string& iface) {
   return static_cast<int>(idx);
 }
 
-bpf_tc_attach_point attach_point(Hook h) { return h == Hook::kIngress ? BPF_TC_INGRESS : BPF_TC_EGRESS; }
+bpf_tc_attach_point attach_point(Hook h) {
+  return h == Hook::kIngress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+}
 
 // The id of the program our filter holds on that hook; 0 when there is none (or no clsact qdisc).
 std::uint32_t attached_prog_id(int ifindex, Hook hook) {
@@ -62,14 +64,16 @@ Result<int> map_of_program(std::uint32_t prog_id, const char* map_name) {
   if (prog.get() < 0) return errno_error("cannot open BPF program id " + std::to_string(prog_id));
   bpf_prog_info info{};
   std::uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0) return errno_error("cannot read BPF program info");
+  if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0)
+    return errno_error("cannot read BPF program info");
   std::vector<std::uint32_t> ids(info.nr_map_ids);
   const std::string prog_name = info.name;
   info = bpf_prog_info{};
   info.nr_map_ids = static_cast<std::uint32_t>(ids.size());
   info.map_ids = reinterpret_cast<std::uintptr_t>(ids.data());
   len = sizeof info;
-  if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0) return errno_error("cannot read BPF program info");
+  if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0)
+    return errno_error("cannot read BPF program info");
   for (std::uint32_t id : ids) {
     const int fd = bpf_map_get_fd_by_id(id);
     if (fd < 0) continue;
@@ -96,7 +100,9 @@ std::string ppm_text(std::uint32_t ppm) {
 
 }  // namespace
 
-const char* hook_name(Hook h) { return h == Hook::kIngress ? "ingress" : "egress"; }
+const char* hook_name(Hook h) {
+  return h == Hook::kIngress ? "ingress" : "egress";
+}
 
 void set_libbpf_verbose(bool on) {
   g_verbose = on;
@@ -137,11 +143,12 @@ Result<void> tc_apply(const TcSettings& s, std::ostream& out) {
   }
   struct impair* skel = impair__open_and_load();
   if (skel == nullptr) {
-    return errno_error("cannot load the impairment program (needs root or CAP_BPF+CAP_NET_ADMIN; "
-                       "--verbose shows the verifier's log)");
+    return errno_error(
+        "cannot load the impairment program (needs root or CAP_BPF+CAP_NET_ADMIN; "
+        "--verbose shows the verifier's log)");
   }
-  const int prog_fd = bpf_program__fd(s.hook == Hook::kIngress ? skel->progs.impair_ingress
-                                                                  : skel->progs.impair_egress);
+  const int prog_fd =
+      bpf_program__fd(s.hook == Hook::kIngress ? skel->progs.impair_ingress : skel->progs.impair_egress);
   Result<void> result = write_config(bpf_map__fd(skel->maps.impair_config), ifindex.value(), cfg);
   if (result.ok()) {
     DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
@@ -173,8 +180,8 @@ Result<void> tc_clear(const std::string& iface, Hook hook, std::ostream& out) {
   }
   // Remove the clsact qdisc only when it is empty, so that other users' filters survive. libbpf cannot
   // list filters; tc can.
-  const std::string cmd = "tc filter show dev " + iface + " ingress 2>/dev/null; tc filter show dev " + iface +
-                          " egress 2>/dev/null";
+  const std::string cmd = "tc filter show dev " + iface + " ingress 2>/dev/null; tc filter show dev " +
+                          iface + " egress 2>/dev/null";
   std::string listing;
   if (FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[256];

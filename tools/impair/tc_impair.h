@@ -12,8 +12,8 @@
 #include <ostream>
 #include <string>
 
-#include "xdptcp/impair_abi.h"
 #include "userstack/base/result.h"
+#include "xdptcp/impair_abi.h"
 
 namespace xdptcp::impair {
 

@@ -41,6 +41,13 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
   cfg_.tcp.mtu = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.tcp.mtu, room));
   tcp_ = std::make_unique<tcp::TcpStack>(cfg_.tcp, *this, clock_.now());
   tcp_->set_event_listener(this);
+  if (cfg_.engine_count > 1) {
+    inbox_.resize(cfg_.engine_count);
+    for (std::uint32_t j = 0; j < cfg_.engine_count; ++j) {
+      if (j != cfg_.id) inbox_[j] = std::make_unique<HandoffRing>();
+    }
+    tcp_->set_flow_miss_handler(this);
+  }
 }
 
 Engine::~Engine() = default;
@@ -49,9 +56,13 @@ std::size_t Engine::poll() {
   const Instant now = clock_.now();
   ++stats_.iterations;
   const std::size_t n = io_.rx_burst(std::span(rx_.data(), cfg_.rx_batch));
-  for (std::size_t i = 0; i < n; ++i) handle_frame(rx_[i].data, now);
+  for (std::size_t i = 0; i < n; ++i) {
+    current_frame_ = rx_[i].data;
+    handle_frame(rx_[i].data, now);
+  }
   if (n > 0) io_.rx_release(std::span<const io::RxFrame>(rx_.data(), n));
   stats_.rx_frames += n;
+  if (!inbox_.empty()) drain_handoffs(now);
   tcp_->advance(now);
   tcp_->flush(now);
   io_.tx_flush();
@@ -115,6 +126,56 @@ int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
     neighbors_.learn(remote.ip, *mac);
   }
   return tcp_->connect(s, remote, clock_.now());
+}
+
+void Engine::set_peers(std::span<Engine* const> engines) { peers_.assign(engines.begin(), engines.end()); }
+
+void Engine::drain_handoffs(Instant now) {
+  for (std::uint32_t j = 0; j < inbox_.size(); ++j) {
+    if (!inbox_[j]) continue;
+    // Bounded per iteration (one ring's worth), so a busy peer cannot starve this engine's RX.
+    for (std::size_t k = 0; k < HandoffRing::kSlots; ++k) {
+      const HandoffRing::Slot* s = inbox_[j]->front();
+      if (s == nullptr) break;
+      current_frame_ = {s->bytes.data(), s->len};
+      current_hops_ = s->hops;
+      handle_frame(current_frame_, now);
+      inbox_[j]->pop();
+      ++stats_.handoffs_in;
+    }
+  }
+  current_hops_ = 0;
+}
+
+bool Engine::on_flow_miss(const wire::FourTuple& tuple) {
+  const auto n = static_cast<std::uint32_t>(peers_.size());
+  if (n <= 1 || current_frame_.empty()) return false;
+  // Our active opens use per-engine slices of the ephemeral range: the slice names the owner
+  // (design brief §5; replies reach the wrong queue on veth, whose RSS we cannot steer). Any
+  // other flow (a passive open whose packets moved queue, e.g. after the peer's RTO rehashed it)
+  // is offered to each engine in turn; the last one answers as the stack would (RST).
+  std::uint32_t target = n;
+  std::uint8_t hops = 0;
+  for (std::uint32_t k = 0; k < n; ++k) {
+    const tcp::StackConfig& c = peers_[k]->cfg_.tcp;
+    if (tuple.local.port >= c.ephemeral_lo && tuple.local.port <= c.ephemeral_hi) {
+      if (k == cfg_.id) return false;
+      target = k;
+      hops = static_cast<std::uint8_t>(n - 1);
+      break;
+    }
+  }
+  if (target == n) {
+    if (current_hops_ + 1u >= n) return false;
+    target = (cfg_.id + 1) % n;
+    hops = static_cast<std::uint8_t>(current_hops_ + 1);
+  }
+  if (peers_[target]->inbox_[cfg_.id]->push(current_frame_, hops)) {
+    ++stats_.handoffs_out;
+  } else {
+    ++stats_.handoff_drops;
+  }
+  return true;
 }
 
 bool Engine::attach(EventQueue* q) {

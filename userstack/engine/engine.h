@@ -21,7 +21,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
+#include "userstack/engine/handoff_ring.h"
 #include "userstack/engine/neighbor_cache.h"
 #include "userstack/io/packet_io.h"
 #include "userstack/tcp/tcp_stack.h"
@@ -46,6 +49,7 @@ struct EngineConfig {
   wire::MacAddr mac;                       // our interface's MAC
   std::optional<std::uint16_t> vlan_tci;   // tag our frames carry, when the interface is a VLAN trunk
   std::uint32_t id = 0;                    // engine index == queue index
+  std::uint32_t engine_count = 1;          // engines of the stack (hand-off rings are sized by it)
   std::size_t rx_batch = 64;               // frames per rx burst (<= kMaxBatch)
 };
 
@@ -57,9 +61,12 @@ struct EngineStats {
   std::uint64_t tx_frames = 0;
   std::uint64_t tx_no_neighbor = 0;        // no MAC for the destination: segment dropped (TCP retransmits)
   std::uint64_t resolver_failures = 0;
+  std::uint64_t handoffs_out = 0;          // segments passed to the engine owning their flow
+  std::uint64_t handoffs_in = 0;
+  std::uint64_t handoff_drops = 0;         // the owner's hand-off ring was full (TCP retransmits)
 };
 
-class Engine final : public tcp::PacketSink, public tcp::SocketEventListener {
+class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, public tcp::FlowMissHandler {
  public:
   static constexpr std::size_t kMaxBatch = 256;
   static constexpr std::size_t kMaxEventQueues = 8;
@@ -86,6 +93,10 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener {
   // connect() through the engine: makes sure the next hop's MAC is known first.
   int connect(tcp::SocketId s, const wire::SockAddr& remote);
 
+  // The stack's engines, indexed by id (this one included), for the cross-engine hand-off. Set
+  // once, before any engine polls; every engine must be constructed by then.
+  void set_peers(std::span<Engine* const> engines);
+
   // Event queues register here to hear about readiness changes (at most kMaxEventQueues).
   bool attach(EventQueue* q);
   void detach(EventQueue* q);
@@ -96,6 +107,9 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener {
   void tx_commit(std::size_t len) override;
   // tcp::SocketEventListener
   void on_socket_event(tcp::SocketId id, std::uint32_t events) override;
+  // tcp::FlowMissHandler: hands a segment for an unknown flow to the engine that may own it.
+  bool on_flow_miss(const wire::FourTuple& tuple) override;
+  void drain_handoffs(Instant now);
 
   void handle_frame(std::span<const std::uint8_t> frame, Instant now);
   std::size_t eth_header_len() const { return cfg_.vlan_tci ? wire::kEthHeader + wire::kVlanTag : wire::kEthHeader; }
@@ -109,6 +123,12 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener {
   std::span<std::uint8_t> tx_frame_;  // the frame lent to the TCP stack, Ethernet header included
   std::array<io::RxFrame, kMaxBatch> rx_{};
   std::array<EventQueue*, kMaxEventQueues> queues_{};
+  // Hand-off: inbox_[j] carries frames from engine j to this one (single producer, single
+  // consumer). The frame being processed and how many engines it has visited.
+  std::vector<std::unique_ptr<HandoffRing>> inbox_;
+  std::vector<Engine*> peers_;
+  std::span<const std::uint8_t> current_frame_;
+  std::uint8_t current_hops_ = 0;
   EngineStats stats_{};
 };
 

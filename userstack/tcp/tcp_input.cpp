@@ -47,6 +47,12 @@ void StackCore::input(std::span<const std::uint8_t> packet) {
     segment_arrives(pool_[*idx], seg);
     return;
   }
+  // No connection here: another engine may own the flow (its packets moved queue). A SYN
+  // without ACK opens a new flow at this engine's listener replica, so it is never handed off.
+  if (miss_handler != nullptr && !(seg.syn() && !seg.ack_flag()) && miss_handler->on_flow_miss(seg.tuple)) {
+    --stats.segments_in;  // counted by the engine that takes it
+    return;
+  }
   if (TcpConnection* l = find_listener(seg.tuple.local)) {
     input_listen(*l, seg, std::nullopt);
     return;

@@ -59,6 +59,16 @@ class SocketEventListener {
   virtual void on_socket_event(SocketId id, std::uint32_t events) = 0;
 };
 
+// Told about a segment that matches no connection, before the stack answers it (RST, or SYN-cookie
+// validation at a listener). The engine uses it to hand the segment to the engine that owns the
+// flow (design brief §5); returning true means the segment was taken and the stack does nothing.
+// A SYN without ACK is never offered: listeners are replicated, so every engine can take it.
+class FlowMissHandler {
+ public:
+  virtual ~FlowMissHandler() = default;
+  virtual bool on_flow_miss(const wire::FourTuple& tuple) = 0;
+};
+
 struct KeepaliveConfig {
   Duration idle = Duration::seconds(7200);     // RFC 1122 §4.2.3.6: default at least two hours
   Duration interval = Duration::seconds(75);
@@ -115,6 +125,7 @@ class TcpStack {
   std::optional<Instant> next_timer() const;
 
   void set_event_listener(SocketEventListener* l) { listener_ = l; }
+  void set_flow_miss_handler(FlowMissHandler* h);
 
   // --- BSD-like sockets; negative errno on failure ---
   SocketId socket(wire::IpFamily family);

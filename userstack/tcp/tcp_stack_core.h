@@ -155,6 +155,7 @@ class StackCore {
   PacketSink& sink;
   TcpStats& stats;
   SocketEventListener* const& listener;
+  FlowMissHandler* miss_handler = nullptr;  // the engine's cross-engine hand-off, or null
   TimerWheel wheel;
   HashKey key;
   Instant epoch;

@@ -56,6 +56,25 @@ struct StackOptions {
 
 class Context;
 
+// One engine's counters (Context::stats()), read on that engine's thread. Engines share nothing,
+// so these are per engine; sum them across engines when a total is wanted (design brief §5).
+struct ContextStats {
+  unsigned engine_id = 0;
+  std::uint64_t conns_accepted = 0;  // passive opens that reached ESTABLISHED
+  std::uint64_t conns_opened = 0;    // active opens that reached ESTABLISHED
+  std::uint64_t conns_reset = 0;     // ended by a RST received or sent
+  std::uint64_t conns_timed_out = 0;
+  std::uint64_t conns_refused = 0;   // active opens answered with RST
+  std::uint64_t segments_in = 0;
+  std::uint64_t segments_out = 0;
+  std::uint64_t retransmits = 0;
+  std::uint64_t drops = 0;           // TCP segments dropped, every reason summed
+  std::uint64_t rx_frames = 0;
+  std::uint64_t tx_frames = 0;
+  std::uint64_t handoffs = 0;        // segments this engine handed to the engine owning their flow
+  std::uint64_t handoffs_in = 0;     // segments other engines handed to this one
+};
+
 class Stack {
  public:
   // Opens AF_XDP sockets on every engine's queue, registers them with the steering program
@@ -86,6 +105,8 @@ class Context {
  public:
   unsigned engine_id() const;
   bool stopping() const;
+  // This engine's counters (see ContextStats).
+  ContextStats stats() const;
 
   int socket(int family = AF_INET, int type = SOCK_STREAM, int protocol = 0);
   int bind(int fd, const sockaddr* addr, socklen_t len);

@@ -39,7 +39,8 @@ TEST(DelayModel, Jitter_StaysWithinBounds_AndVaries) {
 }
 
 TEST(DelayModel, SameSeed_SameDecisions_OtherSeedDiffers) {
-  const DelayParams p{.delay_ns = 1000, .jitter_ns = 1'000'000, .reorder_ppm = 100'000, .reorder_extra_ns = 5000};
+  const DelayParams p{
+      .delay_ns = 1000, .jitter_ns = 1'000'000, .reorder_ppm = 100'000, .reorder_extra_ns = 5000};
   DelayModel a(p, 42), b(p, 42), c(p, 43);
   int differ = 0;
   for (int i = 0; i < 1000; ++i) {

@@ -15,12 +15,15 @@ struct Out {
   std::uint64_t arrival;
 };
 
-std::vector<std::uint8_t> frame(std::uint8_t tag, std::size_t len = 60) { return std::vector<std::uint8_t>(len, tag); }
+std::vector<std::uint8_t> frame(std::uint8_t tag, std::size_t len = 60) {
+  return std::vector<std::uint8_t>(len, tag);
+}
 
 std::vector<Out> release(DelayQueue& q, std::uint64_t now, std::size_t max = SIZE_MAX) {
   std::vector<Out> out;
   q.release_due(
-      now, [&](std::span<std::uint8_t> f, std::size_t port, std::uint64_t arrival) {
+      now,
+      [&](std::span<std::uint8_t> f, std::size_t port, std::uint64_t arrival) {
         out.push_back({f[0], port, arrival});
       },
       max);
@@ -129,7 +132,8 @@ TEST(DelayQueue, SlotsAreReused_BytesIntact) {
     q.release_due(t + 3, [&](std::span<std::uint8_t> f, std::size_t, std::uint64_t) {
       const std::uint8_t i = static_cast<std::uint8_t>(2 - seen);  // released latest-pushed first
       ASSERT_EQ(f.size(), static_cast<std::size_t>(1 + (round + i) % 32));
-      for (std::size_t k = 0; k < f.size(); ++k) ASSERT_EQ(f[k], static_cast<std::uint8_t>(round * 7 + i + k));
+      for (std::size_t k = 0; k < f.size(); ++k)
+        ASSERT_EQ(f[k], static_cast<std::uint8_t>(round * 7 + i + k));
       ++seen;
     });
     ASSERT_EQ(seen, 3);

@@ -73,7 +73,7 @@ TEST(ClassifyFrame, MulticastBroadcastLinkLocal_AreNeverForwarded) {
   EXPECT_EQ(classify_frame(ipv4_frame(bcast, 64), {}).kind, FrameKind::kNotUnicast);
   EXPECT_EQ(classify_frame(ipv4_frame(ll, 64), {}).kind, FrameKind::kNotUnicast);
   EXPECT_EQ(classify_frame(ipv6_frame(0xff, 64), {}).kind, FrameKind::kNotUnicast);  // ND solicitations
-  EXPECT_EQ(classify_frame(ipv6_frame(0xfe, 64), {}).kind, FrameKind::kTransit);     // fe00:: is not fe80::/10
+  EXPECT_EQ(classify_frame(ipv6_frame(0xfe, 64), {}).kind, FrameKind::kTransit);  // fe00:: is not fe80::/10
   auto link_local = ipv6_frame(0xfe, 64);
   link_local[14 + 25] = 0x80;
   EXPECT_EQ(classify_frame(link_local, {}).kind, FrameKind::kNotUnicast);
