@@ -116,13 +116,14 @@ struct StackImpl {
   std::optional<kernel::Attachment> attachment;  // when the stack attached the program itself
   kernel::PinnedSteerMaps maps;
   std::vector<std::unique_ptr<io::AfXdpPort>> ports;
-  std::optional<kernel::ReservedRange> ephemeral_reservation;
   kernel::PortRange ephemeral{};
   std::vector<wire::IpAddr> addrs;
   std::unique_ptr<StackPortClaims> claims;
   std::atomic<bool> stop{false};
+  std::vector<kernel::SteerRule> ephemeral_rules;  // steering the replies to our active opens
 
   ~StackImpl() {
+    for (const auto& r : ephemeral_rules) (void)kernel::del_rule(maps.fds(), r);
     for (std::uint32_t q = 0; q < ports.size(); ++q) (void)kernel::unregister_socket(maps.fds(), q);
     ports.clear();
   }
@@ -214,8 +215,24 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
                " leaves fewer than 1024 ports for xdptcp; lower net.ipv4.ip_local_port_range's upper bound");
   }
   impl->ephemeral = {static_cast<std::uint16_t>(lo), 65535};
-  auto rr = kernel::ReservedRange::reserve(impl->ephemeral);
-  if (rr) impl->ephemeral_reservation.emplace(std::move(rr.value()));
+  // Best effort: without the reservation the range is still outside the kernel's own.
+  (void)kernel::reserve_range(impl->ephemeral);
+  // Replies to active opens arrive on those ports: steer them to the stack, or the kernel gets
+  // the SYN-ACKs (and answers them with RST).
+  for (const auto& a : impl->addrs) {
+    kernel::SteerRule rule;
+    rule.family = a.family;
+    rule.addr = a;
+    rule.port_lo = impl->ephemeral.lo;
+    rule.port_hi = impl->ephemeral.hi;
+    rule.owner_pid = static_cast<std::uint32_t>(getpid());
+    auto r = kernel::add_rule(impl->maps.fds(), rule);
+    if (r) {
+      impl->ephemeral_rules.push_back(rule);
+    } else if (r.error().code != EEXIST) {  // EEXIST: an operator's permanent rule covers it
+      return fail_with(error, r), nullptr;
+    }
+  }
 
   for (unsigned q = 0; q < engines; ++q) {
     io::AfXdpConfig pc;

@@ -11,7 +11,8 @@
 // exit; otherwise every frame would cross twice.
 //
 // The per-frame path (receive, classify, rewrite, queue, send) allocates nothing; the only system calls
-// are the socket receive/send themselves, and an rtnetlink query on a neighbour-cache miss.
+// are the socket receive/send themselves, and rtnetlink queries (on a socket of their own) on a
+// neighbour-cache miss.
 #pragma once
 
 #include <cstdint>

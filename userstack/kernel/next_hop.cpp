@@ -66,6 +66,9 @@ Result<std::unique_ptr<NetlinkRoutes>> NetlinkRoutes::open() {
   if (r->sock_ == nullptr) return Error{ENOMEM, "netlink: cannot allocate a socket"};
   const int err = nl_connect(r->sock_, NETLINK_ROUTE);
   if (err < 0) return nl_error(err, "netlink: cannot connect to NETLINK_ROUTE");
+  // A route request is answered by the route itself; an ACK on top would be left unread and
+  // taken for the answer to the next request.
+  nl_socket_disable_auto_ack(r->sock_);
   return r;
 }
 
@@ -151,7 +154,11 @@ Result<void> NetlinkRoutes::resolve(int ifindex, const wire::IpAddr& addr) {
   // send, which starts resolution without our sending anything. NUD_NONE leaves the state to it.
   rtnl_neigh_set_flags(n, NTF_USE);
   rtnl_neigh_set_state(n, NUD_NONE);
-  const int err = rtnl_neigh_add(sock_, n, NLM_F_CREATE | NLM_F_REPLACE);
+  // On a socket of its own, which waits for the kernel's ACK, so nothing is left for sock_.
+  nl_sock* s = nl_socket_alloc();
+  int err = s == nullptr ? -NLE_NOMEM : nl_connect(s, NETLINK_ROUTE);
+  if (err == 0) err = rtnl_neigh_add(s, n, NLM_F_CREATE | NLM_F_REPLACE);
+  if (s != nullptr) nl_socket_free(s);
   nl_addr_put(dst);
   rtnl_neigh_put(n);
   if (err < 0) return nl_error(err, "netlink: cannot ask the kernel to resolve " + addr.to_string());

@@ -93,23 +93,37 @@ Result<PortRange> kernel_ephemeral_range() {
   return PortRange{static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi)};
 }
 
-Result<ReservedRange> ReservedRange::reserve(PortRange range) {
-  auto prev = read_sysctl(kReservedPorts);
-  if (!prev) return prev.error();
-  const std::string ours = std::to_string(range.lo) + "-" + std::to_string(range.hi);
-  ReservedRange r;
-  r.range_ = range;
-  r.previous_ = prev.value();
-  // The kernel merges and normalises the list; appending ours keeps whatever was reserved.
-  const std::string value = r.previous_.empty() ? ours : r.previous_ + "," + ours;
-  auto w = write_sysctl(kReservedPorts, value);
-  if (!w) return w.error();
-  r.active_ = true;
-  return r;
+bool port_listed(const std::string& list, std::uint16_t port) {
+  std::istringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    unsigned lo = 0;
+    unsigned hi = 0;
+    const auto dash = item.find('-');
+    try {
+      lo = static_cast<unsigned>(std::stoul(item.substr(0, dash)));
+      hi = dash == std::string::npos ? lo : static_cast<unsigned>(std::stoul(item.substr(dash + 1)));
+    } catch (...) {
+      continue;
+    }
+    if (port >= lo && port <= hi) return true;
+  }
+  return false;
 }
 
-ReservedRange::~ReservedRange() {
-  if (active_) (void)write_sysctl(kReservedPorts, previous_);
+Result<bool> reserve_range(PortRange range) {
+  auto prev = read_sysctl(kReservedPorts);
+  if (!prev) return prev.error();
+  bool covered = true;
+  for (unsigned p = range.lo; p <= range.hi && covered; ++p) {
+    covered = port_listed(prev.value(), static_cast<std::uint16_t>(p));
+  }
+  if (covered) return false;
+  const std::string ours = std::to_string(range.lo) + "-" + std::to_string(range.hi);
+  // The kernel merges and normalises the list; appending ours keeps whatever was reserved.
+  auto w = write_sysctl(kReservedPorts, prev.value().empty() ? ours : prev.value() + "," + ours);
+  if (!w) return w.error();
+  return true;
 }
 
 }  // namespace xdptcp::kernel

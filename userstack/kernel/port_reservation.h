@@ -4,11 +4,13 @@
 // - A listening port: a kernel TCP socket bound to (address, port) and never listened on. While
 //   it exists, no kernel socket can bind the same port (EADDRINUSE), and the kernel never
 //   chooses it as an ephemeral port. It closes with the process, so a crash releases it.
-// - The ephemeral range used by active opens: added to net.ipv4.ip_local_reserved_ports (it also
-//   covers IPv6), so that the kernel never picks those ports for its own connect()s or binds to
-//   port 0. Restored on release; a crash leaves the range reserved, which only stops the kernel
-//   from choosing those ports automatically (explicit binds still work) and is undone by the
-//   next start (the reservation is idempotent) or by hand.
+// - The ephemeral range used by active opens: chosen above the kernel's own ephemeral range
+//   (net.ipv4.ip_local_port_range), so the kernel does not pick those ports for its connect()s,
+//   and also added to net.ipv4.ip_local_reserved_ports (it covers IPv6 too), so that it stays so
+//   if the administrator widens the kernel's range. The reservation is idempotent and is left in
+//   place when the stack stops: several stacks may share the range, and a process cannot know
+//   that it is the last one. It only stops the kernel from choosing those ports automatically
+//   (explicit binds still work); remove it by hand with sysctl if xdptcp is uninstalled.
 #pragma once
 
 #include <cstdint>
@@ -46,22 +48,11 @@ struct PortRange {
 };
 Result<PortRange> kernel_ephemeral_range();
 
-// Adds [lo, hi] to net.ipv4.ip_local_reserved_ports while this object lives.
-class ReservedRange {
- public:
-  static Result<ReservedRange> reserve(PortRange range);
-  ReservedRange() = default;
-  ~ReservedRange();
-  ReservedRange(ReservedRange&& o) noexcept : range_(o.range_), active_(o.active_), previous_(std::move(o.previous_)) {
-    o.active_ = false;
-  }
-  ReservedRange& operator=(ReservedRange&&) = delete;
-  ReservedRange(const ReservedRange&) = delete;
+// Makes sure every port of [lo, hi] is in net.ipv4.ip_local_reserved_ports (adding the range
+// when some port is missing). Returns whether it had to change the sysctl.
+Result<bool> reserve_range(PortRange range);
 
- private:
-  PortRange range_{};
-  bool active_ = false;
-  std::string previous_;  // the sysctl's value before us, restored on release
-};
+// Whether `port` is in a reserved-ports list as the kernel prints it ("1000-1010,2000").
+bool port_listed(const std::string& list, std::uint16_t port);
 
 }  // namespace xdptcp::kernel
