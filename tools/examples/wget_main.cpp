@@ -204,6 +204,9 @@ struct Client {
     const auto [p, ec] = std::from_chars(head.data() + 9, head.data() + 12, *status);
     if (ec != std::errc() || p != head.data() + 12) return false;
     s.until_eof = true;
+    // HTTP/1.0 closes after the response unless it says keep-alive (RFC 9112 §9.3).
+    const bool http10 = head[7] == '0';
+    bool keep_alive = false;
     std::size_t pos = head.find("\r\n");
     while (pos != std::string_view::npos && pos + 2 < head.size()) {
       const std::size_t next = head.find("\r\n", pos + 2);
@@ -216,11 +219,13 @@ struct Client {
         const auto [q, ec2] = std::from_chars(b, e, s.body_left);
         if (ec2 != std::errc()) return false;
         s.until_eof = false;
-      } else if (line.rfind("connection:", 0) == 0 && line.find("close") != std::string::npos) {
-        s.server_closes = true;
+      } else if (line.rfind("connection:", 0) == 0) {
+        if (line.find("close") != std::string::npos) s.server_closes = true;
+        if (line.find("keep-alive") != std::string::npos) keep_alive = true;
       }
       pos = next;
     }
+    if (http10 && !keep_alive) s.server_closes = true;
     // HEAD-less GETs of 1xx/204/304 carry no body (RFC 9112 §6.3).
     if (*status / 100 == 1 || *status == 204 || *status == 304) {
       s.until_eof = false;
