@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # quickstart.sh: from a fresh Debian 12 checkout to XDP steering beside the kernel, in one command.
 #
-#   tools/quickstart.sh [--skip-install] [--skip-build] [--keep] [--name N]
+#   tools/quickstart.sh [--skip-install] [--skip-build] [--keep] [--name N] [--subnet K]
 #
 # 1. installs the dependencies (tools/install-deps.sh);
 # 2. configures and builds build/ (RelWithDebInfo, Ninja): the targets the demonstration needs;
@@ -17,13 +17,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SKIP_INSTALL=0 SKIP_BUILD=0 KEEP=0 NAME=xdptcp
+SKIP_INSTALL=0 SKIP_BUILD=0 KEEP=0 NAME=xdptcp SUBNET=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --skip-install) SKIP_INSTALL=1; shift ;;
     --skip-build) SKIP_BUILD=1; shift ;;
     --keep) KEEP=1; shift ;;
     --name) NAME=${2:?--name needs a value}; shift 2 ;;
+    --subnet) SUBNET=${2:?--subnet needs a value}; shift 2 ;;  # see tools/sandbox.sh
     -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "quickstart: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -37,9 +38,11 @@ else
   command -v sudo >/dev/null || { echo "quickstart: needs root for the sandbox and XDP; run as root" >&2; exit 1; }
   SUDO=(sudo)
 fi
+# Background commands below use "${SUDO[@]}" directly rather than as_root, so that $! is the process
+# itself (or sudo, which relays signals to it) and not a subshell that would orphan it.
 as_root() { "${SUDO[@]}" "$@"; }
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }  # print a command, then run it
+show() { printf '$ %s\n' "${*#"$BIN/"}"; as_root "$@"; }  # print a command, then run it as root
 
 # ---- the demonstration (swap this section for a later one) ----
 STEERED_PORT=7777  # steered to xdptcp (here: counted by xsk-probe, which never answers)
@@ -49,17 +52,17 @@ BG_PIDS=()
 
 demo() {
   section "attach the steering program and steer TCP port $STEERED_PORT"
-  show as_root "$BIN/xdptcp-ctl" attach --iface "$IFACE"
-  show as_root "$BIN/xdptcp-ctl" steer add --iface "$IFACE" --port "$STEERED_PORT"
-  show as_root "$BIN/xdptcp-ctl" status --iface "$IFACE"
+  show "$BIN/xdptcp-ctl" attach --iface "$IFACE"
+  show "$BIN/xdptcp-ctl" steer add --iface "$IFACE" --port "$STEERED_PORT"
+  show "$BIN/xdptcp-ctl" status --iface "$IFACE"
 
   section "a kernel TCP service on $STACK_IP4:$KERNEL_PORT, and xsk-probe on every queue of $IFACE"
-  as_root socat "TCP4-LISTEN:$KERNEL_PORT,bind=$STACK_IP4,reuseaddr,fork" \
+  "${SUDO[@]}" socat "TCP4-LISTEN:$KERNEL_PORT,bind=$STACK_IP4,reuseaddr,fork" \
     SYSTEM:'read line; echo "served by the kernel: $line"' &
   BG_PIDS+=($!)
   local probe_log
   probe_log=$(mktemp /tmp/xdptcp-quickstart-probe.XXXXXX)
-  as_root "$BIN/xsk-probe" --iface "$IFACE" --port "$STEERED_PORT" --seconds 30 >"$probe_log" 2>&1 &
+  "${SUDO[@]}" "$BIN/xsk-probe" --iface "$IFACE" --port "$STEERED_PORT" --seconds 30 >"$probe_log" 2>&1 &
   local probe=$!
   BG_PIDS+=("$probe")
   for _ in $(seq 50); do grep -q ready "$probe_log" && break; sleep 0.1; done
@@ -67,7 +70,7 @@ demo() {
 
   section "from the peer ($PEER_NS): all at once"
   echo "-- connect to the steered port $STEERED_PORT: its SYNs go to the AF_XDP sockets; nobody answers"
-  as_root ip netns exec "$PEER_NS" sh -c \
+  "${SUDO[@]}" ip netns exec "$PEER_NS" sh -c \
     "echo hi | socat -T 2 - TCP4:$STACK_IP4:$STEERED_PORT,connect-timeout=2 2>&1 | sed 's/^/   [steered] /'" &
   local steered=$!
   echo "-- ping: ICMP still reaches the kernel"
@@ -77,17 +80,23 @@ demo() {
   wait "$steered" || true
 
   section "stop xsk-probe: its counts"
-  as_root kill -INT "$probe" 2>/dev/null || true
+  "${SUDO[@]}" kill -INT "$probe" 2>/dev/null || true
   wait "$probe" || true
-  cat "$probe_log"
+  grep -v ready "$probe_log"
+  local syns
+  syns=$(sed -n 's/^total: .*: \([0-9]*\))$/\1/p' "$probe_log")
   rm -f "$probe_log"
+  if [[ ${syns:-0} -eq 0 ]]; then
+    echo "quickstart: FAILED: no SYN to port $STEERED_PORT reached the AF_XDP sockets" >&2
+    return 1
+  fi
 
   section "without a socket the steered port falls back to the kernel (RST: connection refused)"
   as_root ip netns exec "$PEER_NS" sh -c \
     "echo hi | socat -T 2 - TCP4:$STACK_IP4:$STEERED_PORT,connect-timeout=2" 2>&1 | sed 's/^/   /' || true
 
   section "counters"
-  show as_root "$BIN/xdptcp-ctl" stats --iface "$IFACE"
+  show "$BIN/xdptcp-ctl" stats --iface "$IFACE"
 }
 
 demo_cleanup() {
@@ -126,7 +135,7 @@ done
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 section "sandbox up"
-as_root tools/sandbox.sh up --name "$NAME"
+as_root tools/sandbox.sh up --name "$NAME" --subnet "$SUBNET"
 eval "$(as_root tools/sandbox.sh status --name "$NAME" --env)"
 
 demo

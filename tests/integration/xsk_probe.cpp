@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -43,7 +44,9 @@ constexpr std::uint32_t kRingSize = 1024;  // RX ring; the FILL ring holds every
 constexpr std::uint32_t kBatch = 64;
 
 volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 
 struct Queue {
   std::uint32_t id = 0;
@@ -56,7 +59,9 @@ struct Queue {
   bool registered = false;
 };
 
-std::uint16_t load_be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+std::uint16_t load_be16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
 
 // True when the frame is a TCP SYN (without ACK) to `port` (any port when port == 0). Only the plain
 // Ethernet [+ one VLAN tag] / IPv4 or IPv6 (no extension headers) / TCP layout is recognised: the
@@ -96,11 +101,13 @@ std::uint32_t rx_queue_count(const std::string& ifname) {
   return n;
 }
 
-// Hands `n` frames back to the FILL ring (it always has room: it holds every frame of the queue).
+// Hands `n` frames back to the FILL ring. It always has room: it is as large as the queue's share of
+// the UMEM, so it can hold every frame of the queue at once; a full ring means frames were duplicated.
 void refill(Queue& q, const std::uint64_t* addrs, std::uint32_t n) {
   std::uint32_t idx = 0;
-  while (xsk_ring_prod__reserve(&q.fill, n, &idx) != n) {
-    // Cannot happen while the ring holds every frame; spin rather than leak frames.
+  if (xsk_ring_prod__reserve(&q.fill, n, &idx) != n) {
+    std::fprintf(stderr, "xsk-probe: FILL ring of queue %u full: frame accounting is broken\n", q.id);
+    std::abort();
   }
   for (std::uint32_t i = 0; i < n; ++i) *xsk_ring_prod__fill_addr(&q.fill, idx + i) = addrs[i];
   xsk_ring_prod__submit(&q.fill, n);
@@ -114,7 +121,8 @@ std::uint32_t drain(Queue& q, std::uint8_t* umem, std::uint16_t port) {
   std::uint64_t addrs[kBatch];
   for (std::uint32_t i = 0; i < n; ++i) {
     const xdp_desc* d = xsk_ring_cons__rx_desc(&q.rx, idx + i);
-    if (is_syn_to(static_cast<const std::uint8_t*>(xsk_umem__get_data(umem, d->addr)), d->len, port)) ++q.syns;
+    if (is_syn_to(static_cast<const std::uint8_t*>(xsk_umem__get_data(umem, d->addr)), d->len, port))
+      ++q.syns;
     // Aligned mode: the descriptor may point past the frame start (headroom); the FILL ring wants
     // the frame itself.
     addrs[i] = xsk_umem__extract_addr(d->addr) & ~static_cast<std::uint64_t>(kFrameSize - 1);
@@ -134,8 +142,10 @@ int main(int argc, char** argv) {
   double seconds = 0;
   std::uint64_t count = 0;
   std::uint32_t queues = 0;
-  app.add_option("--iface", ifname, "interface with xdptcp's program attached (xdptcp-ctl attach)")->required();
-  app.add_option("--port", port, "count TCP SYNs to this destination port (0: any port)")->check(CLI::Range(0, 65535));
+  app.add_option("--iface", ifname, "interface with xdptcp's program attached (xdptcp-ctl attach)")
+      ->required();
+  app.add_option("--port", port, "count TCP SYNs to this destination port (0: any port)")
+      ->check(CLI::Range(0, 65535));
   app.add_option("--seconds", seconds, "stop after this many seconds (0: no limit)");
   app.add_option("--count", count, "stop after this many frames in total (0: no limit)");
   app.add_option("--queues", queues, "number of RX queues to open (default: all of the interface's)");
@@ -144,18 +154,20 @@ int main(int argc, char** argv) {
   const std::string pin_dir = std::string(XDPTCP_PIN_ROOT) + "/" + ifname;
   if (queues == 0) queues = rx_queue_count(ifname);
   if (queues == 0) {
-    std::fprintf(stderr, "xsk-probe: interface %s not found (no /sys/class/net/%s/queues/rx-*)\n", ifname.c_str(),
-                 ifname.c_str());
+    std::fprintf(stderr, "xsk-probe: interface %s not found (no /sys/class/net/%s/queues/rx-*)\n",
+                 ifname.c_str(), ifname.c_str());
     return 2;
   }
   if (queues > XDPTCP_MAX_QUEUES) queues = XDPTCP_MAX_QUEUES;
 
   xdptcp::kernel::SteerMapFds maps;
-  for (auto [fd, name] : {std::pair<int*, const char*>{&maps.xsks, "xdptcp_xsks"}, {&maps.sockets, "xdptcp_sockets"}}) {
+  for (auto [fd, name] :
+       {std::pair<int*, const char*>{&maps.xsks, "xdptcp_xsks"}, {&maps.sockets, "xdptcp_sockets"}}) {
     const std::string path = pin_dir + "/" + name;
     *fd = bpf_obj_get(path.c_str());
     if (*fd < 0) {
-      std::fprintf(stderr, "xsk-probe: cannot open the pinned map %s: %s; run 'xdptcp-ctl attach --iface %s' first\n",
+      std::fprintf(stderr,
+                   "xsk-probe: cannot open the pinned map %s: %s; run 'xdptcp-ctl attach --iface %s' first\n",
                    path.c_str(), std::strerror(errno), ifname.c_str());
       return 2;
     }
@@ -196,7 +208,8 @@ int main(int argc, char** argv) {
     // Queue 0 uses the FILL/COMPLETION pair created with the UMEM; the others get their own.
     rc = xsk_socket__create_shared(&q.xsk, ifname.c_str(), i, umem, &q.rx, nullptr, &q.fill, &q.comp, &cfg);
     if (rc != 0) {
-      std::fprintf(stderr, "xsk-probe: AF_XDP socket on %s queue %u: %s\n", ifname.c_str(), i, std::strerror(-rc));
+      std::fprintf(stderr, "xsk-probe: AF_XDP socket on %s queue %u: %s\n", ifname.c_str(), i,
+                   std::strerror(-rc));
       status = 2;
       break;
     }
@@ -206,7 +219,8 @@ int main(int argc, char** argv) {
       addrs[f] = (static_cast<std::uint64_t>(i) * kFramesPerQueue + f) * kFrameSize;
     }
     refill(q, addrs.data(), kFramesPerQueue);
-    auto reg = xdptcp::kernel::register_socket(maps, i, xsk_socket__fd(q.xsk), static_cast<std::uint32_t>(getpid()));
+    auto reg =
+        xdptcp::kernel::register_socket(maps, i, xsk_socket__fd(q.xsk), static_cast<std::uint32_t>(getpid()));
     if (!reg) {
       std::fprintf(stderr, "xsk-probe: %s\n", reg.error().describe().c_str());
       status = 2;
@@ -216,7 +230,7 @@ int main(int argc, char** argv) {
   }
 
   if (status == 0) {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_signal;  // no SA_RESTART: poll() returns EINTR
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
@@ -250,13 +264,17 @@ int main(int argc, char** argv) {
     xdp_statistics st{};
     socklen_t len = sizeof(st);
     const bool have_stats = getsockopt(xsk_socket__fd(q.xsk), SOL_XDP, XDP_STATISTICS, &st, &len) == 0;
-    std::printf("queue %u: %llu frames (TCP SYN to %s: %llu)\n", q.id, static_cast<unsigned long long>(q.frames),
-                port_text.c_str(), static_cast<unsigned long long>(q.syns));
-    if (have_stats && (st.rx_dropped | st.rx_invalid_descs | st.rx_ring_full | st.rx_fill_ring_empty_descs) != 0) {
-      std::printf("  queue %u drops: rx_dropped=%llu rx_invalid=%llu rx_ring_full=%llu fill_ring_empty=%llu\n", q.id,
-                  static_cast<unsigned long long>(st.rx_dropped), static_cast<unsigned long long>(st.rx_invalid_descs),
-                  static_cast<unsigned long long>(st.rx_ring_full),
-                  static_cast<unsigned long long>(st.rx_fill_ring_empty_descs));
+    std::printf("queue %u: %llu frames (TCP SYN to %s: %llu)\n", q.id,
+                static_cast<unsigned long long>(q.frames), port_text.c_str(),
+                static_cast<unsigned long long>(q.syns));
+    if (have_stats &&
+        (st.rx_dropped | st.rx_invalid_descs | st.rx_ring_full | st.rx_fill_ring_empty_descs) != 0) {
+      std::printf(
+          "  queue %u drops: rx_dropped=%llu rx_invalid=%llu rx_ring_full=%llu fill_ring_empty=%llu\n", q.id,
+          static_cast<unsigned long long>(st.rx_dropped),
+          static_cast<unsigned long long>(st.rx_invalid_descs),
+          static_cast<unsigned long long>(st.rx_ring_full),
+          static_cast<unsigned long long>(st.rx_fill_ring_empty_descs));
     }
     total_frames += q.frames;
     total_syns += q.syns;

@@ -231,7 +231,11 @@ std::string run_scenario(const Scenario& sc) {
       const Duration pause = Duration::nanos(
           1'000 + static_cast<std::int64_t>(app_rng() % static_cast<std::uint64_t>(sc.max_pause.ns)));
       p.next_action = now + pause;
-      if (!p.finished()) net.wake_app_at(p.next_action);
+      // A timed wake-up only while there is something to do (room to write, or unread data);
+      // otherwise the next delivery wakes the application, and a stuck connection costs no steps.
+      const std::uint32_t ev = p.sock >= 0 ? p.st->poll_events(p.sock) : 0;
+      const bool work = (!p.shut && (ev & tcp::events::kOut) != 0) || (ev & tcp::events::kIn) != 0;
+      if (!p.finished() && work) net.wake_app_at(p.next_action);
     }
   });
   auto settled = [&](const Peer& p) {

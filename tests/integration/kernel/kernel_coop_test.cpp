@@ -146,7 +146,8 @@ TEST_F(KernelCoopTest, ReserveRange_KernelListsEveryPortAndIsIdempotent) {
   const std::string before = read();
   auto r = kernel::reserve_range({64000, 64010});
   ASSERT_TRUE(r.ok()) << r.error().describe();
-  for (unsigned p = 64000; p <= 64010; ++p) EXPECT_TRUE(kernel::port_listed(read(), static_cast<std::uint16_t>(p)));
+  for (unsigned p = 64000; p <= 64010; ++p)
+    EXPECT_TRUE(kernel::port_listed(read(), static_cast<std::uint16_t>(p)));
   auto again = kernel::reserve_range({64000, 64010});
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again.value()) << "a covered range must not be added twice";

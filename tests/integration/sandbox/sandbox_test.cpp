@@ -22,7 +22,9 @@ class SandboxScript : public ::testing::Test {
   void TearDown() override {
     if (is_root()) (void)run(sandbox_script() + " down --name sbs");
   }
-  static bool netns_exists(const std::string& ns) { return run("ip netns list | awk '{print $1}' | grep -qx " + ns).ok(); }
+  static bool netns_exists(const std::string& ns) {
+    return run("ip netns list | awk '{print $1}' | grep -qx " + ns).ok();
+  }
   static bool link_exists(const std::string& dev) { return run("ip link show dev " + dev).ok(); }
 };
 
@@ -59,7 +61,8 @@ TEST_F(SandboxScript, UpTwice_IsIdempotent_AndDownRemovesEverything) {
     EXPECT_NE(k.output.find("tx-checksumming: off"), std::string::npos) << cmd << "\n" << k.output;
   }
   // The peer end runs in NAPI mode (XDP program, or GRO as the fallback) so that XDP_TX works.
-  const CommandResult peer_link = sb.in_peer("ip -d link show dev sbs1; ethtool -k sbs1 | grep generic-receive");
+  const CommandResult peer_link =
+      sb.in_peer("ip -d link show dev sbs1; ethtool -k sbs1 | grep generic-receive");
   EXPECT_TRUE(peer_link.output.find("prog/xdp") != std::string::npos ||
               peer_link.output.find("generic-receive-offload: on") != std::string::npos)
       << peer_link.output;
@@ -128,7 +131,8 @@ TEST_F(SandboxScript, SecondSandboxOnTheSamePrefix_IsRefusedAndCreatesNothing) {
 }
 
 TEST_F(SandboxScript, NotRoot_UpFailsWithAClearMessage) {
-  const CommandResult r = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + sandbox_script() + " up --name sbq");
+  const CommandResult r =
+      run("setpriv --reuid=65534 --regid=65534 --clear-groups " + sandbox_script() + " up --name sbq");
   EXPECT_FALSE(r.ok()) << r.output;
   EXPECT_NE(r.output.find("needs root"), std::string::npos) << r.output;
   EXPECT_FALSE(link_exists("sbq0"));

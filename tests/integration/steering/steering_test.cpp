@@ -63,15 +63,16 @@ class Steering : public ::testing::Test {
   std::string probe_command() const {
     // --seconds bounds the probe's life should the test die before stopping it; exec, so that the
     // signal of stop() and the exit status are the probe's, not the shell's.
-    return "exec " + bin_path("xsk-probe") + " --iface " + sb_.iface() + " --port " + std::to_string(kSteeredPort) +
-           " --seconds 60";
+    return "exec " + bin_path("xsk-probe") + " --iface " + sb_.iface() + " --port " +
+           std::to_string(kSteeredPort) + " --seconds 60";
   }
 
   // Attach and steer kSteeredPort (both families: no --ip).
   void attach_and_steer() {
     const CommandResult a = ctl("attach --iface " + sb_.iface());
     ASSERT_TRUE(a.ok()) << a.output;
-    const CommandResult s = ctl("steer add --iface " + sb_.iface() + " --port " + std::to_string(kSteeredPort));
+    const CommandResult s =
+        ctl("steer add --iface " + sb_.iface() + " --port " + std::to_string(kSteeredPort));
     ASSERT_TRUE(s.ok()) << s.output;
   }
 
@@ -90,8 +91,9 @@ class Steering : public ::testing::Test {
     // kernel request run.
     const bool v6 = stack_ip.find(':') != std::string::npos;
     const std::string target = v6 ? "TCP6:[" + stack_ip + "]:" : "TCP4:" + stack_ip + ":";
-    BackgroundCommand steered(in_netns(sb_.peer_ns(), "echo hi | socat -T 2 - " + target +
-                                                          std::to_string(kSteeredPort) + ",connect-timeout=2"));
+    BackgroundCommand steered(
+        in_netns(sb_.peer_ns(),
+                 "echo hi | socat -T 2 - " + target + std::to_string(kSteeredPort) + ",connect-timeout=2"));
     const CommandResult ping = sb_.in_peer("ping " + ping_flags + " -c 3 -i 0.2 -W 2 " + stack_ip);
     EXPECT_TRUE(ping.ok()) << "ping must still reach the kernel while a port is steered:\n" << ping.output;
     const CommandResult kernel = tcp_request_from(sb_.peer_ns(), stack_ip, kKernelPort, "hello", 3.0);
@@ -163,7 +165,8 @@ TEST_F(Steering, SteeredPortV4_ReachesProbe_WhileKernelServes_ThenFallsBack) {
   const auto& ctr = j["counters"];
   EXPECT_GE(ctr.value("redirected", 0L), c.syns) << j.dump();
   EXPECT_GT(ctr.value("redirected", 0L), 0) << j.dump();
-  EXPECT_GT(ctr.value("pass_no_socket", 0L), 0) << "the fallback SYNs matched the rule without a socket: " << j.dump();
+  EXPECT_GT(ctr.value("pass_no_socket", 0L), 0)
+      << "the fallback SYNs matched the rule without a socket: " << j.dump();
   EXPECT_GT(ctr.value("pass_not_ours", 0L), 0) << "ping and the kernel's port passed: " << j.dump();
 
   detach_leaves_nothing();

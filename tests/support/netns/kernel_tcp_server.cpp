@@ -14,7 +14,7 @@
 namespace xdptcp::test {
 
 Result<std::unique_ptr<KernelTcpServer>> KernelTcpServer::start(const std::string& addr, std::uint16_t port,
-                                                               std::string prefix) {
+                                                                std::string prefix) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   const bool v6 = addr.find(':') != std::string::npos;
@@ -22,13 +22,15 @@ Result<std::unique_ptr<KernelTcpServer>> KernelTcpServer::start(const std::strin
     auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr) != 1) return Error{EINVAL, "bad IPv6 address " + addr};
+    if (inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr) != 1)
+      return Error{EINVAL, "bad IPv6 address " + addr};
     len = sizeof(sockaddr_in6);
   } else {
     auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
     s4->sin_family = AF_INET;
     s4->sin_port = htons(port);
-    if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) != 1) return Error{EINVAL, "bad IPv4 address " + addr};
+    if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) != 1)
+      return Error{EINVAL, "bad IPv4 address " + addr};
     len = sizeof(sockaddr_in);
   }
   const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -56,9 +56,12 @@ std::string in_netns(const std::string& ns, const std::string& command) {
   return "ip netns exec " + shell_quote(ns) + " sh -c " + shell_quote(command);
 }
 
-bool is_root() { return ::geteuid() == 0; }
+bool is_root() {
+  return ::geteuid() == 0;
+}
 
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout, std::chrono::milliseconds step) {
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (pred()) return true;
@@ -67,8 +70,12 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   }
 }
 
-std::string sandbox_script() { return XDPTCP_SANDBOX_SH; }
-std::string bin_path(const std::string& name) { return std::string(XDPTCP_BIN_DIR) + "/" + name; }
+std::string sandbox_script() {
+  return XDPTCP_SANDBOX_SH;
+}
+std::string bin_path(const std::string& name) {
+  return std::string(XDPTCP_BIN_DIR) + "/" + name;
+}
 
 std::map<std::string, std::string> parse_env_lines(const std::string& text) {
   std::map<std::string, std::string> m;
@@ -184,7 +191,9 @@ CommandResult Sandbox::down() {
   return run(sandbox_script() + " down " + args());
 }
 
-CommandResult Sandbox::status() { return run(sandbox_script() + " status --name " + shell_quote(opt_.name)); }
+CommandResult Sandbox::status() {
+  return run(sandbox_script() + " status --name " + shell_quote(opt_.name));
+}
 
 CommandResult Sandbox::status_env() {
   CommandResult r = run(sandbox_script() + " status --env --name " + shell_quote(opt_.name));
@@ -197,14 +206,17 @@ std::string Sandbox::var(const std::string& key) const {
   return it == env_.end() ? std::string() : it->second;
 }
 
-CommandResult Sandbox::in_peer(const std::string& command) const { return run(in_netns(peer_ns(), command)); }
+CommandResult Sandbox::in_peer(const std::string& command) const {
+  return run(in_netns(peer_ns(), command));
+}
 
 // ---- clients ----
 
-CommandResult tcp_request_from(const std::string& ns, const std::string& addr, int port, const std::string& request,
-                               double timeout_s) {
+CommandResult tcp_request_from(const std::string& ns, const std::string& addr, int port,
+                               const std::string& request, double timeout_s) {
   const bool v6 = addr.find(':') != std::string::npos;
-  const std::string target = v6 ? "TCP6:[" + addr + "]:" + std::to_string(port) : "TCP4:" + addr + ":" + std::to_string(port);
+  const std::string target =
+      v6 ? "TCP6:[" + addr + "]:" + std::to_string(port) : "TCP4:" + addr + ":" + std::to_string(port);
   // -T: inactivity timeout once connected; connect-timeout: how long an unanswered SYN may take.
   std::ostringstream t, hard;
   t << timeout_s;

@@ -123,7 +123,7 @@ class Sandbox {
 // A TCP client from namespace `ns` (via socat): connects to addr:port (IPv4 or IPv6), sends
 // `request` and a newline, and returns what the server sent before closing. A refused connection
 // ends with "Connection refused" in the output and a non-zero exit code.
-CommandResult tcp_request_from(const std::string& ns, const std::string& addr, int port, const std::string& request,
-                               double timeout_s = 3.0);
+CommandResult tcp_request_from(const std::string& ns, const std::string& addr, int port,
+                               const std::string& request, double timeout_s = 3.0);
 
 }  // namespace xdptcp::test

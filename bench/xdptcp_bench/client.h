@@ -1,0 +1,56 @@
+// `xdptcp-bench client`: the benchmark client on the kernel's stack (epoll, threads with many
+// non-blocking connections each) or on xdptcp (one engine per queue), with the logic of
+// client_loop.h. Reports throughput, latency percentiles, errors and the machine's CPU time
+// (/proc/stat, all cores) over the measured window, as text or one JSON object.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/xdptcp_bench/workload.h"
+
+namespace xdptcp::bench {
+
+struct ClientOptions {
+  std::string stack = "kernel";  // kernel | xdptcp
+  Workload workload = Workload::kShort;
+  std::string target;            // IP:PORT
+  int connections = 0;           // 0: the workload's default
+  double duration_s = 5;
+  double warmup_s = 1;
+  std::size_t size = 0;          // 0: the workload's default
+  unsigned threads = 0;          // kernel threads or xdptcp engines; 0: default
+  std::string iface;             // xdptcp: the interface to run on
+  bool busy_poll = false;
+  bool pin = false;
+  int server_pid = 0;            // when set, that process's CPU time is measured too
+};
+
+struct ClientResult {
+  std::string stack;
+  Workload workload = Workload::kShort;
+  int connections = 0;
+  unsigned threads = 0;
+  std::size_t size = 0;
+  double duration_s = 0;
+  std::uint64_t txns = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t errors = 0;
+  double txn_per_s = 0;
+  double bytes_per_s = 0;
+  double p50_us = 0, p99_us = 0, p999_us = 0;
+  double cpu_busy_s = 0;   // all cores, over the measured window
+  double cpu_total_s = 0;  // all cores' elapsed time (busy + idle) over the window
+  double server_cpu_s = 0; // the --server-pid process's user+system time over the window
+};
+
+int default_connections(Workload w);
+// Runs the client; false (with *error) when it could not start.
+bool run_client(const ClientOptions& o, ClientResult& r, std::string* error);
+nlohmann::json to_json(const ClientResult& r);
+ClientResult client_result_from_json(const nlohmann::json& j);
+void print_text(const ClientResult& r);
+
+}  // namespace xdptcp::bench

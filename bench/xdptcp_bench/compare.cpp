@@ -1,0 +1,209 @@
+// `xdptcp-bench compare` (see compare.h): the orchestration. Each round starts a server, waits
+// for its "ready" line, runs the client in the peer namespace with --json, and stops the server
+// with SIGINT. The kernel server listens on the stack-side address in the root namespace on its
+// own port, for which no steering rule exists, so the kernel serves it; the xdptcp server is a
+// separate process that exists only during its own runs, so kernel runs see no AF_XDP socket.
+#include "bench/xdptcp_bench/compare.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "bench/xdptcp_bench/chart.h"
+#include "bench/xdptcp_bench/child_process.h"
+#include "bench/xdptcp_bench/client.h"
+#include "bench/xdptcp_bench/compare_table.h"
+#include "bench/xdptcp_bench/sandbox.h"
+
+namespace xdptcp::bench {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+void on_interrupt(int) {
+  g_interrupted.store(true);
+  kill_all_children(SIGINT);
+}
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "xdptcp-bench";
+  buf[n] = '\0';
+  return buf;
+}
+
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+void progress(const char* fmt, const char* a, int round, int rounds, const char* w) {
+  std::fprintf(stderr, "\r\033[K[compare %s] round %d/%d: ", w, round, rounds);
+  std::fprintf(stderr, fmt, a);
+  std::fflush(stderr);
+}
+
+std::string tail_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+}
+
+class Runner {
+ public:
+  Runner(const CompareOptions& o, const Sandbox& sb, std::string logdir)
+      : o_(o), sb_(sb), self_(self_exe()), logdir_(std::move(logdir)) {}
+
+  // One server + client run; false with *error on failure.
+  bool run_one(const std::string& stack, int round, ClientResult& out, std::string* error) {
+    const int port = stack == "kernel" ? 19001 : 19002;
+    const std::string w = workload_name(o_.workload);
+    const std::string slog = logdir_ + "/server-" + stack + ".log";
+    const std::string clog = logdir_ + "/client-" + stack + ".log";
+    std::vector<std::string> sargs = {self_, "server", "--stack", stack, "--workload", w, "--port",
+                                      std::to_string(port), "--engines", std::to_string(o_.engines),
+                                      "--ip", sb_.stack_ip4()};
+    if (stack == "xdptcp") {
+      sargs.insert(sargs.end(), {"--iface", sb_.iface(), "--rx-batch", std::to_string(o_.rx_batch)});
+      if (o_.busy_poll) sargs.push_back("--busy-poll");
+    }
+    progress("starting the %s server", stack.c_str(), round, o_.rounds, w.c_str());
+    Child server;
+    if (!spawn(sargs, slog, server, error)) return false;
+    if (!wait_for_line(server, "ready", 20000)) {
+      stop_child(server, SIGKILL, 2000, nullptr);
+      *error = stack + " server did not become ready; its log (" + slog + "):\n" + tail_of(slog);
+      return false;
+    }
+    std::vector<std::string> cargs = {"ip", "netns", "exec", sb_.peer_ns(), self_, "client", "--stack", "kernel",
+                                      "--workload", w, "--target", sb_.stack_ip4() + ":" + std::to_string(port),
+                                      "--duration", num(o_.duration_s), "--warmup", num(o_.warmup_s), "--json",
+                                      "--server-pid", std::to_string(server.pid)};
+    if (o_.connections > 0) cargs.insert(cargs.end(), {"--connections", std::to_string(o_.connections)});
+    if (o_.size > 0) cargs.insert(cargs.end(), {"--size", std::to_string(o_.size)});
+    if (o_.client_threads > 0) cargs.insert(cargs.end(), {"--threads", std::to_string(o_.client_threads)});
+    progress("the client against the %s server", stack.c_str(), round, o_.rounds, w.c_str());
+    Child client;
+    if (!spawn(cargs, clog, client, error)) {
+      stop_child(server, SIGINT, 5000, nullptr);
+      return false;
+    }
+    const int budget_ms = static_cast<int>((o_.duration_s + o_.warmup_s) * 1000) + 30000;
+    const std::string json = read_all(client, budget_ms);
+    const int cst = wait_child(client, 5000, nullptr);
+    progress("stopping the %s server", stack.c_str(), round, o_.rounds, w.c_str());
+    stop_child(server, SIGINT, 10000, nullptr);
+    if (g_interrupted) {
+      *error = "interrupted";
+      return false;
+    }
+    if (!WIFEXITED(cst) || WEXITSTATUS(cst) != 0) {
+      *error = "client against the " + stack + " server failed; its log (" + clog + "):\n" + tail_of(clog) +
+               "\nserver log (" + slog + "):\n" + tail_of(slog);
+      return false;
+    }
+    try {
+      out = client_result_from_json(nlohmann::json::parse(json));
+    } catch (const std::exception& e) {
+      *error = std::string("client output is not the expected JSON (") + e.what() + "): " + json;
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  const CompareOptions& o_;
+  const Sandbox& sb_;
+  std::string self_, logdir_;
+};
+
+}  // namespace
+
+void add_compare_options(CLI::App& app, CompareOptions& o) {
+  app.add_option("--workload", o.workload, "short | rr | bulk | latency")->required();
+  app.add_option("--duration", o.duration_s, "measured seconds per run")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup_s, "seconds of load before measuring")->check(CLI::NonNegativeNumber);
+  app.add_option("--rounds", o.rounds, "rounds (each runs both servers)")->check(CLI::Range(1, 100));
+  app.add_option("--engines", o.engines, "xdptcp engines = kernel server threads")->check(CLI::Range(1, 64));
+  app.add_option("--connections", o.connections, "client connections (default: per workload)");
+  app.add_option("--size", o.size, "request/reply bytes (bulk: bytes per write)");
+  app.add_option("--client-threads", o.client_threads, "client threads (default: one per core, at most C)");
+  app.add_flag("--busy-poll", o.busy_poll, "xdptcp server: spin instead of sleeping");
+  app.add_option("--rx-batch", o.rx_batch, "xdptcp server: frames per receive burst")->check(CLI::Range(1, 4096));
+  app.add_flag("--json", o.json, "print one JSON object (top-level \"ratio\": the main figure, xdptcp/kernel)");
+  app.add_option("--chart", o.chart, "write a PNG chart of the rounds (gnuplot)");
+  app.add_option("--sandbox-name", o.sandbox_name, "name of the sandbox to create (and remove)");
+  app.add_option("--sandbox-script", o.sandbox_script, "path of tools/sandbox.sh");
+}
+
+int run_compare(const CompareOptions& o) {
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "compare: needs root (network namespaces, veth, XDP, AF_XDP)\n");
+    return 2;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  char tmpl[] = "/tmp/xdptcp-bench.XXXXXX";
+  const char* logdir = mkdtemp(tmpl);
+  if (logdir == nullptr) {
+    std::fprintf(stderr, "compare: mkdtemp: %s\n", std::strerror(errno));
+    return 2;
+  }
+  const char* w = workload_name(o.workload);
+  std::fprintf(stderr, "[compare %s] bringing up sandbox '%s'", w, o.sandbox_name.c_str());
+  Sandbox sb(o.sandbox_script, o.sandbox_name, 2);
+  std::string err;
+  if (!sb.up(&err)) {
+    std::fprintf(stderr, "\ncompare: %s\n", err.c_str());
+    return 2;
+  }
+  Runner runner(o, sb, logdir);
+  StackRounds kernel{"kernel", {}}, xdptcp{"xdptcp", {}};
+  for (int r = 0; r < o.rounds && !g_interrupted; ++r) {
+    // Alternate which server goes first, so that a drift over time favours neither.
+    const bool kernel_first = r % 2 == 0;
+    for (int i = 0; i < 2; ++i) {
+      const bool k = (i == 0) == kernel_first;
+      ClientResult res;
+      if (!runner.run_one(k ? "kernel" : "xdptcp", r + 1, res, &err)) {
+        std::fprintf(stderr, "\ncompare: %s\n", err.c_str());
+        kill_all_children(SIGKILL);
+        return g_interrupted ? 130 : 1;  // sb's destructor brings the sandbox down
+      }
+      (k ? kernel : xdptcp).rounds.push_back(res);
+    }
+  }
+  std::fprintf(stderr, "\r\033[K");
+  if (g_interrupted) return 130;
+  if (o.json) {
+    std::printf("%s\n", table_json(o.workload, kernel, xdptcp).dump(2).c_str());
+  } else {
+    print_table(o.workload, kernel, xdptcp);
+  }
+  if (!o.chart.empty()) {
+    if (!write_chart(o.chart, o.workload, kernel, xdptcp, &err)) {
+      std::fprintf(stderr, "compare: chart: %s\n", err.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "compare: chart written to %s\n", o.chart.c_str());
+  }
+  std::string rm = std::string("rm -rf ") + logdir;
+  if (std::system(rm.c_str()) != 0) std::fprintf(stderr, "compare: could not remove %s\n", logdir);
+  return 0;
+}
+
+}  // namespace xdptcp::bench

@@ -1,0 +1,84 @@
+// xdptcp-bench: the kernel's TCP against xdptcp, side by side (issue 5).
+//   xdptcp-bench server  --stack kernel|xdptcp --workload W ...   a benchmark server
+//   xdptcp-bench client  --stack kernel|xdptcp --workload W --target IP:PORT ...   a load generator
+//   xdptcp-bench compare --workload W ...   sandbox + both servers + the same client, alternating
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "bench/xdptcp_bench/client.h"
+#include "bench/xdptcp_bench/compare.h"
+#include "bench/xdptcp_bench/server.h"
+
+using namespace xdptcp::bench;
+
+namespace {
+
+std::map<std::string, Workload> workload_map() {
+  return {{"short", Workload::kShort}, {"rr", Workload::kRr}, {"bulk", Workload::kBulk},
+          {"latency", Workload::kLatency}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xdptcp-bench: the kernel's TCP against xdptcp on the same link, with the same client"};
+  app.require_subcommand(1);
+
+  ServerOptions so;
+  auto* srv = app.add_subcommand("server", "run a benchmark server");
+  srv->add_option("--stack", so.stack, "kernel | xdptcp")->check(CLI::IsMember({"kernel", "xdptcp"}));
+  srv->add_option("--workload", so.workload, "short | rr | bulk | latency")
+      ->required()
+      ->transform(CLI::CheckedTransformer(workload_map()));
+  srv->add_option("--port", so.port, "TCP port")->check(CLI::Range(1, 65535));
+  srv->add_option("--threads,--engines", so.threads, "kernel threads / xdptcp engines (0: one per core/queue)");
+  srv->add_option("--iface", so.iface, "xdptcp: interface to serve on");
+  srv->add_option("--ip", so.ip, "address to listen on");
+  srv->add_flag("!--no-pin", so.pin, "do not pin threads to cores");
+  srv->add_flag("--busy-poll", so.busy_poll, "xdptcp: spin instead of sleeping when idle");
+  srv->add_option("--rx-batch", so.rx_batch, "xdptcp: frames per receive burst")->check(CLI::Range(1, 4096));
+
+  ClientOptions co;
+  bool json = false;
+  auto* cli = app.add_subcommand("client", "run a benchmark client");
+  cli->add_option("--stack", co.stack, "kernel | xdptcp")->check(CLI::IsMember({"kernel", "xdptcp"}));
+  cli->add_option("--workload", co.workload, "short | rr | bulk | latency")
+      ->required()
+      ->transform(CLI::CheckedTransformer(workload_map()));
+  cli->add_option("--target", co.target, "server IP:PORT ([IPv6]:PORT)")->required();
+  cli->add_option("--connections", co.connections, "concurrent connections (default: per workload)");
+  cli->add_option("--duration", co.duration_s, "measured seconds")->check(CLI::PositiveNumber);
+  cli->add_option("--warmup", co.warmup_s, "seconds run before measuring")->check(CLI::NonNegativeNumber);
+  cli->add_option("--size", co.size, "request/reply bytes (bulk: bytes per write)");
+  cli->add_option("--threads,--engines", co.threads, "kernel threads / xdptcp engines");
+  cli->add_option("--iface", co.iface, "xdptcp: interface to run on");
+  cli->add_flag("--busy-poll", co.busy_poll, "xdptcp: spin instead of sleeping when idle");
+  cli->add_flag("--pin", co.pin, "kernel: pin thread i to core i");
+  cli->add_flag("--json", json, "print one JSON object");
+  cli->add_option("--server-pid", co.server_pid, "also measure this process's CPU time (the server's)");
+
+  CompareOptions cmp;
+  auto* com = app.add_subcommand("compare", "kernel server against xdptcp server, same client, alternating");
+  add_compare_options(*com, cmp);
+  com->get_option("--workload")->transform(CLI::CheckedTransformer(workload_map()));
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (srv->parsed()) return run_server(so);
+  if (cli->parsed()) {
+    ClientResult r;
+    std::string err;
+    if (!run_client(co, r, &err)) {
+      std::fprintf(stderr, "client: %s\n", err.c_str());
+      return 2;
+    }
+    if (json) {
+      std::printf("%s\n", to_json(r).dump().c_str());
+    } else {
+      print_text(r);
+    }
+    return 0;
+  }
+  return run_compare(cmp);
+}

@@ -1,0 +1,56 @@
+// The kernel's sockets behind the small interface that server_loop.h and client_loop.h are
+// written against, so the same benchmark logic runs on both stacks. Each thread has its own
+// epoll instance; every call is one system call.
+#pragma once
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+namespace xdptcp::bench {
+
+class KernelNet {
+ public:
+  explicit KernelNet(const std::atomic<bool>& stop) : stop_(stop), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
+  ~KernelNet() {
+    if (ep_ >= 0) ::close(ep_);
+  }
+  KernelNet(const KernelNet&) = delete;
+  KernelNet& operator=(const KernelNet&) = delete;
+
+  bool valid() const { return ep_ >= 0; }
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  int accept(int lfd) { return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+  ssize_t read(int fd, void* buf, std::size_t len) { return ::recv(fd, buf, len, 0); }
+  ssize_t write(int fd, const void* buf, std::size_t len) { return ::send(fd, buf, len, MSG_NOSIGNAL); }
+  int close(int fd) { return ::close(fd); }
+  int tcp_socket(int family) { return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
+  int connect(int fd, const sockaddr* a, socklen_t len) { return ::connect(fd, a, len); }
+  int so_error(int fd) {
+    int e = 0;
+    socklen_t l = sizeof e;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0) return errno;
+    return e;
+  }
+  void nodelay(int fd) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  int ep_add(int fd, std::uint32_t events) {
+    epoll_event ev{events, {}};
+    ev.data.fd = fd;
+    return ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  int wait(epoll_event* evs, int n, int timeout_ms) { return ::epoll_wait(ep_, evs, n, timeout_ms); }
+
+ private:
+  const std::atomic<bool>& stop_;
+  int ep_;
+};
+
+}  // namespace xdptcp::bench

@@ -1,0 +1,71 @@
+// Bringing compare's sandbox up and down (see sandbox.h).
+#include "bench/xdptcp_bench/sandbox.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+namespace xdptcp::bench {
+namespace {
+
+// Runs a shell command; returns its exit status and its stdout+stderr in *out.
+int run(const std::string& cmd, std::string* out) {
+  std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return -1;
+  char buf[512];
+  std::string s;
+  while (std::fgets(buf, sizeof buf, p) != nullptr) s += buf;
+  const int st = pclose(p);
+  if (out != nullptr) *out = s;
+  return st;
+}
+
+}  // namespace
+
+bool Sandbox::up(std::string* error) {
+  std::string out;
+  // Subnets other sandboxes (other tests, other helpers) hold are refused by sandbox.sh; take the
+  // first free one from 40 up (198.18.80.0/24 onwards), away from the usual 0.
+  bool ok = false;
+  for (int k = 40; k < 100 && !ok; ++k) {
+    ok = run(script_ + " up --name " + name_ + " --queues " + std::to_string(queues_) + " --subnet " +
+                 std::to_string(k),
+             &out) == 0;
+    if (!ok && out.find("already in use") == std::string::npos) break;
+  }
+  if (!ok) {
+    *error = "tools/sandbox.sh up failed:\n" + out;
+    return false;
+  }
+  is_up_ = true;
+  run(script_ + " status --name " + name_ + " --env", &out);
+  std::map<std::string, std::string> env;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  iface_ = env["IFACE"];
+  peer_ns_ = env["PEER_NS"];
+  stack_ip4_ = env["STACK_IP4"];
+  peer_ip4_ = env["PEER_IP4"];
+  if (iface_.empty() || peer_ns_.empty() || stack_ip4_.empty()) {
+    *error = "tools/sandbox.sh status --env did not give IFACE/PEER_NS/STACK_IP4:\n" + out;
+    return false;
+  }
+  // The load generator opens tens of thousands of connections per second and closes first, so
+  // its side holds the TIME_WAITs: reuse them and use the widest port range.
+  run("ip netns exec " + peer_ns_ +
+          " sysctl -qw net.ipv4.tcp_tw_reuse=1 'net.ipv4.ip_local_port_range=1024 65000'",
+      nullptr);
+  return true;
+}
+
+void Sandbox::down() {
+  if (!is_up_) return;
+  is_up_ = false;
+  run(script_ + " down --name " + name_, nullptr);
+}
+
+}  // namespace xdptcp::bench

@@ -1,0 +1,35 @@
+// compare's network: tools/sandbox.sh's veth pair with its peer in a namespace, brought up on
+// construction (on the first free subnet) and torn down on destruction, so that compare cleans up
+// on every path. The peer namespace is tuned for a load generator that opens connections fast:
+// a wide ephemeral port range and TIME_WAIT reuse (per namespace, so the machine is untouched).
+#pragma once
+
+#include <string>
+
+namespace xdptcp::bench {
+
+class Sandbox {
+ public:
+  Sandbox(std::string script, std::string name, int queues)
+      : script_(std::move(script)), name_(std::move(name)), queues_(queues) {}
+  ~Sandbox() { down(); }
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Brings the sandbox up; false with *error when it cannot.
+  bool up(std::string* error);
+  void down();
+
+  const std::string& iface() const { return iface_; }
+  const std::string& peer_ns() const { return peer_ns_; }
+  const std::string& stack_ip4() const { return stack_ip4_; }
+  const std::string& peer_ip4() const { return peer_ip4_; }
+
+ private:
+  std::string script_, name_;
+  int queues_;
+  bool is_up_ = false;
+  std::string iface_, peer_ns_, stack_ip4_, peer_ip4_;
+};
+
+}  // namespace xdptcp::bench
