@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sandbox.sh: a test network for xdptcp on one machine, built from a veth pair and network namespaces.
 #
-#   tools/sandbox.sh up|down|status [--name N] [--queues Q] [--router] [--subnet K] [--env]
+#   tools/sandbox.sh up|down|status [--name N] [--queues Q] [--router] [--subnet K|auto] [--env]
 #
 # Direct topology (default):
 #   root namespace                         namespace <N>-peer
@@ -17,7 +17,7 @@
 # on the stack's side has Q queues on both ends (default 2), so there is one AF_XDP socket per queue
 # as on a multi-queue NIC.
 #
-# `up` is idempotent (it repairs what is missing, and rebuilds if --queues or --router changed);
+# `up` is idempotent (it repairs what is missing, and rebuilds if --queues, --router or --subnet changed);
 # `down` removes everything and succeeds when nothing is up; `status` prints what exists, and
 # `status --env` prints shell-assignable facts for scripts and tests:
 #   eval "$(tools/sandbox.sh status --name sbt --env)"; echo "$IFACE $PEER_NS $PEER_IP4"
@@ -25,7 +25,8 @@
 # the root namespace (their stack ends would otherwise claim the same prefix): left side
 # 198.18.<2K>.0/24 and fd00:198:<0x18+2K>::/64, right side (router) 198.18.<2K+1>.0/24 and
 # fd00:198:<0x19+2K>::/64. The host parts (.1 stack, .2 peer, .254 / ::fe router) stay the same.
-# `up` refuses a prefix that another interface of the root namespace already holds.
+# `up` refuses a prefix that another interface of the root namespace already holds; `--subnet auto`
+# picks the first free K from 1 (tests use it, and read the addresses from `status --env`).
 #
 # Only 198.18.0.0/15 (RFC 2544 benchmarking) and fd00::/8 (ULA) addresses are used; nothing is routed
 # off the machine.
@@ -59,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "sandbox: unknown option '$1'" >&2; usage ;;
   esac
 done
+[[ $CMD == -h || $CMD == --help ]] && usage 0
 [[ $CMD =~ ^(up|down|status)$ ]] || { [[ -n $CMD ]] && echo "sandbox: unknown command '$CMD'" >&2; usage; }
 [[ $QUEUES =~ ^[0-9]+$ && $QUEUES -ge 1 && $QUEUES -le 64 ]] || die "--queues must be 1..64 (got '$QUEUES')"
 # Interface names are limited to 15 characters (IFNAMSIZ); namespace names are ours to choose.
@@ -71,7 +73,8 @@ RTR_NS=${NAME}-rtr
 STATE_DIR=/run/xdptcp-sandbox
 PIN_DIR=/sys/fs/bpf/xdptcp/$IFACE
 
-[[ -z $SUBNET || ($SUBNET =~ ^[0-9]+$ && $SUBNET -le 127) ]] || die "--subnet must be 0..127 (got '$SUBNET')"
+[[ -z $SUBNET || $SUBNET == auto || ($SUBNET =~ ^[0-9]+$ && $SUBNET -le 127) ]] ||
+  die "--subnet must be 0..127 or auto (got '$SUBNET')"
 
 # The addresses of subnet K and topology router(0|1); see the header. Sets L4 R4 (IPv4 /24 prefixes
 # without the host byte), L6 R6 (IPv6 /64 prefixes without "::"), STACK_IP4/6, PEER_IP4/6, GW4/6.
@@ -114,7 +117,8 @@ offloads_off() {  # [ns] iface
 # A trivial XDP_PASS program for the peer end of the stack's veth. A veth accepts frames pushed into
 # it by XDP (XDP_TX / XDP_REDIRECT into the device: ndo_xdp_xmit) only when its PEER runs in NAPI mode,
 # which it does when it has an XDP program (or GRO on, which we turn off, see offloads_off). Without
-# it such frames are dropped silently (counted as xdp_xmit_errors / tx drops). AF_XDP copy-mode
+# it such frames are dropped (seen on kernel 6.18: XDP_TX on <N>0 counted only in its
+# rx_queue_*_xdp_tx_errors, `ethtool -S`; with this program the peer receives them). AF_XDP copy-mode
 # transmit goes through the ordinary skb path and does not need it, but the program is cheap and
 # keeps every XDP transmit path working in the sandbox.
 ensure_pass_prog() {
@@ -180,6 +184,22 @@ $other
   choose another --subnet K (each K uses 198.18.<2K>.0/24 and 198.18.<2K+1>.0/24)"
 }
 
+# --subnet auto: the sandbox's current subnet if it exists, else the first free K from 1 (0 is the
+# default that people use by hand).
+pick_subnet() {
+  SUBNET=$(current_subnet)
+  [[ -n $SUBNET ]] && return
+  local k
+  for ((k = 1; k <= 127; k++)); do
+    addresses "$ROUTER" "$k"
+    if (check_conflicts) 2>/dev/null; then
+      SUBNET=$k
+      return
+    fi
+  done
+  die "--subnet auto: every subnet 1..127 is in use"
+}
+
 do_down() {
   local quiet=${1:-0}
   link_exists "$IFACE" && ip link del dev "$IFACE"
@@ -203,8 +223,13 @@ addr_setup() {  # ns('' = root) iface ip4/len ip6/len
 }
 
 do_up() {
+  # One `up` at a time on the machine: --subnet auto must not hand the same prefix to two sandboxes.
+  mkdir -p "$STATE_DIR"
+  exec 9>"$STATE_DIR/up.lock"
+  flock 9
   mount_bpffs
   SUBNET=${SUBNET:-0}
+  if [[ $SUBNET == auto ]]; then pick_subnet; fi
   if sandbox_exists && { [[ $(current_router) != "$ROUTER" ]] || [[ $(current_queues) != "$QUEUES" ]] ||
     [[ $(current_subnet) != "$SUBNET" ]]; }; then
     echo "sandbox '$NAME': configuration changed (queues/router/subnet); rebuilding"

@@ -256,7 +256,7 @@ std::string run_scenario(const Scenario& sc) {
     for (int i = 0; i < 2; ++i) {
       o << "\n  " << (i == 0 ? "server" : "client") << ": sent " << peer[i].sent << "/" << peer[i].tx_total
         << " received " << peer[i].received << "/" << peer[i].rx_total << " shut " << peer[i].shut << " eof "
-        << peer[i].eof << " state "
+        << peer[i].eof << " ev " << (peer[i].sock>=0? peer[i].st->poll_events(peer[i].sock):0) << " next " << peer[i].next_action.ns << " err " << peer[i].error << " state "
         << (peer[i].sock >= 0 ? to_string(peer[i].st->state(peer[i].sock)) : std::string_view("no socket"));
     }
     return o.str();

@@ -84,7 +84,9 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     if (c.fin_queued) set_state(c, TcpState::kFinWait1);
   }
 
-  const std::uint32_t prior_flight = flight_size(c);
+  // Bytes in flight before this ACK, for the CC's cwnd-limited test: what was sent since
+  // SND.UNA (after an RTO, only what went out again since snd_nxt was pulled back).
+  const std::uint32_t prior_flight = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
   std::uint32_t newly_sacked = 0;
   if (ack > c.snd_una) {
     // New data acknowledged. The SYN occupies iss; data starts at snd_buf_seq.
@@ -99,9 +101,13 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     // retransmitted is timed (Karn's rule, RFC 6298 §3).
     Duration sample{};
     if (c.ts_ok && seg.h.options.timestamps && seg.h.options.timestamps->tsecr != 0) {
+      // A TSecr from the future (a corrupted or forged echo) gives no sample at all: feeding
+      // zero would drag SRTT and the RTO down.
       const auto ms = static_cast<std::int32_t>(ts_now(c) - seg.h.options.timestamps->tsecr);
-      if (ms >= 0) sample = Duration::millis(ms);
-      c.rtt.sample(sample);
+      if (ms >= 0) {
+        sample = Duration::millis(ms);
+        c.rtt.sample(sample);
+      }
       c.rtt_timing = false;
     } else if (c.rtt_timing && ack >= c.rtt_seq) {
       sample = now - c.rtt_start;
@@ -148,6 +154,7 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
       s.bytes_in_flight = prior_flight;
       s.rtt = sample;
       s.min_rtt = c.rtt.min_rtt();
+      s.srtt = c.rtt.has_sample() ? c.rtt.srtt() : Duration{};  // CUBIC's RTT (RFC 9438 §4.2)
       s.now = now;
       c.cc->on_ack(s);
     }
@@ -224,10 +231,10 @@ void StackCore::enter_recovery(TcpConnection& c) {
   if (c.sack_ok) {
     ++stats.sack_recoveries;
     c.high_rxt = c.snd_una;
-    c.cc->on_congestion_event(c.scoreboard.pipe(c.snd_una, c.snd_max, c.high_rxt, mss), now);
-  } else {
-    c.cc->on_congestion_event(flight_size(c), now);
   }
+  // RFC 6675 §5 (4.2) and RFC 5681 §3.2 step 2: ssthresh from FlightSize (not pipe, which
+  // already leaves out the SACKed and lost bytes and would halve the window twice).
+  c.cc->on_congestion_event(flight_size(c), now);
   // RFC 6675 (4.3) / RFC 5681 §3.2 step 2: retransmit the first unacknowledged segment now.
   retransmit_head(c);
   if (c.sack_ok) {

@@ -46,6 +46,18 @@ std::uint32_t StackCore::effective_mss(const TcpConnection& c) const {
   return c.snd_mss > opt + 1 ? c.snd_mss - opt : 1;
 }
 
+std::uint32_t StackCore::send_room(const TcpConnection& c) const {
+  const std::uint32_t mss = effective_mss(c);
+  if (!c.sack_ok || c.reasm.empty()) return mss;
+  // The same options send_segment() writes into a data segment, measured.
+  wire::TcpRepr h;
+  if (c.ts_ok) h.options.timestamps = wire::TcpTimestamps{};
+  add_sack_blocks(c, h.options);
+  const std::uint32_t sack = static_cast<std::uint32_t>(h.header_len()) - wire::kTcpMinHeader -
+                             (c.ts_ok ? kTsOptionLen : 0);
+  return mss > sack + 1 ? mss - sack : 1;
+}
+
 std::uint16_t StackCore::window_field(TcpConnection& c, bool syn) {
   const auto free = static_cast<std::uint32_t>(c.rcv_buf->free_space());
   if (syn) {
@@ -146,13 +158,8 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
     if (c.sack_ok && (flags & kAck) != 0 && !c.reasm.empty() && (flags & kRst) == 0) add_sack_blocks(c, o);
   }
   h.window = (flags & kRst) != 0 && (flags & kAck) == 0 ? 0 : window_field(c, syn);
-  // Never exceed the MTU when SACK blocks take option room.
-  const std::size_t room = cfg.mtu - wire::ip_header_len(c.family) - h.header_len();
-  if (len > room) {
-    len = static_cast<std::uint32_t>(room);
-    h.flags &= static_cast<std::uint8_t>(~kFin);
-    flags = h.flags;
-  }
+  // Callers size data with send_room(), so the segment fits the MTU with its options.
+  assert(len <= cfg.mtu - wire::ip_header_len(c.family) - h.header_len());
   std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> data;
   if (len > 0) data = c.snd_buf->readable(static_cast<std::size_t>(seq - c.snd_buf_seq), len);
   if (!emit(c.tuple, h, data.first, data.second)) return false;
@@ -170,7 +177,7 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
       c.rtt_start = now;
     }
     if (end > c.snd_max) c.snd_max = end;
-    if (len > 0 && len < effective_mss(c)) c.snd_sml = seq + len;
+    if (len > 0 && len < send_room(c)) c.snd_sml = seq + len;
     if (!c.rtx_timer.armed() || c.persist_mode) arm_rto(c);
   }
   if ((flags & kAck) != 0) {
@@ -209,7 +216,7 @@ bool StackCore::send_rst(TcpConnection& c) {
 bool StackCore::retransmit_head(TcpConnection& c) {
   const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
   const std::uint32_t data = data_end > c.snd_una ? static_cast<std::uint32_t>(data_end - c.snd_una) : 0;
-  const std::uint32_t len = std::min(data, effective_mss(c));
+  const std::uint32_t len = std::min(data, send_room(c));
   const bool fin = c.fin_queued && c.snd_max == c.fin_seq() + 1 && c.snd_una + len == c.fin_seq();
   if (len == 0 && !fin) return true;
   return send_segment(c, c.snd_una, len, static_cast<std::uint8_t>(kAck | (fin ? kFin : 0)));
@@ -220,6 +227,7 @@ bool StackCore::sack_recovery_output(TcpConnection& c) {
   // new data (rule 2). Rules 3 and 4 (unSACKed but not yet lost, rescue) are not used: more
   // conservative, RTO covers them.
   const std::uint32_t mss = effective_mss(c);
+  const std::uint32_t room = send_room(c);
   if (c.high_rxt < c.snd_una) c.high_rxt = c.snd_una;
   for (int guard = 0; guard < 256; ++guard) {
     const std::uint32_t pipe = c.scoreboard.pipe(c.snd_una, c.snd_max, c.high_rxt, mss);
@@ -228,7 +236,7 @@ bool StackCore::sack_recovery_output(TcpConnection& c) {
     if (auto s = c.scoreboard.next_lost(c.high_rxt, c.snd_max, mss)) {
       const SeqNum hole_end = seq_min(c.scoreboard.hole_end(*s, c.snd_max), data_end);
       const std::uint32_t len =
-          std::min<std::uint32_t>(mss, hole_end > *s ? static_cast<std::uint32_t>(hole_end - *s) : 0);
+          std::min<std::uint32_t>(room, hole_end > *s ? static_cast<std::uint32_t>(hole_end - *s) : 0);
       if (len == 0) break;
       if (!send_segment(c, *s, len, kAck)) return false;
       c.high_rxt = *s + len;
@@ -237,7 +245,7 @@ bool StackCore::sack_recovery_output(TcpConnection& c) {
     const std::uint32_t avail = data_end > c.snd_nxt ? static_cast<std::uint32_t>(data_end - c.snd_nxt) : 0;
     const SeqNum wnd_end = c.snd_una + c.snd_wnd;
     const std::uint32_t wnd = wnd_end > c.snd_nxt ? static_cast<std::uint32_t>(wnd_end - c.snd_nxt) : 0;
-    const std::uint32_t len = std::min({avail, wnd, mss});
+    const std::uint32_t len = std::min({avail, wnd, room});
     if (len == 0) break;
     if (!send_segment(c, c.snd_nxt, len, kAck)) return false;
     c.snd_nxt += len;
@@ -269,7 +277,8 @@ bool StackCore::output(TcpConnection& c) {
   if (c.in_recovery && c.sack_ok) {
     if (!sack_recovery_output(c)) return false;
   } else {
-    const std::uint32_t mss = effective_mss(c);
+    // Segments are sized by send_room(): the MSS less this segment's SACK blocks.
+    const std::uint32_t mss = send_room(c);
     for (;;) {
       const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
       const std::uint32_t avail = data_end > c.snd_nxt ? static_cast<std::uint32_t>(data_end - c.snd_nxt) : 0;

@@ -129,7 +129,10 @@ class StackCore {
   bool sack_recovery_output(TcpConnection& c);
   // Sends one segment of the connection: `len` payload bytes from seq, with `flags`.
   bool send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, std::uint8_t flags);
-  bool send_ack(TcpConnection& c) { return send_segment(c, c.snd_nxt, 0, wire::tcp_flags::kAck); }
+  // A segment without data or FIN carries SND.MAX, not SND.NXT (FreeBSD tcp_output): after an
+  // RTO pulls snd_nxt back, SND.NXT may lie below the peer's RCV.NXT, and an ACK carrying it
+  // would fail the peer's acceptability test (RFC 9293 §3.10.7.4) and be dropped.
+  bool send_ack(TcpConnection& c) { return send_segment(c, c.snd_max, 0, wire::tcp_flags::kAck); }
   void send_challenge_ack(TcpConnection& c);
   bool send_rst(TcpConnection& c);
   bool retransmit_head(TcpConnection& c);
@@ -137,6 +140,9 @@ class StackCore {
   bool emit(const wire::FourTuple& t, const wire::TcpRepr& h, std::span<const std::uint8_t> p1 = {},
             std::span<const std::uint8_t> p2 = {});
   std::uint32_t effective_mss(const TcpConnection& c) const;
+  // The most payload the next data segment may carry: effective_mss() less the room its SACK
+  // blocks take (RFC 9293 §3.7.1: Eff.snd.MSS counts the options of the segment sent).
+  std::uint32_t send_room(const TcpConnection& c) const;
   std::uint16_t window_field(TcpConnection& c, bool syn);
   void add_sack_blocks(const TcpConnection& c, wire::TcpOptions& o) const;
 

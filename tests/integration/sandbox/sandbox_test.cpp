@@ -1,9 +1,11 @@
 // Tests of tools/sandbox.sh: `up` is idempotent and builds what the header of the script promises
 // (multi-queue veth, addresses, checksum offloads off, an XDP program on the peer end), `status --env`
 // describes it, `down` removes everything and succeeds when nothing is up, and --router gives a routed
-// path in both address families. Needs root; uses the sandbox names "sbs" and "sbq" (subnets 41, 42).
+// path in both address families. Needs root; uses the sandbox names "sbs" and "sbq", on the first free
+// subnet (--subnet auto), and checks the addresses against the subnet the script reports.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 
 #include "support/netns/netns_util.h"
@@ -12,6 +14,18 @@ namespace xdptcp::test {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The prefixes of subnet K, as the header of tools/sandbox.sh defines them.
+struct Prefixes {
+  std::string l4, r4, l6, r6;  // "198.18.X", "fd00:198:Y"
+};
+Prefixes prefixes_of(const std::string& k_text) {
+  const int k = std::stoi(k_text);
+  std::ostringstream l6, r6;
+  l6 << "fd00:198:" << std::hex << 0x18 + 2 * k;
+  r6 << "fd00:198:" << std::hex << 0x19 + 2 * k;
+  return {"198.18." + std::to_string(2 * k), "198.18." + std::to_string(2 * k + 1), l6.str(), r6.str()};
+}
 
 class SandboxScript : public ::testing::Test {
  protected:
@@ -29,7 +43,7 @@ class SandboxScript : public ::testing::Test {
 };
 
 TEST_F(SandboxScript, UpTwice_IsIdempotent_AndDownRemovesEverything) {
-  Sandbox sb({.name = "sbs", .queues = 2, .router = false, .subnet = 41});
+  Sandbox sb({.name = "sbs", .queues = 2, .router = false, .subnet = -1});
   const CommandResult first = sb.up();
   ASSERT_TRUE(first.ok()) << first.output;
   const CommandResult second = sb.up();
@@ -40,15 +54,18 @@ TEST_F(SandboxScript, UpTwice_IsIdempotent_AndDownRemovesEverything) {
   EXPECT_EQ(sb.iface(), "sbs0");
   EXPECT_EQ(sb.peer_ns(), "sbs-peer");
   EXPECT_EQ(sb.var("QUEUES"), "2");
-  EXPECT_EQ(sb.stack_ip4(), "198.18.82.1");
-  EXPECT_EQ(sb.peer_ip4(), "198.18.82.2");
-  EXPECT_EQ(sb.stack_ip6(), "fd00:198:6a::1");  // 0x18 + 2 * 41 = 0x6a
+  ASSERT_FALSE(sb.var("SANDBOX_SUBNET").empty());
+  const Prefixes p = prefixes_of(sb.var("SANDBOX_SUBNET"));
+  EXPECT_EQ(sb.stack_ip4(), p.l4 + ".1");
+  EXPECT_EQ(sb.peer_ip4(), p.l4 + ".2");
+  EXPECT_EQ(sb.stack_ip6(), p.l6 + "::1");
+  EXPECT_EQ(sb.peer_ip6(), p.l6 + "::2");
   EXPECT_EQ(sb.pin_dir(), "/sys/fs/bpf/xdptcp/sbs0");
 
   // One address of each family on each end, exactly once (replace, not add, on the second up).
   const CommandResult addrs = run("ip -o addr show dev sbs0");
-  EXPECT_NE(addrs.output.find("inet 198.18.82.1/24"), std::string::npos) << addrs.output;
-  EXPECT_NE(addrs.output.find("inet6 fd00:198:6a::1/64"), std::string::npos) << addrs.output;
+  EXPECT_NE(addrs.output.find("inet " + p.l4 + ".1/24"), std::string::npos) << addrs.output;
+  EXPECT_NE(addrs.output.find("inet6 " + p.l6 + "::1/64"), std::string::npos) << addrs.output;
   EXPECT_EQ(run("ip -o -4 addr show dev sbs0 | wc -l").output, "1\n");
   // Both ends have two queues in each direction.
   EXPECT_EQ(run("ls -d /sys/class/net/sbs0/queues/rx-* | wc -l").output, "2\n");
@@ -68,9 +85,9 @@ TEST_F(SandboxScript, UpTwice_IsIdempotent_AndDownRemovesEverything) {
       << peer_link.output;
 
   // The link works both ways, in both families, from the first packet (no DAD delay).
-  EXPECT_TRUE(sb.in_peer("ping -c 1 -W 2 198.18.82.1").ok());
-  EXPECT_TRUE(sb.in_peer("ping -6 -c 1 -W 2 fd00:198:6a::1").ok());
-  EXPECT_TRUE(run("ping -c 1 -W 2 198.18.82.2").ok());
+  EXPECT_TRUE(sb.in_peer("ping -c 1 -W 2 " + sb.stack_ip4()).ok());
+  EXPECT_TRUE(sb.in_peer("ping -6 -c 1 -W 2 " + sb.stack_ip6()).ok());
+  EXPECT_TRUE(run("ping -c 1 -W 2 " + sb.peer_ip4()).ok());
 
   const CommandResult st = sb.status();
   ASSERT_TRUE(st.ok()) << st.output;
@@ -90,14 +107,17 @@ TEST_F(SandboxScript, UpTwice_IsIdempotent_AndDownRemovesEverything) {
 }
 
 TEST_F(SandboxScript, Router_RoutesBothFamiliesThroughTheRouterNamespace) {
-  Sandbox sb({.name = "sbs", .queues = 2, .router = true, .subnet = 41});
+  Sandbox sb({.name = "sbs", .queues = 2, .router = true, .subnet = -1});
   const CommandResult up = sb.up();
   ASSERT_TRUE(up.ok()) << up.output;
   EXPECT_EQ(sb.var("SANDBOX_ROUTER"), "1");
   EXPECT_EQ(sb.var("ROUTER_NS"), "sbs-rtr");
-  EXPECT_EQ(sb.peer_ip4(), "198.18.83.2");
-  EXPECT_EQ(sb.var("GATEWAY_IP4"), "198.18.82.254");
-  EXPECT_EQ(sb.peer_ip6(), "fd00:198:6b::2");
+  const Prefixes p = prefixes_of(sb.var("SANDBOX_SUBNET"));
+  EXPECT_EQ(sb.stack_ip4(), p.l4 + ".1");
+  EXPECT_EQ(sb.peer_ip4(), p.r4 + ".2");
+  EXPECT_EQ(sb.var("GATEWAY_IP4"), p.l4 + ".254");
+  EXPECT_EQ(sb.peer_ip6(), p.r6 + "::2");
+  EXPECT_EQ(sb.var("GATEWAY_IP6"), p.l6 + "::fe");
 
   // TTL 63: one router hop.
   const CommandResult p4 = run("ping -c 2 -W 2 " + sb.peer_ip4());
@@ -109,7 +129,7 @@ TEST_F(SandboxScript, Router_RoutesBothFamiliesThroughTheRouterNamespace) {
   EXPECT_TRUE(sb.in_peer("ping -c 1 -W 2 " + sb.stack_ip4()).ok());
 
   // Switching back to the direct topology rebuilds: the router namespace goes away.
-  Sandbox direct({.name = "sbs", .queues = 2, .router = false, .subnet = 41});
+  Sandbox direct({.name = "sbs", .queues = 2, .router = false, .subnet = -1});
   const CommandResult d = direct.up();
   ASSERT_TRUE(d.ok()) << d.output;
   EXPECT_NE(d.output.find("rebuilding"), std::string::npos) << d.output;
@@ -120,9 +140,9 @@ TEST_F(SandboxScript, Router_RoutesBothFamiliesThroughTheRouterNamespace) {
 }
 
 TEST_F(SandboxScript, SecondSandboxOnTheSamePrefix_IsRefusedAndCreatesNothing) {
-  Sandbox sb({.name = "sbs", .queues = 2, .router = false, .subnet = 41});
+  Sandbox sb({.name = "sbs", .queues = 2, .router = false, .subnet = -1});
   ASSERT_TRUE(sb.up().ok());
-  const CommandResult clash = run(sandbox_script() + " up --name sbq --subnet 41");
+  const CommandResult clash = run(sandbox_script() + " up --name sbq --subnet " + sb.var("SANDBOX_SUBNET"));
   EXPECT_FALSE(clash.ok()) << clash.output;
   EXPECT_NE(clash.output.find("choose another --subnet"), std::string::npos) << clash.output;
   EXPECT_FALSE(link_exists("sbq0"));

@@ -5,8 +5,8 @@
 // port falls back to the kernel: RST ("connection refused") at once, or a kernel listener answers.
 // The counters moved, and detach leaves no program on the interface and nothing pinned.
 //
-// Needs root and the built xdptcp-ctl and xsk-probe (<build>/bin). Sandbox "sbt", subnet 40
-// (198.18.80.0/24, fd00:198:68::/64).
+// Needs root and the built xdptcp-ctl and xsk-probe (<build>/bin). Sandbox "sbt" on the first free
+// subnet (sandbox.sh --subnet auto).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -150,7 +150,7 @@ class Steering : public ::testing::Test {
     EXPECT_FALSE(std::filesystem::exists(sb_.pin_dir())) << sb_.pin_dir() << " still exists";
   }
 
-  Sandbox sb_{{.name = "sbt", .queues = 2, .router = false, .subnet = 40}};
+  Sandbox sb_{{.name = "sbt", .queues = 2, .router = false, .subnet = -1}};
 };
 
 TEST_F(Steering, SteeredPortV4_ReachesProbe_WhileKernelServes_ThenFallsBack) {

@@ -172,7 +172,8 @@ Sandbox::~Sandbox() {
 
 std::string Sandbox::args() const {
   return "--name " + shell_quote(opt_.name) + " --queues " + std::to_string(opt_.queues) +
-         (opt_.router ? " --router" : "") + " --subnet " + std::to_string(opt_.subnet);
+         (opt_.router ? " --router" : "") + " --subnet " +
+         (opt_.subnet < 0 ? std::string("auto") : std::to_string(opt_.subnet));
 }
 
 CommandResult Sandbox::up() {

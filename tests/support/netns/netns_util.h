@@ -2,7 +2,7 @@
 // integration tests, which drive the real kernel as root. Part of the xdptcp_testsupport library.
 //
 // Typical use (see tests/integration/steering/steering_test.cpp):
-//   Sandbox sb({.name = "sbt", .subnet = 40});
+//   Sandbox sb({.name = "sbt"});
 //   ASSERT_TRUE(sb.up().ok());
 //   BackgroundCommand probe(bin_path("xsk-probe") + " --iface " + sb.iface() + " --seconds 10");
 //   probe.wait_for_output("ready", 5s);
@@ -86,7 +86,9 @@ class Sandbox {
     std::string name = "xdptcp";
     int queues = 2;
     bool router = false;
-    int subnet = 0;  // sandbox.sh --subnet: 198.18.<2K>.0/24 ..., so tests need not collide
+    // sandbox.sh --subnet K (198.18.<2K>.0/24 ...); -1: "auto", the first prefix no other interface
+    // holds, so that tests never collide with another sandbox. Read the addresses with var().
+    int subnet = -1;
   };
   explicit Sandbox(Options options);
   ~Sandbox();
@@ -111,7 +113,7 @@ class Sandbox {
 
   // Runs `command` in the peer namespace.
   CommandResult in_peer(const std::string& command) const;
-  // The common part of every sandbox.sh invocation: "--name N --queues Q [--router] --subnet K".
+  // The common part of every sandbox.sh invocation: "--name N --queues Q [--router] --subnet K|auto".
   std::string args() const;
 
  private:
