@@ -204,7 +204,9 @@ TEST_F(ApiTest, SockoptsRoundTrip) {
 
 TEST_F(ApiTest, ShutdownWrite_PeerSeesEofAndRdHup) {
   const int l = listen_v4(81);
-  auto [c, s] = connect_pair(l, 81);
+  const auto cs = connect_pair(l, 81);
+  const int c = cs.first;
+  const int s = cs.second;
   const int ep = srv().epoll_create();
   epoll_event ev{EPOLLIN | EPOLLRDHUP, {}};
   ev.data.fd = s;
@@ -221,7 +223,9 @@ TEST_F(ApiTest, ShutdownWrite_PeerSeesEofAndRdHup) {
 
 TEST_F(ApiTest, EdgeTriggered_ReportsOncePerChange_LevelRepeats) {
   const int l = listen_v4(82);
-  auto [c, s] = connect_pair(l, 82);
+  const auto cs = connect_pair(l, 82);
+  const int c = cs.first;
+  const int s = cs.second;
   const int lt = srv().epoll_create();
   const int et = srv().epoll_create();
   epoll_event ev{EPOLLIN, {}};
@@ -247,7 +251,9 @@ TEST_F(ApiTest, EdgeTriggered_ReportsOncePerChange_LevelRepeats) {
 
 TEST_F(ApiTest, OneShot_DisabledUntilModRearms) {
   const int l = listen_v4(83);
-  auto [c, s] = connect_pair(l, 83);
+  const auto cs = connect_pair(l, 83);
+  const int c = cs.first;
+  const int s = cs.second;
   const int ep = srv().epoll_create();
   epoll_event ev{EPOLLIN | EPOLLONESHOT, {}};
   ev.data.fd = s;
@@ -271,7 +277,9 @@ TEST_F(ApiTest, OneShot_DisabledUntilModRearms) {
 
 TEST_F(ApiTest, ReadvWritev_GatherAndScatter) {
   const int l = listen_v4(84);
-  auto [c, s] = connect_pair(l, 84);
+  const auto cs = connect_pair(l, 84);
+  const int c = cs.first;
+  const int s = cs.second;
   char a[] = "head-";
   char b[] = "tail";
   iovec out[2] = {{a, 5}, {b, 4}};
@@ -291,7 +299,9 @@ TEST_F(ApiTest, ReadvWritev_GatherAndScatter) {
 
 TEST_F(ApiTest, CloseBothEnds_ConnectionsDrain) {
   const int l = listen_v4(85);
-  auto [c, s] = connect_pair(l, 85);
+  const auto cs = connect_pair(l, 85);
+  const int c = cs.first;
+  const int s = cs.second;
   ASSERT_EQ(cli().close(c), 0);
   ASSERT_TRUE(run_until([&] {
     char buf[4];

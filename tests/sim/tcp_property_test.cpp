@@ -226,14 +226,18 @@ std::string run_scenario(const Scenario& sc) {
       if (s >= 0) peer[0].sock = s;
     }
     for (Peer& p : peer) {
-      if (p.sock < 0 || now < p.next_action) continue;
-      p.act(now, sc.max_chunk);
-      const Duration pause = Duration::nanos(
-          1'000 + static_cast<std::int64_t>(app_rng() % static_cast<std::uint64_t>(sc.max_pause.ns)));
-      p.next_action = now + pause;
+      if (p.sock < 0) continue;
+      if (now >= p.next_action) {
+        p.act(now, sc.max_chunk);
+        const Duration pause = Duration::nanos(
+            1'000 + static_cast<std::int64_t>(app_rng() % static_cast<std::uint64_t>(sc.max_pause.ns)));
+        p.next_action = now + pause;
+      }
       // A timed wake-up only while there is something to do (room to write, or unread data);
       // otherwise the next delivery wakes the application, and a stuck connection costs no steps.
-      const std::uint32_t ev = p.sock >= 0 ? p.st->poll_events(p.sock) : 0;
+      // Asked again at every step: the network keeps only the earliest request, and forgets it
+      // once it is due, so a later one made before then would be lost.
+      const std::uint32_t ev = p.st->poll_events(p.sock);
       const bool work = (!p.shut && (ev & tcp::events::kOut) != 0) || (ev & tcp::events::kIn) != 0;
       if (!p.finished() && work) net.wake_app_at(p.next_action);
     }
@@ -256,7 +260,7 @@ std::string run_scenario(const Scenario& sc) {
     for (int i = 0; i < 2; ++i) {
       o << "\n  " << (i == 0 ? "server" : "client") << ": sent " << peer[i].sent << "/" << peer[i].tx_total
         << " received " << peer[i].received << "/" << peer[i].rx_total << " shut " << peer[i].shut << " eof "
-        << peer[i].eof << " ev " << (peer[i].sock>=0? peer[i].st->poll_events(peer[i].sock):0) << " next " << peer[i].next_action.ns << " err " << peer[i].error << " state "
+        << peer[i].eof << " state "
         << (peer[i].sock >= 0 ? to_string(peer[i].st->state(peer[i].sock)) : std::string_view("no socket"));
     }
     return o.str();

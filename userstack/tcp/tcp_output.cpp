@@ -53,8 +53,8 @@ std::uint32_t StackCore::send_room(const TcpConnection& c) const {
   wire::TcpRepr h;
   if (c.ts_ok) h.options.timestamps = wire::TcpTimestamps{};
   add_sack_blocks(c, h.options);
-  const std::uint32_t sack = static_cast<std::uint32_t>(h.header_len()) - wire::kTcpMinHeader -
-                             (c.ts_ok ? kTsOptionLen : 0);
+  const std::uint32_t sack =
+      static_cast<std::uint32_t>(h.header_len()) - wire::kTcpMinHeader - (c.ts_ok ? kTsOptionLen : 0);
   return mss > sack + 1 ? mss - sack : 1;
 }
 

@@ -153,7 +153,8 @@ void StackCore::on_aux_timer(TcpConnection& c) {
     abort(c, ETIMEDOUT, true);
     return;
   }
-  // The probe carries SND.NXT - 1 and no data, so that the peer must answer with an ACK.
+  // The probe carries SND.UNA - 1 (= SND.NXT - 1: nothing is outstanding) and no data, so that
+  // the peer must answer with an ACK (RFC 1122 §4.2.3.6).
   ++stats.keepalive_probes;
   ++c.keepalive_probes_out;
   send_segment(c, c.snd_una - 1, 0, kAck);

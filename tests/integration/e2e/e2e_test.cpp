@@ -7,8 +7,8 @@
 // of a kernel HTTP server (active opens), the router topology (next hop = gateway), and bytes intact
 // over an impaired link (§6: loss, duplication, corruption, reordering, delay).
 //
-// Needs root and the built tools (<build>/bin). Each test brings up its own sandbox (e2e1..e2e9,
-// subnets 100..108: 198.18.200.0/24 and up) and takes it down again, even on failure.
+// Needs root and the built tools (<build>/bin). Each test brings up its own sandbox (e2ea..e2ej,
+// subnets 100..109: 198.18.200.0/24 and up) and takes it down again, even on failure.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,8 +28,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kHttpPort = 8080;
-constexpr int kEchoPort = 7000;
+// Ports: the stack reserves a listening port in the ROOT namespace (a kernel socket bound to it), shared
+// with every other sandbox and test that runs there, so these are chosen away from the usual 8080/7000.
+constexpr int kHttpPort = 28080;
+constexpr int kEchoPort = 27007;
 constexpr int kBodySize = 10000;
 
 class E2E : public ::testing::Test {
@@ -88,7 +90,7 @@ class E2E : public ::testing::Test {
 
 // curl over IPv4 and IPv6: status 200 and the whole body.
 TEST_F(E2E, Curl_V4AndV6_FullBody) {
-  Sandbox& sb = sandbox("e2e1", 100);
+  Sandbox& sb = sandbox("e2ea", 100);
   StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort, "--body-size " + std::to_string(kBodySize));
   ASSERT_TRUE(httpd.started()) << httpd.output();
   for (const std::string& ip : {sb.stack_ip4(), sb.stack_ip6()}) {
@@ -104,7 +106,7 @@ TEST_F(E2E, Curl_V4AndV6_FullBody) {
 // wrk for 3 s with keep-alive, then with "Connection: close" (a connection per request): no socket
 // errors, no non-2xx, and a non-trivial number of requests.
 TEST_F(E2E, Wrk_KeepAliveAndClose_NoSocketErrors) {
-  Sandbox& sb = sandbox("e2e2", 101);
+  Sandbox& sb = sandbox("e2eb", 101);
   StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort);
   ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), kHttpPort);
@@ -123,7 +125,7 @@ TEST_F(E2E, Wrk_KeepAliveAndClose_NoSocketErrors) {
 
 // ab: 1000 short connections, 10 at a time, every one answered.
 TEST_F(E2E, Ab_ThousandShortConnections_NoneFailed) {
-  Sandbox& sb = sandbox("e2e3", 102);
+  Sandbox& sb = sandbox("e2ec", 102);
   StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort);
   ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), kHttpPort);
@@ -139,9 +141,10 @@ TEST_F(E2E, Ab_ThousandShortConnections_NoneFailed) {
 
 // 100 MB of random bytes through xdptcp-echo: what comes back is what was sent (SHA-256).
 TEST_F(E2E, Echo_100MB_ComesBackIntact) {
-  Sandbox& sb = sandbox("e2e4", 103);
+  Sandbox& sb = sandbox("e2ed", 103);
   StackServer echo("xdptcp-echo", sb.iface(), kEchoPort);
   ASSERT_TRUE(echo.started()) << echo.output();
+  ASSERT_TRUE(wait_tcp_ok(sb, sb.stack_ip4(), kEchoPort, 10s)) << echo.output();
   const std::string in = random_file("echo-in", "100M");
   const std::string out = scratch("echo-out");
   const CommandResult r = echo_through(sb, sb.stack_ip4(), in, out, 45);
@@ -154,11 +157,11 @@ TEST_F(E2E, Echo_100MB_ComesBackIntact) {
 // While wrk loads the stack, the kernel still answers ping and serves its own TCP port on the same
 // address (design brief §4: everything the stack does not claim passes to the kernel).
 TEST_F(E2E, KernelServices_UnderLoad_StillAnswer) {
-  Sandbox& sb = sandbox("e2e5", 104);
-  constexpr int kKernelPort = 9090;
+  Sandbox& sb = sandbox("e2ee", 104);
+  constexpr int kKernelPort = 29090;
   auto kernel = KernelTcpServer::start(sb.stack_ip4(), kKernelPort, "kernel:");
   ASSERT_TRUE(kernel.ok()) << kernel.error().describe();
-  StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort);
+  StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort, "--stats-on-exit");
   ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), kHttpPort);
   ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << httpd.output();
@@ -173,19 +176,19 @@ TEST_F(E2E, KernelServices_UnderLoad_StillAnswer) {
   }
   EXPECT_TRUE(wrk.running()) << "the kernel's answers must come while the stack is loaded:\n" << wrk.output();
   EXPECT_EQ(wrk.wait(10s), 0) << wrk.output();
+  EXPECT_EQ(httpd.stop(), 0) << httpd.output();
   const WrkResult w = parse_wrk(wrk.output());
   EXPECT_TRUE(w.parsed) << wrk.output();
-  EXPECT_EQ(w.socket_errors(), 0u) << wrk.output();
+  EXPECT_EQ(w.socket_errors(), 0u) << wrk.output() << httpd.output();
   EXPECT_GE(w.requests, 300u) << wrk.output();
   EXPECT_GE(kernel.value()->served(), 3u);
-  EXPECT_EQ(httpd.stop(), 0) << httpd.output();
 }
 
 // kill -9 under load: the AF_XDP sockets leave the XSKMAP with the process, so the port falls back to
 // the kernel at once: RST ("connection refused", curl exit 7), never silence (exit 28), and a kernel
 // listener started on the port answers. A new xdptcp-httpd takes the port over again.
 TEST_F(E2E, Kill9_UnderLoad_PortFallsBackToKernelThenRestarts) {
-  Sandbox& sb = sandbox("e2e6", 105);
+  Sandbox& sb = sandbox("e2ef", 105);
   const std::string url = http_url(sb.stack_ip4(), kHttpPort);
   {
     StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort);
@@ -214,17 +217,17 @@ TEST_F(E2E, Kill9_UnderLoad_PortFallsBackToKernelThenRestarts) {
 
 // Two engines on a 2-queue veth: with 64 connections both engines accept flows (design brief §5).
 TEST_F(E2E, TwoEngines_SixtyFourConnections_BothServe) {
-  Sandbox& sb = sandbox("e2e7", 106, 2);
+  Sandbox& sb = sandbox("e2eg", 106, 2);
   StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort, "--engines 2 --stats-on-exit");
   ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), kHttpPort);
   ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << httpd.output();
   const CommandResult r = sb.in_peer("wrk -t 2 -c 64 -d 3s --timeout 2s " + url);
+  ASSERT_EQ(httpd.stop(), 0) << httpd.output();
   ASSERT_TRUE(r.ok()) << r.output;
   const WrkResult w = parse_wrk(r.output);
-  EXPECT_EQ(w.socket_errors(), 0u) << r.output;
+  EXPECT_EQ(w.socket_errors(), 0u) << r.output << httpd.output();
   EXPECT_GE(w.requests, 300u) << r.output;
-  ASSERT_EQ(httpd.stop(), 0) << httpd.output();
   const auto engines = parse_engine_stats(httpd.output());
   ASSERT_EQ(engines.size(), 2u) << httpd.output();
   EXPECT_GT(engines[0].conns_accepted, 0u) << httpd.output();
@@ -236,15 +239,15 @@ TEST_F(E2E, TwoEngines_SixtyFourConnections_BothServe) {
 // neighbour table): xdptcp-wget against python's http.server in the peer namespace, 200 requests over
 // 4 connections (2 engines: replies that reach the other engine's queue are handed over).
 TEST_F(E2E, Wget_AgainstKernelHttpServer_AllComplete) {
-  Sandbox& sb = sandbox("e2e8", 107);
+  Sandbox& sb = sandbox("e2eh", 107);
   const std::string dir = scratch("www");
   std::filesystem::create_directories(dir);
   ASSERT_TRUE(run("head -c 1000 /dev/urandom > " + dir + "/f").ok());
-  BackgroundCommand server(in_netns(sb.peer_ns(), "exec python3 -u -m http.server 8090 --bind " + sb.peer_ip4() +
+  BackgroundCommand server(in_netns(sb.peer_ns(), "exec python3 -u -m http.server 28090 --bind " + sb.peer_ip4() +
                                                       " --directory " + dir));
   ASSERT_TRUE(server.wait_for_output("Serving HTTP", 10s)) << server.output();
   const CommandResult r = run(bin_path("xdptcp-wget") + " --iface " + sb.iface() + " --url http://" + sb.peer_ip4() +
-                              ":8090/f --connections 4 --requests 200 --timeout 5 --stats-on-exit -v");
+                              ":28090/f --connections 4 --requests 200 --timeout 5 --stats-on-exit -v");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("requests: 200 completed, 0 errors"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("200000 body bytes"), std::string::npos) << r.output;
@@ -256,7 +259,7 @@ TEST_F(E2E, Wget_AgainstKernelHttpServer_AllComplete) {
 // Router topology: the peer is behind a router namespace, so the stack must send its replies to the
 // gateway's MAC (learnt from the frames it received), over IPv4 and IPv6.
 TEST_F(E2E, Router_Curl_RepliesViaGateway) {
-  Sandbox& sb = sandbox("e2e9", 108, 2, true);
+  Sandbox& sb = sandbox("e2ei", 108, 2, true);
   ASSERT_FALSE(sb.var("GATEWAY_IP4").empty()) << sb.status().output;
   StackServer httpd("xdptcp-httpd", sb.iface(), kHttpPort, "--body-size " + std::to_string(kBodySize));
   ASSERT_TRUE(httpd.started()) << httpd.output();
@@ -276,7 +279,7 @@ TEST_F(E2E, Router_Curl_RepliesViaGateway) {
 TEST_F(E2E, ImpairedLink_EchoThroughRouter_BytesIntact) {
   const std::string impair = bin_path("xdptcp-impair");
   if (!std::filesystem::exists(impair)) GTEST_SKIP() << impair << " is not built (tools/impair)";
-  Sandbox& sb = sandbox("e2e10", 109, 2, true);
+  Sandbox& sb = sandbox("e2ej", 109, 2, true);
   const std::string rtr = sb.var("ROUTER_NS");
   ASSERT_FALSE(rtr.empty()) << sb.status().output;
   for (const char* dev : {"r0", "r1"}) {
@@ -288,6 +291,7 @@ TEST_F(E2E, ImpairedLink_EchoThroughRouter_BytesIntact) {
   ASSERT_TRUE(delay.wait_for_output("ready", 10s)) << delay.output();
   StackServer echo("xdptcp-echo", sb.iface(), kEchoPort, "--stats-on-exit");
   ASSERT_TRUE(echo.started()) << echo.output();
+  ASSERT_TRUE(wait_tcp_ok(sb, sb.stack_ip4(), kEchoPort, 10s)) << echo.output();
 
   const char* env = std::getenv("XDPTCP_E2E_IMPAIR_MB");
   const int mb = env != nullptr ? std::max(1, std::atoi(env)) : 2;

@@ -92,4 +92,11 @@ bool wait_http_ok(const Sandbox& sb, const std::string& url, std::chrono::millis
       timeout, std::chrono::milliseconds(100));
 }
 
+bool wait_tcp_ok(const Sandbox& sb, const std::string& ip, int port, std::chrono::milliseconds timeout) {
+  const bool v6 = ip.find(':') != std::string::npos;
+  const std::string target = (v6 ? "TCP6:[" + ip + "]:" : "TCP4:" + ip + ":") + std::to_string(port);
+  return wait_until([&] { return sb.in_peer("socat -u /dev/null " + target + ",connect-timeout=1").ok(); }, timeout,
+                    std::chrono::milliseconds(100));
+}
+
 }  // namespace xdptcp::test::e2e

@@ -68,4 +68,8 @@ std::string http_url(const std::string& ip, int port, const std::string& path = 
 // discovery on a fresh link can take a moment).
 bool wait_http_ok(const Sandbox& sb, const std::string& url, std::chrono::milliseconds timeout);
 
+// Polls until a TCP connect from the peer namespace to ip:port succeeds (the server's engines listen
+// only once they run, after it printed "listening").
+bool wait_tcp_ok(const Sandbox& sb, const std::string& ip, int port, std::chrono::milliseconds timeout);
+
 }  // namespace xdptcp::test::e2e
