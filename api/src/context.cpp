@@ -31,7 +31,12 @@ int fail(int e) {
 namespace detail {
 
 ContextImpl::ContextImpl(engine::Engine& e, unsigned id, const std::atomic<bool>* stop, PortClaims* c)
-    : engine(e), engine_id(id), stop_flag(stop), claims(c), listening(e.max_sockets(), 0), claimed(e.max_sockets()) {}
+    : engine(e),
+      engine_id(id),
+      stop_flag(stop),
+      claims(c),
+      listening(e.max_sockets(), 0),
+      claimed(e.max_sockets()) {}
 
 ContextImpl::~ContextImpl() {
   // Listeners still open when the application returns give their ports back.
@@ -83,9 +88,13 @@ void to_sockaddr(const wire::SockAddr& a, sockaddr* addr, socklen_t* len) {
 
 }  // namespace detail
 
-unsigned Context::engine_id() const { return impl_->engine_id; }
+unsigned Context::engine_id() const {
+  return impl_->engine_id;
+}
 
-bool Context::stopping() const { return impl_->stop_flag != nullptr && impl_->stop_flag->load(std::memory_order_relaxed); }
+bool Context::stopping() const {
+  return impl_->stop_flag != nullptr && impl_->stop_flag->load(std::memory_order_relaxed);
+}
 
 ContextStats Context::stats() const {
   const tcp::TcpStats& t = impl_->engine.tcp().stats();
@@ -169,8 +178,8 @@ ssize_t Context::readv(int fd, const iovec* iov, int iovcnt) {
   ssize_t total = 0;
   for (int i = 0; i < iovcnt; ++i) {
     if (iov[i].iov_len == 0) continue;
-    const ssize_t r = impl_->engine.tcp().recv(fd, {static_cast<std::uint8_t*>(iov[i].iov_base), iov[i].iov_len},
-                                               impl_->engine.now());
+    const ssize_t r = impl_->engine.tcp().recv(
+        fd, {static_cast<std::uint8_t*>(iov[i].iov_base), iov[i].iov_len}, impl_->engine.now());
     if (r < 0) return total > 0 ? total : ret(r);
     total += r;
     if (static_cast<std::size_t>(r) < iov[i].iov_len) break;  // drained (or EOF)
@@ -192,12 +201,15 @@ ssize_t Context::writev(int fd, const iovec* iov, int iovcnt) {
   return total;
 }
 
-int Context::shutdown(int fd, int how) { return ret(impl_->engine.tcp().shutdown(fd, how, impl_->engine.now())); }
+int Context::shutdown(int fd, int how) {
+  return ret(impl_->engine.tcp().shutdown(fd, how, impl_->engine.now()));
+}
 
 int Context::close(int fd) {
   if (fd >= impl_->epoll_base()) {
     const int k = fd - impl_->epoll_base();
-    if (k >= detail::ContextImpl::kMaxEpolls || !impl_->epolls[static_cast<std::size_t>(k)]) return fail(EBADF);
+    if (k >= detail::ContextImpl::kMaxEpolls || !impl_->epolls[static_cast<std::size_t>(k)])
+      return fail(EBADF);
     impl_->epolls[static_cast<std::size_t>(k)].reset();
     return 0;
   }
@@ -232,23 +244,47 @@ namespace {
 bool map_option(int level, int name, tcp::SockOpt* out) {
   if (level == SOL_SOCKET) {
     switch (name) {
-      case SO_REUSEADDR: *out = tcp::SockOpt::kReuseAddr; return true;
-      case SO_RCVBUF: *out = tcp::SockOpt::kRcvBuf; return true;
-      case SO_SNDBUF: *out = tcp::SockOpt::kSndBuf; return true;
-      case SO_KEEPALIVE: *out = tcp::SockOpt::kKeepAlive; return true;
-      case SO_LINGER: *out = tcp::SockOpt::kLinger; return true;
-      case SO_ERROR: *out = tcp::SockOpt::kError; return true;
-      default: return false;
+      case SO_REUSEADDR:
+        *out = tcp::SockOpt::kReuseAddr;
+        return true;
+      case SO_RCVBUF:
+        *out = tcp::SockOpt::kRcvBuf;
+        return true;
+      case SO_SNDBUF:
+        *out = tcp::SockOpt::kSndBuf;
+        return true;
+      case SO_KEEPALIVE:
+        *out = tcp::SockOpt::kKeepAlive;
+        return true;
+      case SO_LINGER:
+        *out = tcp::SockOpt::kLinger;
+        return true;
+      case SO_ERROR:
+        *out = tcp::SockOpt::kError;
+        return true;
+      default:
+        return false;
     }
   }
   if (level == IPPROTO_TCP) {
     switch (name) {
-      case TCP_NODELAY: *out = tcp::SockOpt::kNoDelay; return true;
-      case TCP_CONGESTION: *out = tcp::SockOpt::kCongestion; return true;
-      case TCP_KEEPIDLE: *out = tcp::SockOpt::kKeepIdle; return true;
-      case TCP_KEEPINTVL: *out = tcp::SockOpt::kKeepIntvl; return true;
-      case TCP_KEEPCNT: *out = tcp::SockOpt::kKeepCnt; return true;
-      default: return false;
+      case TCP_NODELAY:
+        *out = tcp::SockOpt::kNoDelay;
+        return true;
+      case TCP_CONGESTION:
+        *out = tcp::SockOpt::kCongestion;
+        return true;
+      case TCP_KEEPIDLE:
+        *out = tcp::SockOpt::kKeepIdle;
+        return true;
+      case TCP_KEEPINTVL:
+        *out = tcp::SockOpt::kKeepIntvl;
+        return true;
+      case TCP_KEEPCNT:
+        *out = tcp::SockOpt::kKeepCnt;
+        return true;
+      default:
+        return false;
     }
   }
   return false;

@@ -30,7 +30,9 @@ namespace detail {
 
 namespace {
 
-std::string key_of(const wire::SockAddr& a) { return a.to_string(); }
+std::string key_of(const wire::SockAddr& a) {
+  return a.to_string();
+}
 
 // Every address of `ifname` (link-local IPv6 excluded: the stack does not do scoped addresses).
 std::vector<wire::IpAddr> interface_addresses(const std::string& ifname) {
@@ -196,7 +198,8 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
       impl->addrs.push_back(*ip);
     }
   }
-  if (impl->addrs.empty()) return set("interface " + options.iface + " has no address; add one or pass addresses");
+  if (impl->addrs.empty())
+    return set("interface " + options.iface + " has no address; add one or pass addresses");
 
   const unsigned queues = impl->info.rx_queues;
   const unsigned engines = options.engines == 0 ? queues : options.engines;
@@ -211,7 +214,8 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   if (!krange) return fail_with(error, krange), nullptr;
   const unsigned lo = std::max<unsigned>(krange->hi + 1u, 1024u);
   if (lo + 1024 > 65536) {
-    return set("the kernel's ephemeral range " + std::to_string(krange->lo) + "-" + std::to_string(krange->hi) +
+    return set("the kernel's ephemeral range " + std::to_string(krange->lo) + "-" +
+               std::to_string(krange->hi) +
                " leaves fewer than 1024 ports for xdptcp; lower net.ipv4.ip_local_port_range's upper bound");
   }
   impl->ephemeral = {static_cast<std::uint16_t>(lo), 65535};
@@ -242,7 +246,8 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
     pc.busy_poll = options.busy_poll;
     auto port = io::AfXdpPort::open(pc);
     if (!port) return fail_with(error, port), nullptr;
-    auto reg = kernel::register_socket(impl->maps.fds(), q, port.value()->fd(), static_cast<std::uint32_t>(getpid()));
+    auto reg = kernel::register_socket(impl->maps.fds(), q, port.value()->fd(),
+                                       static_cast<std::uint32_t>(getpid()));
     if (!reg) return fail_with(error, reg), nullptr;
     impl->ports.push_back(std::move(port.value()));
   }
@@ -250,17 +255,22 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   return std::unique_ptr<Stack>(new Stack(std::move(impl)));
 }
 
-unsigned Stack::engines() const { return static_cast<unsigned>(impl_->ports.size()); }
+unsigned Stack::engines() const {
+  return static_cast<unsigned>(impl_->ports.size());
+}
 
-void Stack::stop() { impl_->stop.store(true, std::memory_order_relaxed); }
+void Stack::stop() {
+  impl_->stop.store(true, std::memory_order_relaxed);
+}
 
 std::string Stack::describe() const {
   std::ostringstream o;
-  o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), " << engines() << " engine(s), AF_XDP "
-    << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy") << " mode";
+  o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), " << engines()
+    << " engine(s), AF_XDP " << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy")
+    << " mode";
   if (impl_->attachment) {
-    o << ", steering program attached by this process ("
-      << kernel::to_string(impl_->attachment->info().mode) << ")";
+    o << ", steering program attached by this process (" << kernel::to_string(impl_->attachment->info().mode)
+      << ")";
   } else {
     o << ", steering program attached by xdptcp-ctl";
   }
@@ -297,7 +307,8 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       ec.tcp.sndbuf = impl_->opts.sndbuf;
       ec.tcp.rcvbuf = impl_->opts.rcvbuf;
       ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl_->ephemeral.lo + i * span);
-      ec.tcp.ephemeral_hi = static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl_->ephemeral.lo + (i + 1) * span - 1);
+      ec.tcp.ephemeral_hi =
+          static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl_->ephemeral.lo + (i + 1) * span - 1);
       MonotonicClock clock;
       detail::KernelResolver resolver(impl_->info.ifindex);
       engine::Engine eng(ec, *impl_->ports[i], clock, &resolver);

@@ -32,7 +32,8 @@ void forget(pid_t pid) {
 }
 
 long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -50,7 +51,8 @@ bool reap_until(pid_t pid, long long deadline, int* status, rusage* ru) {
 
 }  // namespace
 
-bool spawn(const std::vector<std::string>& argv, const std::string& stderr_path, Child& child, std::string* error) {
+bool spawn(const std::vector<std::string>& argv, const std::string& stderr_path, Child& child,
+           std::string* error) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) {
     *error = std::string("pipe: ") + std::strerror(errno);

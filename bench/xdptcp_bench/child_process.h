@@ -18,7 +18,8 @@ struct Child {
 };
 
 // Starts argv[0] (searched in PATH). False with *error when fork/exec fails.
-bool spawn(const std::vector<std::string>& argv, const std::string& stderr_path, Child& child, std::string* error);
+bool spawn(const std::vector<std::string>& argv, const std::string& stderr_path, Child& child,
+           std::string* error);
 // Reads the child's stdout until a line starting with `prefix`; false on EOF or timeout.
 bool wait_for_line(Child& child, const std::string& prefix, int timeout_ms);
 // Reads the child's stdout until EOF (or timeout); returns what was read.

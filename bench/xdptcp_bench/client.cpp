@@ -60,10 +60,14 @@ void summarize(const std::vector<ClientCounters>& per, ClientResult& r) {
 
 int default_connections(Workload w) {
   switch (w) {
-    case Workload::kShort: return 64;
-    case Workload::kRr: return 64;
-    case Workload::kBulk: return 1;
-    case Workload::kLatency: return 1;
+    case Workload::kShort:
+      return 64;
+    case Workload::kRr:
+      return 64;
+    case Workload::kBulk:
+      return 1;
+    case Workload::kLatency:
+      return 1;
   }
   return 1;
 }
@@ -121,9 +125,10 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
     });
   } else {
     install_stop_handlers(nullptr);
-    const unsigned n = o.threads != 0 ? o.threads : std::max(1u, std::min<unsigned>(
-                                                                 std::thread::hardware_concurrency(),
-                                                                 static_cast<unsigned>(plan.connections)));
+    const unsigned n = o.threads != 0
+                           ? o.threads
+                           : std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(),
+                                                             static_cast<unsigned>(plan.connections)));
     r.threads = n;
     per.resize(n);
     const std::size_t max_fd = raise_fd_limit();

@@ -16,16 +16,16 @@ namespace xdptcp::bench {
 struct ClientOptions {
   std::string stack = "kernel";  // kernel | xdptcp
   Workload workload = Workload::kShort;
-  std::string target;            // IP:PORT
-  int connections = 0;           // 0: the workload's default
+  std::string target;   // IP:PORT
+  int connections = 0;  // 0: the workload's default
   double duration_s = 5;
   double warmup_s = 1;
-  std::size_t size = 0;          // 0: the workload's default
-  unsigned threads = 0;          // kernel threads or xdptcp engines; 0: default
-  std::string iface;             // xdptcp: the interface to run on
+  std::size_t size = 0;  // 0: the workload's default
+  unsigned threads = 0;  // kernel threads or xdptcp engines; 0: default
+  std::string iface;     // xdptcp: the interface to run on
   bool busy_poll = false;
   bool pin = false;
-  int server_pid = 0;            // when set, that process's CPU time is measured too
+  int server_pid = 0;  // when set, that process's CPU time is measured too
 };
 
 struct ClientResult {
@@ -41,9 +41,9 @@ struct ClientResult {
   double txn_per_s = 0;
   double bytes_per_s = 0;
   double p50_us = 0, p99_us = 0, p999_us = 0;
-  double cpu_busy_s = 0;   // all cores, over the measured window
-  double cpu_total_s = 0;  // all cores' elapsed time (busy + idle) over the window
-  double server_cpu_s = 0; // the --server-pid process's user+system time over the window
+  double cpu_busy_s = 0;    // all cores, over the measured window
+  double cpu_total_s = 0;   // all cores' elapsed time (busy + idle) over the window
+  double server_cpu_s = 0;  // the --server-pid process's user+system time over the window
 };
 
 int default_connections(Workload w);

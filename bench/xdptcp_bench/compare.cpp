@@ -28,7 +28,7 @@ std::atomic<bool> g_interrupted{false};
 
 void on_interrupt(int) {
   g_interrupted.store(true);
-  kill_all_children(SIGINT);
+  kill_all_children(SIGTERM);
 }
 
 std::string self_exe() {
@@ -68,9 +68,12 @@ class Runner {
     const std::string w = workload_name(o_.workload);
     const std::string slog = logdir_ + "/server-" + stack + ".log";
     const std::string clog = logdir_ + "/client-" + stack + ".log";
-    std::vector<std::string> sargs = {self_, "server", "--stack", stack, "--workload", w, "--port",
-                                      std::to_string(port), "--engines", std::to_string(o_.engines),
-                                      "--ip", sb_.stack_ip4()};
+    std::vector<std::string> sargs = {self_,        "server",
+                                      "--stack",    stack,
+                                      "--workload", w,
+                                      "--port",     std::to_string(port),
+                                      "--engines",  std::to_string(o_.engines),
+                                      "--ip",       sb_.stack_ip4()};
     if (stack == "xdptcp") {
       sargs.insert(sargs.end(), {"--iface", sb_.iface(), "--rx-batch", std::to_string(o_.rx_batch)});
       if (o_.busy_poll) sargs.push_back("--busy-poll");
@@ -83,24 +86,39 @@ class Runner {
       *error = stack + " server did not become ready; its log (" + slog + "):\n" + tail_of(slog);
       return false;
     }
-    std::vector<std::string> cargs = {"ip", "netns", "exec", sb_.peer_ns(), self_, "client", "--stack", "kernel",
-                                      "--workload", w, "--target", sb_.stack_ip4() + ":" + std::to_string(port),
-                                      "--duration", num(o_.duration_s), "--warmup", num(o_.warmup_s), "--json",
-                                      "--server-pid", std::to_string(server.pid)};
+    std::vector<std::string> cargs = {"ip",
+                                      "netns",
+                                      "exec",
+                                      sb_.peer_ns(),
+                                      self_,
+                                      "client",
+                                      "--stack",
+                                      "kernel",
+                                      "--workload",
+                                      w,
+                                      "--target",
+                                      sb_.stack_ip4() + ":" + std::to_string(port),
+                                      "--duration",
+                                      num(o_.duration_s),
+                                      "--warmup",
+                                      num(o_.warmup_s),
+                                      "--json",
+                                      "--server-pid",
+                                      std::to_string(server.pid)};
     if (o_.connections > 0) cargs.insert(cargs.end(), {"--connections", std::to_string(o_.connections)});
     if (o_.size > 0) cargs.insert(cargs.end(), {"--size", std::to_string(o_.size)});
     if (o_.client_threads > 0) cargs.insert(cargs.end(), {"--threads", std::to_string(o_.client_threads)});
     progress("the client against the %s server", stack.c_str(), round, o_.rounds, w.c_str());
     Child client;
     if (!spawn(cargs, clog, client, error)) {
-      stop_child(server, SIGINT, 5000, nullptr);
+      stop_child(server, SIGTERM, 5000, nullptr);
       return false;
     }
     const int budget_ms = static_cast<int>((o_.duration_s + o_.warmup_s) * 1000) + 30000;
     const std::string json = read_all(client, budget_ms);
     const int cst = wait_child(client, 5000, nullptr);
     progress("stopping the %s server", stack.c_str(), round, o_.rounds, w.c_str());
-    stop_child(server, SIGINT, 10000, nullptr);
+    stop_child(server, SIGTERM, 10000, nullptr);
     if (g_interrupted) {
       *error = "interrupted";
       return false;
@@ -133,12 +151,15 @@ void add_compare_options(CLI::App& app, CompareOptions& o) {
   app.add_option("--warmup", o.warmup_s, "seconds of load before measuring")->check(CLI::NonNegativeNumber);
   app.add_option("--rounds", o.rounds, "rounds (each runs both servers)")->check(CLI::Range(1, 100));
   app.add_option("--engines", o.engines, "xdptcp engines = kernel server threads")->check(CLI::Range(1, 64));
+  app.add_option("--queues", o.queues, "sandbox queues (default: --engines)")->check(CLI::Range(1, 64));
   app.add_option("--connections", o.connections, "client connections (default: per workload)");
   app.add_option("--size", o.size, "request/reply bytes (bulk: bytes per write)");
   app.add_option("--client-threads", o.client_threads, "client threads (default: one per core, at most C)");
   app.add_flag("--busy-poll", o.busy_poll, "xdptcp server: spin instead of sleeping");
-  app.add_option("--rx-batch", o.rx_batch, "xdptcp server: frames per receive burst")->check(CLI::Range(1, 4096));
-  app.add_flag("--json", o.json, "print one JSON object (top-level \"ratio\": the main figure, xdptcp/kernel)");
+  app.add_option("--rx-batch", o.rx_batch, "xdptcp server: frames per receive burst")
+      ->check(CLI::Range(1, 4096));
+  app.add_flag("--json", o.json,
+               "print one JSON object (top-level \"ratio\": the main figure, xdptcp/kernel)");
   app.add_option("--chart", o.chart, "write a PNG chart of the rounds (gnuplot)");
   app.add_option("--sandbox-name", o.sandbox_name, "name of the sandbox to create (and remove)");
   app.add_option("--sandbox-script", o.sandbox_script, "path of tools/sandbox.sh");
@@ -165,7 +186,9 @@ int run_compare(const CompareOptions& o) {
   }
   const char* w = workload_name(o.workload);
   std::fprintf(stderr, "[compare %s] bringing up sandbox '%s'", w, o.sandbox_name.c_str());
-  Sandbox sb(o.sandbox_script, o.sandbox_name, 2);
+  // One queue per engine, as on a NIC sized for the engines: a queue without an engine would pass
+  // its flows to the kernel (which has no listener on the xdptcp port and resets them).
+  Sandbox sb(o.sandbox_script, o.sandbox_name, static_cast<int>(o.queues != 0 ? o.queues : o.engines));
   std::string err;
   if (!sb.up(&err)) {
     std::fprintf(stderr, "\ncompare: %s\n", err.c_str());

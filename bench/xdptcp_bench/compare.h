@@ -17,14 +17,15 @@ struct CompareOptions {
   double duration_s = 5;
   double warmup_s = 1;
   int rounds = 3;
-  unsigned engines = 2;          // xdptcp engines and kernel server threads
-  int connections = 0;           // 0: the workload's default
-  std::size_t size = 0;          // 0: the workload's default
-  unsigned client_threads = 0;   // 0: the client's default
-  bool busy_poll = false;        // xdptcp server
-  unsigned rx_batch = 64;        // xdptcp server
+  unsigned engines = 2;         // xdptcp engines and kernel server threads
+  unsigned queues = 0;          // sandbox veth queues; 0: as many as engines
+  int connections = 0;          // 0: the workload's default
+  std::size_t size = 0;         // 0: the workload's default
+  unsigned client_threads = 0;  // 0: the client's default
+  bool busy_poll = false;       // xdptcp server
+  unsigned rx_batch = 64;       // xdptcp server
   bool json = false;
-  std::string chart;             // PNG path, empty: none
+  std::string chart;  // PNG path, empty: none
   std::string sandbox_name = "bench";
   std::string sandbox_script = XDPTCP_SOURCE_DIR "/tools/sandbox.sh";
 };

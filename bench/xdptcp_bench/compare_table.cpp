@@ -14,14 +14,18 @@ double median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-bool bulk(Workload w) { return w == Workload::kBulk; }
+bool bulk(Workload w) {
+  return w == Workload::kBulk;
+}
 
 // Units of work for CPU cost: transactions, or megabytes for bulk.
 double units(const ClientResult& r) {
   return bulk(r.workload) ? static_cast<double>(r.bytes) / 1e6 : static_cast<double>(r.txns);
 }
 
-double ratio(double x, double k) { return k > 0 ? x / k : 0; }
+double ratio(double x, double k) {
+  return k > 0 ? x / k : 0;
+}
 
 }  // namespace
 
@@ -71,11 +75,12 @@ void print_table(Workload w, const StackRounds& kernel, const StackRounds& xdptc
   };
   row("kernel", k);
   row("xdptcp", x);
-  std::printf("%-8s %13.2fx %8s %11.2fx %11.2fx %9.2fx %9.2fx %9.2fx\n", "ratio", ratio(x.throughput, k.throughput),
-              "", ratio(x.cpu_us, k.cpu_us), ratio(x.server_cpu_us, k.server_cpu_us), ratio(x.p50_us, k.p50_us),
-              ratio(x.p99_us, k.p99_us), ratio(x.p999_us, k.p999_us));
-  std::printf("main figure (%s) xdptcp/kernel: %.2fx\n", w == Workload::kLatency ? "p99 latency" : "throughput",
-              main_ratio(w, k, x));
+  std::printf("%-8s %13.2fx %8s %11.2fx %11.2fx %9.2fx %9.2fx %9.2fx\n", "ratio",
+              ratio(x.throughput, k.throughput), "", ratio(x.cpu_us, k.cpu_us),
+              ratio(x.server_cpu_us, k.server_cpu_us), ratio(x.p50_us, k.p50_us), ratio(x.p99_us, k.p99_us),
+              ratio(x.p999_us, k.p999_us));
+  std::printf("main figure (%s) xdptcp/kernel: %.2fx\n",
+              w == Workload::kLatency ? "p99 latency" : "throughput", main_ratio(w, k, x));
 }
 
 nlohmann::json table_json(Workload w, const StackRounds& kernel, const StackRounds& xdptcp) {
@@ -95,19 +100,18 @@ nlohmann::json table_json(Workload w, const StackRounds& kernel, const StackRoun
                           {"errors", m.errors},
                           {"rounds", rounds}};
   };
-  return nlohmann::json{
-      {"workload", workload_name(w)},
-      {"ratio", main_ratio(w, k, x)},
-      {"main_figure", w == Workload::kLatency ? "p99_us" : "throughput"},
-      {"ratios",
-       {{"throughput", ratio(x.throughput, k.throughput)},
-        {"cpu_per_unit", ratio(x.cpu_us, k.cpu_us)},
-        {"server_cpu_per_unit", ratio(x.server_cpu_us, k.server_cpu_us)},
-        {"p50", ratio(x.p50_us, k.p50_us)},
-        {"p99", ratio(x.p99_us, k.p99_us)},
-        {"p999", ratio(x.p999_us, k.p999_us)}}},
-      {"kernel", side(kernel, k)},
-      {"xdptcp", side(xdptcp, x)}};
+  return nlohmann::json{{"workload", workload_name(w)},
+                        {"ratio", main_ratio(w, k, x)},
+                        {"main_figure", w == Workload::kLatency ? "p99_us" : "throughput"},
+                        {"ratios",
+                         {{"throughput", ratio(x.throughput, k.throughput)},
+                          {"cpu_per_unit", ratio(x.cpu_us, k.cpu_us)},
+                          {"server_cpu_per_unit", ratio(x.server_cpu_us, k.server_cpu_us)},
+                          {"p50", ratio(x.p50_us, k.p50_us)},
+                          {"p99", ratio(x.p99_us, k.p99_us)},
+                          {"p999", ratio(x.p999_us, k.p999_us)}}},
+                        {"kernel", side(kernel, k)},
+                        {"xdptcp", side(xdptcp, x)}};
 }
 
 }  // namespace xdptcp::bench

@@ -19,12 +19,12 @@ struct StackRounds {
 };
 
 struct Summary {
-  double throughput = 0;        // median: transactions/s, or bytes/s for bulk
-  double spread_pct = 0;        // (max - min) / median over rounds
-  double cpu_us = 0;            // median machine CPU us per transaction (per MB for bulk)
-  double server_cpu_us = 0;     // median server-process CPU us per transaction (per MB for bulk)
+  double throughput = 0;     // median: transactions/s, or bytes/s for bulk
+  double spread_pct = 0;     // (max - min) / median over rounds
+  double cpu_us = 0;         // median machine CPU us per transaction (per MB for bulk)
+  double server_cpu_us = 0;  // median server-process CPU us per transaction (per MB for bulk)
   double p50_us = 0, p99_us = 0, p999_us = 0;  // medians over rounds
-  double errors = 0;            // total
+  double errors = 0;                           // total
 };
 
 Summary summarize(const StackRounds& s);

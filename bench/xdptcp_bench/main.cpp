@@ -15,7 +15,9 @@ using namespace xdptcp::bench;
 namespace {
 
 std::map<std::string, Workload> workload_map() {
-  return {{"short", Workload::kShort}, {"rr", Workload::kRr}, {"bulk", Workload::kBulk},
+  return {{"short", Workload::kShort},
+          {"rr", Workload::kRr},
+          {"bulk", Workload::kBulk},
           {"latency", Workload::kLatency}};
 }
 
@@ -32,7 +34,8 @@ int main(int argc, char** argv) {
       ->required()
       ->transform(CLI::CheckedTransformer(workload_map()));
   srv->add_option("--port", so.port, "TCP port")->check(CLI::Range(1, 65535));
-  srv->add_option("--threads,--engines", so.threads, "kernel threads / xdptcp engines (0: one per core/queue)");
+  srv->add_option("--threads,--engines", so.threads,
+                  "kernel threads / xdptcp engines (0: one per core/queue)");
   srv->add_option("--iface", so.iface, "xdptcp: interface to serve on");
   srv->add_option("--ip", so.ip, "address to listen on");
   srv->add_flag("!--no-pin", so.pin, "do not pin threads to cores");

@@ -34,8 +34,8 @@ void sum_into(ServerCounters& t, const ServerCounters& c) {
 void print_totals(const char* stack, const std::vector<ServerCounters>& per) {
   ServerCounters t;
   for (const auto& c : per) sum_into(t, c);
-  std::fprintf(stderr, "xdptcp-bench server (%s): accepted %llu, closed %llu, bytes in %llu, errors %llu\n", stack,
-               static_cast<unsigned long long>(t.accepted), static_cast<unsigned long long>(t.closed),
+  std::fprintf(stderr, "xdptcp-bench server (%s): accepted %llu, closed %llu, bytes in %llu, errors %llu\n",
+               stack, static_cast<unsigned long long>(t.accepted), static_cast<unsigned long long>(t.closed),
                static_cast<unsigned long long>(t.bytes_in), static_cast<unsigned long long>(t.errors));
 }
 
@@ -59,7 +59,8 @@ int kernel_listener(const ServerOptions& o) {
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 || ::listen(fd, 4096) < 0) {
-    std::fprintf(stderr, "server: bind/listen on %s port %d: %s\n", o.ip.c_str(), o.port, std::strerror(errno));
+    std::fprintf(stderr, "server: bind/listen on %s port %d: %s\n", o.ip.c_str(), o.port,
+                 std::strerror(errno));
     ::close(fd);
     return -1;
   }
@@ -158,6 +159,8 @@ int run_xdptcp(const ServerOptions& o) {
 
 }  // namespace
 
-int run_server(const ServerOptions& o) { return o.stack == "xdptcp" ? run_xdptcp(o) : run_kernel(o); }
+int run_server(const ServerOptions& o) {
+  return o.stack == "xdptcp" ? run_xdptcp(o) : run_kernel(o);
+}
 
 }  // namespace xdptcp::bench

@@ -16,10 +16,14 @@ enum class Workload { kShort, kRr, kBulk, kLatency };
 
 inline const char* workload_name(Workload w) {
   switch (w) {
-    case Workload::kShort: return "short";
-    case Workload::kRr: return "rr";
-    case Workload::kBulk: return "bulk";
-    case Workload::kLatency: return "latency";
+    case Workload::kShort:
+      return "short";
+    case Workload::kRr:
+      return "rr";
+    case Workload::kBulk:
+      return "bulk";
+    case Workload::kLatency:
+      return "latency";
   }
   return "?";
 }
@@ -33,7 +37,9 @@ inline std::optional<Workload> parse_workload(const std::string& s) {
 }
 
 // Default message size: 64-byte requests (issue 5); bulk writes in 64 KiB chunks.
-inline std::size_t default_size(Workload w) { return w == Workload::kBulk ? 64 * 1024 : 64; }
+inline std::size_t default_size(Workload w) {
+  return w == Workload::kBulk ? 64 * 1024 : 64;
+}
 
 // The largest message a client sends in one request (its static buffer).
 inline constexpr std::size_t kMaxMessage = 1 << 20;

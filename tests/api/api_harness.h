@@ -55,8 +55,10 @@ struct Host {
 struct ApiPair {
   ApiPair()
       : link(1024, 2048),
-        server(link.a(), clock, *wire::IpAddr::parse("198.18.0.1"), *wire::IpAddr::parse("fd00:198:18::1"), 1),
-        client(link.b(), clock, *wire::IpAddr::parse("198.18.0.2"), *wire::IpAddr::parse("fd00:198:18::2"), 2) {
+        server(link.a(), clock, *wire::IpAddr::parse("198.18.0.1"), *wire::IpAddr::parse("fd00:198:18::1"),
+               1),
+        client(link.b(), clock, *wire::IpAddr::parse("198.18.0.2"), *wire::IpAddr::parse("fd00:198:18::2"),
+               2) {
     client.resolver.table["198.18.0.1"] = server.mac;
     client.resolver.table["fd00:198:18::1"] = server.mac;
     server.resolver.table["198.18.0.2"] = client.mac;

@@ -91,7 +91,8 @@ TEST_F(ApiTest, EchoOverEpoll_IPv4) {
   int accepted = -1;
   ASSERT_TRUE(run_until([&] {
     if (cli().epoll_wait(cep, out, 8, 0) > 0 && (out[0].events & EPOLLOUT) != 0) writable = true;
-    if (srv().epoll_wait(ep, out, 8, 0) > 0 && out[0].data.fd == l) accepted = srv().accept(l, nullptr, nullptr);
+    if (srv().epoll_wait(ep, out, 8, 0) > 0 && out[0].data.fd == l)
+      accepted = srv().accept(l, nullptr, nullptr);
     return writable && accepted >= 0;
   }));
   int err = -1;
@@ -213,7 +214,8 @@ TEST_F(ApiTest, ShutdownWrite_PeerSeesEofAndRdHup) {
   ASSERT_EQ(srv().epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
   ASSERT_EQ(cli().shutdown(c, SHUT_WR), 0);
   epoll_event out[4];
-  ASSERT_TRUE(run_until([&] { return srv().epoll_wait(ep, out, 4, 0) > 0 && (out[0].events & EPOLLRDHUP) != 0; }));
+  ASSERT_TRUE(
+      run_until([&] { return srv().epoll_wait(ep, out, 4, 0) > 0 && (out[0].events & EPOLLRDHUP) != 0; }));
   char buf[8];
   EXPECT_EQ(srv().read(s, buf, sizeof buf), 0);
   // Half-close: the server can still send, and the client still reads.

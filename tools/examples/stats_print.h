@@ -19,7 +19,8 @@ inline void print_stats_line(std::FILE* out, const char* label, const ContextSta
                " segments_out=%" PRIu64 " retransmits=%" PRIu64 " drops=%" PRIu64 " rx_frames=%" PRIu64
                " tx_frames=%" PRIu64 " handoffs=%" PRIu64 " handoffs_in=%" PRIu64 "\n",
                label, s.conns_accepted, s.conns_opened, s.conns_reset, s.conns_timed_out, s.conns_refused,
-               s.segments_in, s.segments_out, s.retransmits, s.drops, s.rx_frames, s.tx_frames, s.handoffs, s.handoffs_in);
+               s.segments_in, s.segments_out, s.retransmits, s.drops, s.rx_frames, s.tx_frames, s.handoffs,
+               s.handoffs_in);
 }
 
 // Per-engine lines, then the sum.

@@ -72,21 +72,23 @@ bool parse_url(const std::string& s, Url* u, std::string* why) {
     auto* a = reinterpret_cast<sockaddr_in*>(&u->addr);
     a->sin_family = AF_INET;
     a->sin_port = htons(static_cast<std::uint16_t>(p));
-    if (inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1) return *why = "'" + ip + "' is not an IP address", false;
+    if (inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1)
+      return *why = "'" + ip + "' is not an IP address", false;
     u->len = sizeof *a;
   } else {
     auto* a = reinterpret_cast<sockaddr_in6*>(&u->addr);
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(static_cast<std::uint16_t>(p));
-    if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1) return *why = "'" + ip + "' is not an IPv6 address", false;
+    if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1)
+      return *why = "'" + ip + "' is not an IPv6 address", false;
     u->len = sizeof *a;
   }
   return true;
 }
 
 enum Err { kConnect, kReset, kClosedEarly, kBadResponse, kStatus, kTimeout, kOther, kErrCount };
-constexpr const char* kErrNames[kErrCount] = {"connect", "reset", "closed_early", "bad_response",
-                                              "status", "timeout", "other"};
+constexpr const char* kErrNames[kErrCount] = {"connect", "reset",   "closed_early", "bad_response",
+                                              "status",  "timeout", "other"};
 
 struct Options {
   StackOptions stack;
@@ -118,8 +120,8 @@ struct Slot {
   std::size_t sent = 0;              // request bytes written
   std::string in;                    // response head bytes so far
   bool head_done = false;
-  int status = 0;                    // of the response being read
-  bool until_eof = false;            // no Content-Length: the body ends with the connection
+  int status = 0;          // of the response being read
+  bool until_eof = false;  // no Content-Length: the body ends with the connection
   bool server_closes = false;
   std::uint64_t body_left = 0;
 };
@@ -155,7 +157,8 @@ struct Client {
   void begin_request(Slot& s, std::size_t idx, SteadyClock::time_point now) {
     if (budget != UINT64_MAX) --budget;
     s.started = now;
-    s.deadline = now + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(o.timeout_s));
+    s.deadline =
+        now + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(o.timeout_s));
     s.sent = 0;
     s.in.clear();
     s.head_done = s.until_eof = s.server_closes = false;
@@ -173,7 +176,8 @@ struct Client {
     epoll_event ev{EPOLLOUT | EPOLLIN | EPOLLRDHUP, {}};
     ev.data.u64 = idx;
     if (ctx.epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev) < 0) return fail(s, kOther, errno);
-    if (ctx.connect(s.fd, reinterpret_cast<const sockaddr*>(&url.addr), url.len) < 0 && errno != EINPROGRESS) {
+    if (ctx.connect(s.fd, reinterpret_cast<const sockaddr*>(&url.addr), url.len) < 0 &&
+        errno != EINPROGRESS) {
       return fail(s, kConnect, errno);
     }
     s.phase = Phase::kConnecting;
@@ -190,7 +194,8 @@ struct Client {
     }
     const bool done = s.sent == request.size();
     if (done) s.phase = Phase::kReading;
-    epoll_event ev{static_cast<std::uint32_t>(done ? (EPOLLIN | EPOLLRDHUP) : (EPOLLOUT | EPOLLIN | EPOLLRDHUP)), {}};
+    epoll_event ev{
+        static_cast<std::uint32_t>(done ? (EPOLLIN | EPOLLRDHUP) : (EPOLLOUT | EPOLLIN | EPOLLRDHUP)), {}};
     ev.data.u64 = idx;
     ctx.epoll_ctl(ep, EPOLL_CTL_MOD, s.fd, &ev);
   }
@@ -259,7 +264,10 @@ struct Client {
       }
       if (n < 0) {
         if (errno == EAGAIN) return;
-        return fail(s, errno == ECONNRESET || errno == EPIPE ? kReset : errno == ETIMEDOUT ? kTimeout : kOther,
+        return fail(s,
+                    errno == ECONNRESET || errno == EPIPE ? kReset
+                    : errno == ETIMEDOUT                  ? kTimeout
+                                                          : kOther,
                     errno);
       }
       std::size_t off = 0;
@@ -316,8 +324,9 @@ struct Client {
       ++r.errors[kOther];
       return;
     }
-    r.latency_us.reserve(budget != UINT64_MAX ? static_cast<std::size_t>(std::min<std::uint64_t>(budget, 1u << 24))
-                                              : 1u << 20);
+    r.latency_us.reserve(budget != UINT64_MAX
+                             ? static_cast<std::size_t>(std::min<std::uint64_t>(budget, 1u << 24))
+                             : 1u << 20);
     std::vector<epoll_event> evs(256);
     for (;;) {
       const auto now = SteadyClock::now();
@@ -352,7 +361,9 @@ std::uint32_t percentile(const std::vector<std::uint32_t>& sorted, double p) {
 }
 
 // An even share of `total` for part i of n.
-std::uint64_t share(std::uint64_t total, unsigned i, unsigned n) { return total / n + (i < total % n ? 1 : 0); }
+std::uint64_t share(std::uint64_t total, unsigned i, unsigned n) {
+  return total / n + (i < total % n ? 1 : 0);
+}
 
 }  // namespace
 
@@ -395,8 +406,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "xdptcp-wget: %s, %u connection(s), %s; %s\n", o.url.c_str(), o.connections,
                o.keepalive ? "keep-alive" : "Connection: close", stack->describe().c_str());
 
-  std::string request = "GET " + url.path + " HTTP/1.1\r\nHost: " + url.host + "\r\nUser-Agent: xdptcp-wget\r\n" +
-                        (o.keepalive ? "" : "Connection: close\r\n") + "\r\n";
+  std::string request = "GET " + url.path + " HTTP/1.1\r\nHost: " + url.host +
+                        "\r\nUser-Agent: xdptcp-wget\r\n" + (o.keepalive ? "" : "Connection: close\r\n") +
+                        "\r\n";
   std::vector<Result> results(n);
   const auto start = SteadyClock::now();
   const auto end = o.duration_s > 0 ? start + std::chrono::duration_cast<SteadyClock::duration>(
@@ -407,8 +419,15 @@ int main(int argc, char** argv) {
     const auto conns = static_cast<std::size_t>(share(o.connections, i, n));
     Result& r = results[i];
     if (conns > 0) {
-      Client c{ctx, o, url, request, o.requests > 0 ? share(o.requests, i, n) : UINT64_MAX, end, r,
-               std::vector<Slot>(conns), -1};
+      Client c{ctx,
+               o,
+               url,
+               request,
+               o.requests > 0 ? share(o.requests, i, n) : UINT64_MAX,
+               end,
+               r,
+               std::vector<Slot>(conns),
+               -1};
       c.run();
     }
     r.stats = ctx.stats();
@@ -427,14 +446,15 @@ int main(int argc, char** argv) {
   std::sort(total.latency_us.begin(), total.latency_us.end());
   std::uint64_t errors = 0;
   for (std::uint64_t e : total.errors) errors += e;
-  std::printf("requests: %" PRIu64 " completed, %" PRIu64 " errors in %.3f s: %.1f req/s, %" PRIu64 " body bytes\n",
+  std::printf("requests: %" PRIu64 " completed, %" PRIu64 " errors in %.3f s: %.1f req/s, %" PRIu64
+              " body bytes\n",
               total.completed, errors, secs, secs > 0 ? static_cast<double>(total.completed) / secs : 0.0,
               total.body_bytes);
   std::printf("errors:");
   for (int e = 0; e < kErrCount; ++e) std::printf(" %s=%" PRIu64, kErrNames[e], total.errors[e]);
   std::printf("\nlatency us: p50=%u p90=%u p99=%u p99.9=%u max=%u\n", percentile(total.latency_us, 50),
-              percentile(total.latency_us, 90), percentile(total.latency_us, 99), percentile(total.latency_us, 99.9),
-              total.latency_us.empty() ? 0u : total.latency_us.back());
+              percentile(total.latency_us, 90), percentile(total.latency_us, 99),
+              percentile(total.latency_us, 99.9), total.latency_us.empty() ? 0u : total.latency_us.back());
   if (o.stats_on_exit) print_stats(stdout, stats);
   std::fflush(stdout);
   return errors > 0 || total.completed == 0 ? 1 : 0;

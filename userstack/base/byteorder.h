@@ -8,8 +8,12 @@
 
 namespace xdptcp {
 
-inline constexpr std::uint16_t bswap16(std::uint16_t v) { return static_cast<std::uint16_t>((v << 8) | (v >> 8)); }
-inline constexpr std::uint32_t bswap32(std::uint32_t v) { return __builtin_bswap32(v); }
+inline constexpr std::uint16_t bswap16(std::uint16_t v) {
+  return static_cast<std::uint16_t>((v << 8) | (v >> 8));
+}
+inline constexpr std::uint32_t bswap32(std::uint32_t v) {
+  return __builtin_bswap32(v);
+}
 
 inline std::uint16_t load_be16(const std::uint8_t* p) {
   std::uint16_t v;

@@ -15,9 +15,7 @@ struct Error {
   std::string message;  // for the user: what failed, and the fix when there is one
 
   // "message: strerror(code)"
-  std::string describe() const {
-    return code != 0 ? message + ": " + std::strerror(code) : message;
-  }
+  std::string describe() const { return code != 0 ? message + ": " + std::strerror(code) : message; }
 };
 
 template <typename T = void>
@@ -54,6 +52,8 @@ class [[nodiscard]] Result<void> {
 };
 
 // Error{errno, msg} from the current errno.
-inline Error errno_error(std::string message) { return Error{errno, std::move(message)}; }
+inline Error errno_error(std::string message) {
+  return Error{errno, std::move(message)};
+}
 
 }  // namespace xdptcp

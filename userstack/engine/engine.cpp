@@ -128,7 +128,9 @@ int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
   return tcp_->connect(s, remote, clock_.now());
 }
 
-void Engine::set_peers(std::span<Engine* const> engines) { peers_.assign(engines.begin(), engines.end()); }
+void Engine::set_peers(std::span<Engine* const> engines) {
+  peers_.assign(engines.begin(), engines.end());
+}
 
 void Engine::drain_handoffs(Instant now) {
   for (std::uint32_t j = 0; j < inbox_.size(); ++j) {

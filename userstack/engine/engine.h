@@ -46,24 +46,24 @@ class L2Resolver {
 
 struct EngineConfig {
   tcp::StackConfig tcp;
-  wire::MacAddr mac;                       // our interface's MAC
-  std::optional<std::uint16_t> vlan_tci;   // tag our frames carry, when the interface is a VLAN trunk
-  std::uint32_t id = 0;                    // engine index == queue index
-  std::uint32_t engine_count = 1;          // engines of the stack (hand-off rings are sized by it)
-  std::size_t rx_batch = 64;               // frames per rx burst (<= kMaxBatch)
+  wire::MacAddr mac;                      // our interface's MAC
+  std::optional<std::uint16_t> vlan_tci;  // tag our frames carry, when the interface is a VLAN trunk
+  std::uint32_t id = 0;                   // engine index == queue index
+  std::uint32_t engine_count = 1;         // engines of the stack (hand-off rings are sized by it)
+  std::size_t rx_batch = 64;              // frames per rx burst (<= kMaxBatch)
 };
 
 struct EngineStats {
   std::uint64_t iterations = 0;
   std::uint64_t rx_frames = 0;
-  std::uint64_t rx_not_ip = 0;             // not IPv4/IPv6 (the XDP program should not send these)
+  std::uint64_t rx_not_ip = 0;  // not IPv4/IPv6 (the XDP program should not send these)
   std::uint64_t rx_bad_ethernet = 0;
   std::uint64_t tx_frames = 0;
-  std::uint64_t tx_no_neighbor = 0;        // no MAC for the destination: segment dropped (TCP retransmits)
+  std::uint64_t tx_no_neighbor = 0;  // no MAC for the destination: segment dropped (TCP retransmits)
   std::uint64_t resolver_failures = 0;
-  std::uint64_t handoffs_out = 0;          // segments passed to the engine owning their flow
+  std::uint64_t handoffs_out = 0;  // segments passed to the engine owning their flow
   std::uint64_t handoffs_in = 0;
-  std::uint64_t handoff_drops = 0;         // the owner's hand-off ring was full (TCP retransmits)
+  std::uint64_t handoff_drops = 0;  // the owner's hand-off ring was full (TCP retransmits)
 };
 
 class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, public tcp::FlowMissHandler {
@@ -112,7 +112,9 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, pu
   void drain_handoffs(Instant now);
 
   void handle_frame(std::span<const std::uint8_t> frame, Instant now);
-  std::size_t eth_header_len() const { return cfg_.vlan_tci ? wire::kEthHeader + wire::kVlanTag : wire::kEthHeader; }
+  std::size_t eth_header_len() const {
+    return cfg_.vlan_tci ? wire::kEthHeader + wire::kVlanTag : wire::kEthHeader;
+  }
 
   EngineConfig cfg_;
   io::PacketIo& io_;

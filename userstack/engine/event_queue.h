@@ -58,11 +58,11 @@ class EventQueue {
 
  private:
   struct Interest {
-    std::uint32_t mask = 0;   // requested events incl. EPOLLET/EPOLLONESHOT
+    std::uint32_t mask = 0;  // requested events incl. EPOLLET/EPOLLONESHOT
     std::uint64_t data = 0;
     bool registered = false;
-    bool queued = false;      // on ready_
-    bool disabled = false;    // EPOLLONESHOT fired
+    bool queued = false;    // on ready_
+    bool disabled = false;  // EPOLLONESHOT fired
   };
   void enqueue(tcp::SocketId s);
 

@@ -32,7 +32,9 @@ void MemPort::rx_release(std::span<const RxFrame> frames) {
   lent_ = 0;
 }
 
-std::span<std::uint8_t> MemPort::tx_acquire() { return tx_buf_; }
+std::span<std::uint8_t> MemPort::tx_acquire() {
+  return tx_buf_;
+}
 
 void MemPort::tx_commit(std::size_t len) {
   len = std::min(len, frame_size_);

@@ -41,8 +41,8 @@ class MemPort final : public PacketIo {
   std::vector<std::uint32_t> lengths_;
   std::size_t head_ = 0;
   std::size_t count_ = 0;
-  std::size_t lent_ = 0;               // frames returned by rx_burst and not yet released
-  std::vector<std::uint8_t> tx_buf_;   // one transmit buffer, lent by tx_acquire
+  std::size_t lent_ = 0;              // frames returned by rx_burst and not yet released
+  std::vector<std::uint8_t> tx_buf_;  // one transmit buffer, lent by tx_acquire
   MemPort* peer_ = nullptr;
   MemLink* link_ = nullptr;
   IoStats stats_{};

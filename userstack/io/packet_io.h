@@ -23,12 +23,12 @@ struct RxFrame {
 struct IoStats {
   std::uint64_t rx_frames = 0;
   std::uint64_t tx_frames = 0;
-  std::uint64_t tx_no_buffer = 0;    // tx_acquire() found no free frame or ring slot
-  std::uint64_t kicks = 0;           // sendto() wake-ups of the kernel's TX path
-  std::uint64_t fill_wakeups = 0;    // recvfrom()/poll wake-ups for the FILL ring
-  std::uint64_t rx_dropped = 0;      // kernel: dropped for lack of space (XDP_STATISTICS)
-  std::uint64_t rx_invalid = 0;      // kernel: invalid descriptors
-  std::uint64_t rx_fill_empty = 0;   // kernel: FILL ring was empty when a frame arrived
+  std::uint64_t tx_no_buffer = 0;   // tx_acquire() found no free frame or ring slot
+  std::uint64_t kicks = 0;          // sendto() wake-ups of the kernel's TX path
+  std::uint64_t fill_wakeups = 0;   // recvfrom()/poll wake-ups for the FILL ring
+  std::uint64_t rx_dropped = 0;     // kernel: dropped for lack of space (XDP_STATISTICS)
+  std::uint64_t rx_invalid = 0;     // kernel: invalid descriptors
+  std::uint64_t rx_fill_empty = 0;  // kernel: FILL ring was empty when a frame arrived
   std::uint64_t tx_invalid = 0;
 };
 

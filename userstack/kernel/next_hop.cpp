@@ -15,7 +15,9 @@ namespace xdptcp::kernel {
 
 namespace {
 
-int family_of(const wire::IpAddr& a) { return a.is_v4() ? AF_INET : AF_INET6; }
+int family_of(const wire::IpAddr& a) {
+  return a.is_v4() ? AF_INET : AF_INET6;
+}
 
 Error nl_error(int nlerr, const std::string& what) {
   // libnl returns its own negative codes; nl_syserr2nlerr is one-way, so report both texts.

@@ -39,7 +39,7 @@ class ByteRing {
 
   // The bytes [offset, offset + len) as at most two contiguous pieces (zero-copy access).
   std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> readable(std::size_t offset,
-                                                                                std::size_t len) const;
+                                                                                   std::size_t len) const;
 
  private:
   std::unique_ptr<std::uint8_t[]> buf_;

@@ -18,7 +18,10 @@ class SeqNum {
 
   constexpr SeqNum operator+(std::uint32_t n) const { return SeqNum(v_ + n); }
   constexpr SeqNum operator-(std::uint32_t n) const { return SeqNum(v_ - n); }
-  constexpr SeqNum& operator+=(std::uint32_t n) { v_ += n; return *this; }
+  constexpr SeqNum& operator+=(std::uint32_t n) {
+    v_ += n;
+    return *this;
+  }
   // Distance from `o` to this, as a signed value: positive when this is after `o`.
   constexpr std::int32_t operator-(SeqNum o) const { return static_cast<std::int32_t>(v_ - o.v_); }
 
@@ -33,8 +36,14 @@ class SeqNum {
 };
 
 // lo <= s < hi, modulo 2^32.
-constexpr bool seq_in_range(SeqNum s, SeqNum lo, SeqNum hi) { return lo <= s && s < hi; }
-constexpr SeqNum seq_max(SeqNum a, SeqNum b) { return a > b ? a : b; }
-constexpr SeqNum seq_min(SeqNum a, SeqNum b) { return a < b ? a : b; }
+constexpr bool seq_in_range(SeqNum s, SeqNum lo, SeqNum hi) {
+  return lo <= s && s < hi;
+}
+constexpr SeqNum seq_max(SeqNum a, SeqNum b) {
+  return a > b ? a : b;
+}
+constexpr SeqNum seq_min(SeqNum a, SeqNum b) {
+  return a < b ? a : b;
+}
 
 }  // namespace xdptcp::tcp

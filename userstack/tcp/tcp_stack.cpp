@@ -27,7 +27,9 @@ void TcpStack::input(std::span<const std::uint8_t> ip_packet, Instant now) {
   impl_->core.input(ip_packet);
 }
 
-void TcpStack::set_flow_miss_handler(FlowMissHandler* h) { impl_->core.miss_handler = h; }
+void TcpStack::set_flow_miss_handler(FlowMissHandler* h) {
+  impl_->core.miss_handler = h;
+}
 
 void TcpStack::advance(Instant now) {
   StackCore& k = impl_->core;

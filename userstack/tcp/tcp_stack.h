@@ -9,12 +9,12 @@
 // listeners, SYN backlog and cookies, TIME_WAIT reuse).
 #pragma once
 
+#include <sys/types.h>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
-#include <sys/types.h>
 #include <vector>
 
 #include "userstack/tcp/cc/congestion_control.h"
@@ -70,7 +70,7 @@ class FlowMissHandler {
 };
 
 struct KeepaliveConfig {
-  Duration idle = Duration::seconds(7200);     // RFC 1122 §4.2.3.6: default at least two hours
+  Duration idle = Duration::seconds(7200);  // RFC 1122 §4.2.3.6: default at least two hours
   Duration interval = Duration::seconds(75);
   unsigned probes = 9;
 };
@@ -86,19 +86,28 @@ struct StackConfig {
   RtoConfig rto{};
   Duration time_wait = Duration::seconds(60);  // 2*MSL (Linux's TCP_TIMEWAIT_LEN)
   Duration delayed_ack = Duration::millis(40);
-  unsigned max_retries = 15;              // data retransmissions before ETIMEDOUT (tcp_retries2)
+  unsigned max_retries = 15;  // data retransmissions before ETIMEDOUT (tcp_retries2)
   unsigned syn_retries = 6;
   unsigned synack_retries = 5;
-  std::size_t syn_backlog = 1024;         // SYN-RECEIVED entries per stack; then SYN cookies
-  bool syn_cookies = true;                // RFC 4987 §3.6
+  std::size_t syn_backlog = 1024;  // SYN-RECEIVED entries per stack; then SYN cookies
+  bool syn_cookies = true;         // RFC 4987 §3.6
   CcAlgorithm cc = CcAlgorithm::kCubic;
   KeepaliveConfig keepalive{};
-  std::uint64_t secret = 0;               // key for ISNs (RFC 6528) and cookies; 0: random
+  std::uint64_t secret = 0;  // key for ISNs (RFC 6528) and cookies; 0: random
 };
 
 enum class SockOpt : std::uint8_t {
-  kReuseAddr, kRcvBuf, kSndBuf, kKeepAlive, kLinger /* seconds, -1 = off */, kNoDelay,
-  kCongestion /* CcAlgorithm as int */, kError /* get only */, kKeepIdle, kKeepIntvl, kKeepCnt,
+  kReuseAddr,
+  kRcvBuf,
+  kSndBuf,
+  kKeepAlive,
+  kLinger /* seconds, -1 = off */,
+  kNoDelay,
+  kCongestion /* CcAlgorithm as int */,
+  kError /* get only */,
+  kKeepIdle,
+  kKeepIntvl,
+  kKeepCnt,
 };
 
 class TcpStack {
@@ -131,11 +140,11 @@ class TcpStack {
   SocketId socket(wire::IpFamily family);
   int bind(SocketId s, const wire::SockAddr& local);
   int listen(SocketId s, int backlog);
-  SocketId accept(SocketId listener, wire::SockAddr* peer);        // -EAGAIN when none
+  SocketId accept(SocketId listener, wire::SockAddr* peer);            // -EAGAIN when none
   int connect(SocketId s, const wire::SockAddr& remote, Instant now);  // -EINPROGRESS
   ssize_t send(SocketId s, std::span<const std::uint8_t> data, Instant now);
   ssize_t recv(SocketId s, std::span<std::uint8_t> out, Instant now);  // 0 at EOF
-  int shutdown(SocketId s, int how, Instant now);                  // SHUT_RD/WR/RDWR
+  int shutdown(SocketId s, int how, Instant now);                      // SHUT_RD/WR/RDWR
   int close(SocketId s, Instant now);
   int getsockname(SocketId s, wire::SockAddr* out) const;
   int getpeername(SocketId s, wire::SockAddr* out) const;
@@ -146,7 +155,7 @@ class TcpStack {
   TcpState state(SocketId s) const;             // kClosed for an unknown id
   const TcpStats& stats() const { return stats_; }
   std::size_t socket_count() const;
-  std::size_t connection_count() const;         // TCBs not CLOSED, TIME_WAIT included, listeners not
+  std::size_t connection_count() const;  // TCBs not CLOSED, TIME_WAIT included, listeners not
   // The TCB behind an application's socket (null when unknown), for tests and diagnostics.
   const TcpConnection* connection(SocketId s) const;
 

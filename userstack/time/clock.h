@@ -2,8 +2,8 @@
 // iteration (or the simulator advances a virtual one) and passes `now` to every entry point.
 #pragma once
 
-#include <cstdint>
 #include <compare>
+#include <cstdint>
 
 namespace xdptcp {
 
@@ -23,8 +23,14 @@ struct Duration {
   constexpr Duration operator-(Duration o) const { return {ns - o.ns}; }
   constexpr Duration operator*(std::int64_t k) const { return {ns * k}; }
   constexpr Duration operator/(std::int64_t k) const { return {ns / k}; }
-  constexpr Duration& operator+=(Duration o) { ns += o.ns; return *this; }
-  constexpr Duration& operator-=(Duration o) { ns -= o.ns; return *this; }
+  constexpr Duration& operator+=(Duration o) {
+    ns += o.ns;
+    return *this;
+  }
+  constexpr Duration& operator-=(Duration o) {
+    ns -= o.ns;
+    return *this;
+  }
 };
 
 // A point in time, in nanoseconds since an arbitrary epoch (CLOCK_MONOTONIC for real engines,
@@ -36,7 +42,10 @@ struct Instant {
   constexpr Instant operator+(Duration d) const { return {ns + d.ns}; }
   constexpr Instant operator-(Duration d) const { return {ns - d.ns}; }
   constexpr Duration operator-(Instant o) const { return {ns - o.ns}; }
-  constexpr Instant& operator+=(Duration d) { ns += d.ns; return *this; }
+  constexpr Instant& operator+=(Duration d) {
+    ns += d.ns;
+    return *this;
+  }
 };
 
 // A clock that can be read. The engine uses MonotonicClock; the simulator its own virtual one.

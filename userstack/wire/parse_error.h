@@ -9,14 +9,14 @@
 namespace xdptcp::wire {
 
 enum class ParseError : std::uint8_t {
-  kTruncated,       // shorter than its header claims or than the minimum header
-  kBadVersion,      // IP version field does not match
-  kBadHeaderLength, // IHL < 5, TCP data offset < 5, or beyond the buffer
-  kBadTotalLength,  // IP total/payload length disagrees with the frame
-  kFragment,        // IPv4 fragment (MF set or offset != 0) or IPv6 fragment header: not handled
-  kBadOption,       // malformed TCP option list
+  kTruncated,        // shorter than its header claims or than the minimum header
+  kBadVersion,       // IP version field does not match
+  kBadHeaderLength,  // IHL < 5, TCP data offset < 5, or beyond the buffer
+  kBadTotalLength,   // IP total/payload length disagrees with the frame
+  kFragment,         // IPv4 fragment (MF set or offset != 0) or IPv6 fragment header: not handled
+  kBadOption,        // malformed TCP option list
   kBadChecksum,
-  kUnsupported,     // a protocol or extension header we do not handle
+  kUnsupported,  // a protocol or extension header we do not handle
   kNotTcp,
 };
 
@@ -26,8 +26,8 @@ std::string_view to_string(ParseError e);
 template <typename T>
 class ParseResult {
  public:
-  ParseResult(T value) : v_(std::move(value)) {}            // NOLINT(google-explicit-constructor)
-  ParseResult(ParseError error) : v_(error) {}              // NOLINT(google-explicit-constructor)
+  ParseResult(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  ParseResult(ParseError error) : v_(error) {}    // NOLINT(google-explicit-constructor)
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   const T& value() const { return std::get<0>(v_); }

@@ -20,17 +20,17 @@ typedef struct xdptcp_stack xdptcp_stack;
 typedef struct xdptcp_ctx xdptcp_ctx;
 
 struct xdptcp_options {
-  const char* iface;               /* required */
-  const char* const* addresses;    /* local addresses served; NULL: every address of iface */
+  const char* iface;            /* required */
+  const char* const* addresses; /* local addresses served; NULL: every address of iface */
   size_t n_addresses;
-  unsigned engines;                /* 0: one per RX queue */
-  const char* bind_mode;           /* "auto" (NULL), "zerocopy", "copy" */
-  const char* xdp_mode;            /* "auto" (NULL), "native", "generic" */
+  unsigned engines;      /* 0: one per RX queue */
+  const char* bind_mode; /* "auto" (NULL), "zerocopy", "copy" */
+  const char* xdp_mode;  /* "auto" (NULL), "native", "generic" */
   int busy_poll;
-  int pin_cores;                   /* default 1 */
-  size_t max_sockets;              /* per engine; default 16384 */
-  unsigned rx_batch;               /* default 64 */
-  unsigned sndbuf, rcvbuf;         /* default 64 KiB */
+  int pin_cores;           /* default 1 */
+  size_t max_sockets;      /* per engine; default 16384 */
+  unsigned rx_batch;       /* default 64 */
+  unsigned sndbuf, rcvbuf; /* default 64 KiB */
 };
 
 /* Fills *o with the defaults. */

@@ -64,15 +64,15 @@ struct ContextStats {
   std::uint64_t conns_opened = 0;    // active opens that reached ESTABLISHED
   std::uint64_t conns_reset = 0;     // ended by a RST received or sent
   std::uint64_t conns_timed_out = 0;
-  std::uint64_t conns_refused = 0;   // active opens answered with RST
+  std::uint64_t conns_refused = 0;  // active opens answered with RST
   std::uint64_t segments_in = 0;
   std::uint64_t segments_out = 0;
   std::uint64_t retransmits = 0;
-  std::uint64_t drops = 0;           // TCP segments dropped, every reason summed
+  std::uint64_t drops = 0;  // TCP segments dropped, every reason summed
   std::uint64_t rx_frames = 0;
   std::uint64_t tx_frames = 0;
-  std::uint64_t handoffs = 0;        // segments this engine handed to the engine owning their flow
-  std::uint64_t handoffs_in = 0;     // segments other engines handed to this one
+  std::uint64_t handoffs = 0;     // segments this engine handed to the engine owning their flow
+  std::uint64_t handoffs_in = 0;  // segments other engines handed to this one
 };
 
 class Stack {

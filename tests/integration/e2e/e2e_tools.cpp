@@ -8,7 +8,9 @@ namespace xdptcp::test::e2e {
 
 namespace {
 
-std::uint64_t to_u64(const std::string& s) { return static_cast<std::uint64_t>(std::stoull(s)); }
+std::uint64_t to_u64(const std::string& s) {
+  return static_cast<std::uint64_t>(std::stoull(s));
+}
 
 }  // namespace
 
@@ -72,10 +74,13 @@ StackServer::StackServer(const std::string& exe, const std::string& iface, int p
     : cmd_(std::make_unique<BackgroundCommand>("exec " + bin_path(exe) + " --iface " + iface + " --port " +
                                                std::to_string(port) + " " + extra)) {}
 
-bool StackServer::started(std::chrono::milliseconds timeout) { return cmd_->wait_for_output("listening", timeout); }
+bool StackServer::started(std::chrono::milliseconds timeout) {
+  return cmd_->wait_for_output("listening", timeout);
+}
 
 CommandResult curl_from(const Sandbox& sb, const std::string& url, const std::string& extra) {
-  return sb.in_peer("curl -s -o /dev/null -w '%{http_code} %{size_download}' " + extra + " " + shell_quote(url));
+  return sb.in_peer("curl -s -o /dev/null -w '%{http_code} %{size_download}' " + extra + " " +
+                    shell_quote(url));
 }
 
 std::string http_url(const std::string& ip, int port, const std::string& path) {
@@ -95,8 +100,8 @@ bool wait_http_ok(const Sandbox& sb, const std::string& url, std::chrono::millis
 bool wait_tcp_ok(const Sandbox& sb, const std::string& ip, int port, std::chrono::milliseconds timeout) {
   const bool v6 = ip.find(':') != std::string::npos;
   const std::string target = (v6 ? "TCP6:[" + ip + "]:" : "TCP4:" + ip + ":") + std::to_string(port);
-  return wait_until([&] { return sb.in_peer("socat -u /dev/null " + target + ",connect-timeout=1").ok(); }, timeout,
-                    std::chrono::milliseconds(100));
+  return wait_until([&] { return sb.in_peer("socat -u /dev/null " + target + ",connect-timeout=1").ok(); },
+                    timeout, std::chrono::milliseconds(100));
 }
 
 }  // namespace xdptcp::test::e2e

@@ -22,13 +22,17 @@ constexpr int SO_PREFER_BUSY_POLL = 69;
 constexpr int SO_BUSY_POLL_BUDGET = 70;
 #endif
 
-constexpr bool is_pow2(std::uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+constexpr bool is_pow2(std::uint32_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace
 
 AfXdpPort::AfXdpPort(const AfXdpConfig& cfg) : cfg_(cfg) {}
 
-AfXdpPort::~AfXdpPort() { teardown(); }
+AfXdpPort::~AfXdpPort() {
+  teardown();
+}
 
 Result<std::unique_ptr<AfXdpPort>> AfXdpPort::open(const AfXdpConfig& cfg) {
   if (cfg.ifname.empty() || if_nametoindex(cfg.ifname.c_str()) == 0) {
@@ -36,8 +40,9 @@ Result<std::unique_ptr<AfXdpPort>> AfXdpPort::open(const AfXdpConfig& cfg) {
   }
   if (!is_pow2(cfg.frame_count) || !is_pow2(cfg.ring_size) || !is_pow2(cfg.fill_size) ||
       !is_pow2(cfg.frame_size) || cfg.frame_size < 2048 || cfg.frame_size > 4096) {
-    return Error{EINVAL,
-                 "AF_XDP: frame_count, ring_size and fill_size must be powers of two and frame_size 2048 or 4096"};
+    return Error{
+        EINVAL,
+        "AF_XDP: frame_count, ring_size and fill_size must be powers of two and frame_size 2048 or 4096"};
   }
   if (cfg.fill_size + cfg.ring_size > cfg.frame_count) {
     return Error{EINVAL, "AF_XDP: frame_count must cover the FILL ring plus the TX ring"};
@@ -145,7 +150,9 @@ void AfXdpPort::teardown() {
   tx_acquired_ = false;
 }
 
-int AfXdpPort::fd() const { return xsk_socket__fd(xsk_); }
+int AfXdpPort::fd() const {
+  return xsk_socket__fd(xsk_);
+}
 
 std::size_t AfXdpPort::rx_burst(std::span<RxFrame> out) {
   std::uint32_t idx = 0;
@@ -173,7 +180,6 @@ std::size_t AfXdpPort::rx_burst(std::span<RxFrame> out) {
   return n;
 }
 
-
 void AfXdpPort::rx_release(std::span<const RxFrame> frames) {
   const auto n = static_cast<std::uint32_t>(frames.size());
   if (n == 0) return;
@@ -181,7 +187,8 @@ void AfXdpPort::rx_release(std::span<const RxFrame> frames) {
   const std::uint32_t got = xsk_ring_prod__reserve(&fill_, n, &idx);
   for (std::uint32_t i = 0; i < got; ++i) {
     // Aligned mode: the frame's base is the address rounded down to the frame size.
-    *xsk_ring_prod__fill_addr(&fill_, idx + i) = frames[i].handle & ~static_cast<std::uint64_t>(cfg_.frame_size - 1);
+    *xsk_ring_prod__fill_addr(&fill_, idx + i) =
+        frames[i].handle & ~static_cast<std::uint64_t>(cfg_.frame_size - 1);
   }
   xsk_ring_prod__submit(&fill_, got);
   fill_outstanding_ += got;

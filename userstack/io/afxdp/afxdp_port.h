@@ -31,8 +31,8 @@ struct AfXdpConfig {
   std::uint32_t ring_size = 1024;    // RX and TX ring entries
   std::uint32_t fill_size = 2048;    // FILL and COMPLETION ring entries (> RX + driver ring)
   BindMode bind = BindMode::kAuto;
-  bool busy_poll = false;            // SO_PREFER_BUSY_POLL + SO_BUSY_POLL; wait() then never sleeps
-  int xskmap_fd = -1;                // register the socket there at open (pinned xdptcp_xsks), or -1
+  bool busy_poll = false;  // SO_PREFER_BUSY_POLL + SO_BUSY_POLL; wait() then never sleeps
+  int xskmap_fd = -1;      // register the socket there at open (pinned xdptcp_xsks), or -1
 };
 
 class AfXdpPort final : public PacketIo {
@@ -77,9 +77,9 @@ class AfXdpPort final : public PacketIo {
   std::vector<std::uint64_t> pool_;  // free frame addresses (capacity frame_count, never grows)
   std::uint64_t tx_pending_addr_ = 0;
   bool tx_acquired_ = false;
-  std::uint32_t tx_queued_ = 0;      // reserved-and-filled TX descriptors not yet submitted
-  std::uint32_t tx_outstanding_ = 0; // submitted, not yet completed
-  std::uint32_t rx_outstanding_ = 0; // peeked, not yet released
+  std::uint32_t tx_queued_ = 0;       // reserved-and-filled TX descriptors not yet submitted
+  std::uint32_t tx_outstanding_ = 0;  // submitted, not yet completed
+  std::uint32_t rx_outstanding_ = 0;  // peeked, not yet released
   std::uint32_t fill_outstanding_ = 0;
   IoStats stats_{};
 };
