@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# quickstart.sh: from a fresh Debian 12 checkout to XDP steering beside the kernel, in one command.
+# quickstart.sh: from a fresh Debian 12 checkout to an HTTP server on xdptcp beside the kernel, in one command.
 #
 #   tools/quickstart.sh [--skip-install] [--skip-build] [--keep] [--name N] [--subnet K]
 #
 # 1. installs the dependencies (tools/install-deps.sh);
 # 2. configures and builds build/ (RelWithDebInfo, Ninja): the targets the demonstration needs;
 # 3. brings the sandbox up (tools/sandbox.sh: veth N0 in the root namespace, the peer in netns N-peer);
-# 4. demonstrates: xdptcp-ctl attaches the steering program and steers one port; xsk-probe's AF_XDP
-#    sockets receive that port's SYNs while ping and a kernel TCP service on another port keep working;
-#    then the counters;
-# 5. tears everything down on exit, also on error or Ctrl-C (unless --keep).
+# 4. demonstrates: xdptcp-httpd serves HTTP on the user-level stack (it attaches the steering program
+#    itself) to curl (IPv4 and IPv6) and wrk in the peer namespace, while ping and a kernel TCP service
+#    on the same address keep working; stopping it gives the port back to the kernel;
+# 5. tears the sandbox down, then runs a short comparison against the kernel (xdptcp-bench compare);
+#    everything is torn down on error or Ctrl-C too (unless --keep).
 #
 # The demonstration is one function (demo) with the targets it needs in DEMO_TARGETS, so that a later
 # version can swap in an xdptcp server without touching the rest. Needs root for steps 3-5 (uses sudo
@@ -45,63 +46,60 @@ section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "${*#"$BIN/"}"; as_root "$@"; }  # print a command, then run it as root
 
 # ---- the demonstration (swap this section for a later one) ----
-STEERED_PORT=7777  # steered to xdptcp (here: counted by xsk-probe, which never answers)
+HTTP_PORT=8080     # served by xdptcp-httpd on the user-level stack
 KERNEL_PORT=7778   # served by the kernel's own TCP throughout
-DEMO_TARGETS=(xdptcp-ctl xsk-probe)
+DEMO_TARGETS=(xdptcp-httpd xdptcp-ctl xdptcp-bench)
 BG_PIDS=()
 
-demo() {
-  section "attach the steering program and steer TCP port $STEERED_PORT"
-  show "$BIN/xdptcp-ctl" attach --iface "$IFACE"
-  show "$BIN/xdptcp-ctl" steer add --iface "$IFACE" --port "$STEERED_PORT"
-  show "$BIN/xdptcp-ctl" status --iface "$IFACE"
+# Runs a command in the peer namespace, printing it first.
+peer() {
+  printf '[%s]$ %s\n' "$PEER_NS" "$*"
+  as_root ip netns exec "$PEER_NS" "$@"
+}
 
-  section "a kernel TCP service on $STACK_IP4:$KERNEL_PORT, and xsk-probe on every queue of $IFACE"
+demo() {
+  section "xdptcp-httpd on $IFACE: an HTTP server on the user-level stack (one engine per queue)"
+  local log
+  log=$(mktemp /tmp/xdptcp-quickstart-httpd.XXXXXX)
+  "${SUDO[@]}" "$BIN/xdptcp-httpd" --iface "$IFACE" --port "$HTTP_PORT" --body-size 64 >"$log" 2>&1 &
+  local httpd=$!
+  BG_PIDS+=("$httpd")
+  for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
+  cat "$log"
+  grep -q listening "$log" || { echo "quickstart: FAILED: xdptcp-httpd did not start" >&2; return 1; }
+
+  section "a kernel TCP service on $STACK_IP4:$KERNEL_PORT, beside it on the same address"
   "${SUDO[@]}" socat "TCP4-LISTEN:$KERNEL_PORT,bind=$STACK_IP4,reuseaddr,fork" \
     SYSTEM:'read line; echo "served by the kernel: $line"' &
   BG_PIDS+=($!)
-  local probe_log
-  probe_log=$(mktemp /tmp/xdptcp-quickstart-probe.XXXXXX)
-  "${SUDO[@]}" "$BIN/xsk-probe" --iface "$IFACE" --port "$STEERED_PORT" --seconds 30 >"$probe_log" 2>&1 &
-  local probe=$!
-  BG_PIDS+=("$probe")
-  for _ in $(seq 50); do grep -q ready "$probe_log" && break; sleep 0.1; done
-  cat "$probe_log"
+  sleep 0.3
 
-  section "from the peer ($PEER_NS): all at once"
-  echo "-- connect to the steered port $STEERED_PORT: its SYNs go to the AF_XDP sockets; nobody answers"
-  "${SUDO[@]}" ip netns exec "$PEER_NS" sh -c \
-    "echo hi | socat -T 2 - TCP4:$STACK_IP4:$STEERED_PORT,connect-timeout=2 2>&1 | sed 's/^/   [steered] /'" &
-  local steered=$!
-  echo "-- ping: ICMP still reaches the kernel"
-  as_root ip netns exec "$PEER_NS" ping -c 3 -i 0.3 "$STACK_IP4"
-  echo "-- a request to the kernel's service on port $KERNEL_PORT"
-  as_root ip netns exec "$PEER_NS" sh -c "echo hello | socat -T 2 - TCP4:$STACK_IP4:$KERNEL_PORT"
-  wait "$steered" || true
-
-  section "stop xsk-probe: its counts"
-  "${SUDO[@]}" kill -INT "$probe" 2>/dev/null || true
-  wait "$probe" || true
-  grep -v ready "$probe_log"
-  local syns
-  syns=$(sed -n 's/^total: .*: \([0-9]*\))$/\1/p' "$probe_log")
-  rm -f "$probe_log"
-  if [[ ${syns:-0} -eq 0 ]]; then
-    echo "quickstart: FAILED: no SYN to port $STEERED_PORT reached the AF_XDP sockets" >&2
-    return 1
-  fi
-
-  section "without a socket the steered port falls back to the kernel (RST: connection refused)"
-  as_root ip netns exec "$PEER_NS" sh -c \
-    "echo hi | socat -T 2 - TCP4:$STACK_IP4:$STEERED_PORT,connect-timeout=2" 2>&1 | sed 's/^/   /' || true
-
-  section "counters"
+  section "kernel clients in $PEER_NS: curl (IPv4, IPv6), wrk, and the kernel's own services still answering"
+  peer curl -sS -m 5 -o /dev/null -w 'HTTP %{http_code}, %{size_download} bytes over IPv4\n' "http://$STACK_IP4:$HTTP_PORT/"
+  peer curl -sS -m 5 -o /dev/null -w 'HTTP %{http_code}, %{size_download} bytes over IPv6\n' "http://[$STACK_IP6]:$HTTP_PORT/"
+  peer wrk -t2 -c32 -d3s "http://$STACK_IP4:$HTTP_PORT/"
+  peer wrk -t2 -c32 -d3s -H 'Connection: close' "http://$STACK_IP4:$HTTP_PORT/"
+  peer ping -c 2 -i 0.3 "$STACK_IP4"
+  peer sh -c "echo hello | socat -T 2 - TCP4:$STACK_IP4:$KERNEL_PORT"
   show "$BIN/xdptcp-ctl" stats --iface "$IFACE"
+
+  section "stop xdptcp-httpd: port $HTTP_PORT goes back to the kernel at once (RST: connection refused)"
+  "${SUDO[@]}" kill -TERM "$httpd" 2>/dev/null || true
+  wait "$httpd" 2>/dev/null || true
+  tail -n 1 "$log"
+  rm -f "$log"
+  peer curl -sS -m 3 "http://$STACK_IP4:$HTTP_PORT/" 2>&1 | sed 's/^/   /' || true
+}
+
+# After the sandbox is down: the short comparison, in a sandbox of its own.
+demo_compare() {
+  section "a short comparison against the kernel (xdptcp-bench compare, short connections)"
+  as_root "$BIN/xdptcp-bench" compare --workload short --duration 3 --rounds 3 --engines 2
+  echo "(docs/PERFORMANCE.md: every workload, and how to reproduce)"
 }
 
 demo_cleanup() {
   for p in "${BG_PIDS[@]}"; do as_root kill "$p" 2>/dev/null || true; done
-  [[ -x $BIN/xdptcp-ctl && -n ${IFACE:-} ]] && as_root "$BIN/xdptcp-ctl" detach --iface "$IFACE" >/dev/null 2>&1
   return 0
 }
 # ---- end of the demonstration ----
@@ -139,5 +137,12 @@ as_root tools/sandbox.sh up --name "$NAME" --subnet "$SUBNET"
 eval "$(as_root tools/sandbox.sh status --name "$NAME" --env)"
 
 demo
+if [[ $KEEP == 0 ]]; then
+  trap - EXIT
+  section "tear down"
+  demo_cleanup
+  as_root tools/sandbox.sh down --name "$NAME" || true
+  demo_compare
+fi
 section "done"
-echo "quickstart: steering worked beside the kernel; tearing down (use --keep to explore)"
+echo "quickstart: an HTTP server on the user-level stack served kernel clients beside the kernel's own services"

@@ -203,11 +203,15 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
 
   const unsigned queues = impl->info.rx_queues;
   const unsigned engines = options.engines == 0 ? queues : options.engines;
-  if (engines > queues) {
+  if (engines != queues) {
+    // A queue without an engine has no AF_XDP socket: the steering program passes its flows to
+    // the kernel, which resets them. Refuse rather than serve part of the traffic.
     return set("engines: " + std::to_string(engines) + " requested but " + options.iface + " has " +
-               std::to_string(queues) + " RX queue(s); one engine serves one queue");
+               std::to_string(queues) +
+               " RX queue(s), and every queue needs an engine; change the queues with `ethtool -L " +
+               options.iface + " combined " + std::to_string(engines) + "`, or run " +
+               std::to_string(queues) + " engines");
   }
-
   // Active opens use ports above the kernel's ephemeral range, reserved so the kernel never
   // picks them, split evenly between engines (so an engine knows which engine owns a port).
   auto krange = kernel::kernel_ephemeral_range();
