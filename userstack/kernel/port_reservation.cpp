@@ -34,7 +34,43 @@ Result<void> write_sysctl(const char* path, const std::string& value) {
 }
 }  // namespace
 
+namespace {
+
+// Whether a kernel socket LISTENs on TCP `port` (any address, either family): /proc/net/tcp{,6},
+// state 0A. Used only to tell a listener from TIME-WAIT leftovers when bind() says EADDRINUSE.
+bool kernel_listens_on(std::uint16_t port) {
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string sl, local, remote, st;
+      if (!(f >> sl >> local >> remote >> st)) continue;
+      const auto colon = local.rfind(':');
+      if (colon == std::string::npos || st != "0A") continue;
+      if (std::stoul(local.substr(colon + 1), nullptr, 16) == port) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<PortReservation> PortReservation::reserve(const wire::IpAddr& addr, std::uint16_t port) {
+  auto r = bind_reservation(addr, port, false);
+  if (!r && r.error().code == EADDRINUSE && !kernel_listens_on(port)) {
+    // Only TIME-WAIT (or other non-listening) sockets hold the port: bind with SO_REUSEADDR, as
+    // a kernel server restarting on the port would. The reservation is then weaker (a kernel
+    // socket that also sets SO_REUSEADDR could bind the port, though it would see no traffic
+    // while the stack runs), which is better than refusing to start for up to 2*MSL.
+    r = bind_reservation(addr, port, true);
+  }
+  return r;
+}
+
+Result<PortReservation> PortReservation::bind_reservation(const wire::IpAddr& addr, std::uint16_t port,
+                                                          bool reuse_addr) {
   const int family = addr.is_v4() ? AF_INET : AF_INET6;
   const int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_error("cannot create a kernel socket to reserve port " + std::to_string(port));
@@ -42,6 +78,10 @@ Result<PortReservation> PortReservation::reserve(const wire::IpAddr& addr, std::
     // Reserve the IPv6 port only; an IPv4 reservation is separate (as the stack's rules are).
     int one = 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  if (reuse_addr) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   }
   sockaddr_storage ss{};
   socklen_t len = 0;

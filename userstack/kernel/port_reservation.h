@@ -3,7 +3,9 @@
 //
 // - A listening port: a kernel TCP socket bound to (address, port) and never listened on. While
 //   it exists, no kernel socket can bind the same port (EADDRINUSE), and the kernel never
-//   chooses it as an ephemeral port. It closes with the process, so a crash releases it.
+//   chooses it as an ephemeral port. It closes with the process, so a crash releases it. When
+//   only TIME-WAIT sockets hold the port (a kernel server used it a moment ago), the socket is
+//   bound with SO_REUSEADDR instead, as a restarting kernel server would do.
 // - The ephemeral range used by active opens: chosen above the kernel's own ephemeral range
 //   (net.ipv4.ip_local_port_range), so the kernel does not pick those ports for its connect()s,
 //   and also added to net.ipv4.ip_local_reserved_ports (it covers IPv6 too), so that it stays so
@@ -38,6 +40,7 @@ class PortReservation {
 
  private:
   explicit PortReservation(int fd) : fd_(fd) {}
+  static Result<PortReservation> bind_reservation(const wire::IpAddr& addr, std::uint16_t port, bool reuse_addr);
   int fd_ = -1;
 };
 

@@ -128,6 +128,38 @@ TEST(PortReservationTest, ReservedPort_KernelSocketsCannotTakeIt) {
   EXPECT_TRUE(kernel_can_bind(port));
 }
 
+// A kernel server that closed first leaves TIME-WAIT on its port; the stack must still be able to
+// take the port (as a restarting kernel server with SO_REUSEADDR could), but not from a listener.
+TEST(PortReservationTest, TimeWaitOnPort_StillReserved_ListenerRefuses) {
+  const std::uint16_t port = 47393;
+  const int l = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  {
+    auto refused = kernel::PortReservation::reserve(*wire::IpAddr::parse("0.0.0.0"), port);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, EADDRINUSE);
+  }
+  const int c = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int s = accept(l, nullptr, nullptr);
+  ASSERT_GE(s, 0);
+  close(s);  // the server closes first: its side of the connection goes to TIME-WAIT
+  char b;
+  ASSERT_EQ(read(c, &b, 1), 0);
+  close(c);
+  close(l);
+  usleep(50'000);
+  auto r = kernel::PortReservation::reserve(*wire::IpAddr::parse("0.0.0.0"), port);
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+}
+
 TEST(PortListTest, ParsesTheKernelsFormat) {
   EXPECT_TRUE(kernel::port_listed("1000-1010,2000", 1000));
   EXPECT_TRUE(kernel::port_listed("1000-1010,2000", 1010));
