@@ -20,6 +20,7 @@ constexpr std::size_t kBuf = 64 * 1024;
 void serve(Context& ctx, const ServerOptions& o) {
   int lfd[2] = {-1, -1};
   const int nl = listen_all(ctx, o, lfd);
+  engine_listening(nl > 0);
   if (nl < 0) return;
   const int ep = ctx.epoll_create();
   for (int i = 0; i < nl; ++i) {
@@ -106,15 +107,23 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   auto stack = start_stack("xdptcp-echo", o.stack);
   if (!stack) return 2;
-  std::printf("xdptcp-echo: listening on %s port %d; %s\n", o.ip.empty() ? "every address" : o.ip.c_str(), o.port,
-              stack->describe().c_str());
-  std::fflush(stdout);
+  {
+    char banner[512];
+    std::snprintf(banner, sizeof banner, "xdptcp-echo: listening on %s port %d; %s",
+                  o.ip.empty() ? "every address" : o.ip.c_str(), o.port, stack->describe().c_str());
+    startup().banner = banner;
+    startup().engines = stack->engines();
+  }
   std::vector<ContextStats> stats(stack->engines());
   stack->run([&](Context& ctx) {
     serve(ctx, o);
     stats[ctx.engine_id()] = ctx.stats();  // each engine writes its own slot
   });
   if (stats_on_exit) print_stats(stdout, stats);
+  if (startup().failed.load()) {
+    std::fprintf(stderr, "xdptcp-echo: could not listen on every engine; stopped\n");
+    return 1;
+  }
   std::printf("xdptcp-echo: stopped\n");
   return 0;
 }

@@ -2,10 +2,10 @@
 // the stack, and creating the stack with a clear message when that fails.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -47,7 +47,8 @@ inline void on_signal(int) {
 // Creates the stack or prints why not and returns nullptr.
 inline std::unique_ptr<Stack> start_stack(const char* prog, const StackOptions& o) {
   if (geteuid() != 0) {
-    std::fprintf(stderr, "%s: needs root (or CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF) for AF_XDP and XDP\n", prog);
+    std::fprintf(stderr, "%s: needs root (or CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF) for AF_XDP and XDP\n",
+                 prog);
     return nullptr;
   }
   std::string err;
@@ -60,6 +61,34 @@ inline std::unique_ptr<Stack> start_stack(const char* prog, const StackOptions& 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   return s;
+}
+
+// Start-up across engines: the "listening" banner is printed once every engine listens (so a
+// script that waits for it can connect at once), and a listen failure on any engine stops the
+// stack and makes the program exit non-zero.
+struct Startup {
+  std::atomic<unsigned> ready{0};
+  std::atomic<bool> failed{false};
+  unsigned engines = 1;
+  std::string banner;
+};
+
+inline Startup& startup() {
+  static Startup s;
+  return s;
+}
+
+inline void engine_listening(bool ok) {
+  Startup& s = startup();
+  if (!ok) {
+    s.failed.store(true);
+    if (Stack* st = running_stack().load()) st->stop();
+    return;
+  }
+  if (s.ready.fetch_add(1) + 1 == s.engines) {
+    std::printf("%s\n", s.banner.c_str());
+    std::fflush(stdout);
+  }
 }
 
 // Binds and listens on every family the options ask for; returns the number of listeners (the

@@ -68,13 +68,15 @@ bool handle_requests(Server& s, int fd, Conn& c) {
     const std::string_view head = in.substr(0, end + 4);
     const bool http10 = head.find("HTTP/1.0") != std::string_view::npos;
     const bool is_get = head.substr(0, 4) == "GET " || head.substr(0, 5) == "HEAD ";
-    c.close_after = http10 ? !contains_ci(head, "connection: keep-alive") : contains_ci(head, "connection: close");
-    const int hl = std::snprintf(c.out.data(), kHeaderMax,
-                                 is_get ? "HTTP/1.1 200 OK\r\nServer: xdptcp-httpd\r\nContent-Length: %llu\r\n"
-                                          "Content-Type: application/octet-stream\r\n%s\r\n"
-                                        : "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n%.0llu%s\r\n",
-                                 static_cast<unsigned long long>(is_get ? s.body_size : 0),
-                                 c.close_after ? "Connection: close\r\n" : (http10 ? "Connection: keep-alive\r\n" : ""));
+    c.close_after =
+        http10 ? !contains_ci(head, "connection: keep-alive") : contains_ci(head, "connection: close");
+    const int hl =
+        std::snprintf(c.out.data(), kHeaderMax,
+                      is_get ? "HTTP/1.1 200 OK\r\nServer: xdptcp-httpd\r\nContent-Length: %llu\r\n"
+                               "Content-Type: application/octet-stream\r\n%s\r\n"
+                             : "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n%.0llu%s\r\n",
+                      static_cast<unsigned long long>(is_get ? s.body_size : 0),
+                      c.close_after ? "Connection: close\r\n" : (http10 ? "Connection: keep-alive\r\n" : ""));
     c.out_off = 0;
     c.header_left = static_cast<std::uint32_t>(hl);
     c.body_left = is_get && head.substr(0, 4) == "GET " ? s.body_size : 0;
@@ -90,10 +92,15 @@ void close_conn(Server& s, int fd) {
 }
 
 void serve(Context& ctx, const ServerOptions& o, std::uint64_t body_size) {
-  Server s{ctx, o, body_size, std::vector<char>(std::min<std::uint64_t>(std::max<std::uint64_t>(body_size, 1), 64 * 1024), 'x'),
-           std::vector<Conn>(o.stack.max_sockets), -1};
+  Server s{ctx,
+           o,
+           body_size,
+           std::vector<char>(std::min<std::uint64_t>(std::max<std::uint64_t>(body_size, 1), 64 * 1024), 'x'),
+           std::vector<Conn>(o.stack.max_sockets),
+           -1};
   int lfd[2] = {-1, -1};
   const int nl = listen_all(ctx, o, lfd);
+  engine_listening(nl > 0);
   if (nl < 0) return;
   s.ep = ctx.epoll_create();
   for (int i = 0; i < nl; ++i) {
@@ -160,20 +167,29 @@ int main(int argc, char** argv) {
   add_server_options(app, o);
   bool stats_on_exit = false;
   app.add_flag("--stats-on-exit", stats_on_exit, "print every engine's counters when stopping");
-  app.add_option("--body-size", body_size, "bytes in every response body")->check(CLI::Range(0ULL, 1ULL << 34));
+  app.add_option("--body-size", body_size, "bytes in every response body")
+      ->check(CLI::Range(0ULL, 1ULL << 34));
   CLI11_PARSE(app, argc, argv);
   auto stack = start_stack("xdptcp-httpd", o.stack);
   if (!stack) return 2;
-  std::printf("xdptcp-httpd: listening on %s port %d, %llu-byte bodies; %s\n",
-              o.ip.empty() ? "every address" : o.ip.c_str(), o.port, static_cast<unsigned long long>(body_size),
-              stack->describe().c_str());
-  std::fflush(stdout);
+  {
+    char banner[512];
+    std::snprintf(banner, sizeof banner, "xdptcp-httpd: listening on %s port %d, %llu-byte bodies; %s",
+                  o.ip.empty() ? "every address" : o.ip.c_str(), o.port,
+                  static_cast<unsigned long long>(body_size), stack->describe().c_str());
+    startup().banner = banner;
+    startup().engines = stack->engines();
+  }
   std::vector<ContextStats> stats(stack->engines());
   stack->run([&](Context& ctx) {
     serve(ctx, o, body_size);
     stats[ctx.engine_id()] = ctx.stats();  // each engine writes its own slot
   });
   if (stats_on_exit) print_stats(stdout, stats);
+  if (startup().failed.load()) {
+    std::fprintf(stderr, "xdptcp-httpd: could not listen on every engine; stopped\n");
+    return 1;
+  }
   std::printf("xdptcp-httpd: stopped\n");
   return 0;
 }
