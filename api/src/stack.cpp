@@ -310,6 +310,8 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       ec.tcp.max_sockets = impl_->opts.max_sockets;
       ec.tcp.sndbuf = impl_->opts.sndbuf;
       ec.tcp.rcvbuf = impl_->opts.rcvbuf;
+      if (impl_->opts.time_wait_ms != 0) ec.tcp.time_wait = Duration::millis(impl_->opts.time_wait_ms);
+      ec.spin = Duration::micros(impl_->opts.spin_us);
       ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl_->ephemeral.lo + i * span);
       ec.tcp.ephemeral_hi =
           static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl_->ephemeral.lo + (i + 1) * span - 1);

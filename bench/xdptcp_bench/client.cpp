@@ -110,6 +110,9 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
     so.engines = o.threads;
     so.busy_poll = o.busy_poll;
     so.pin_cores = true;
+    so.rx_batch = o.rx_batch;
+    so.time_wait_ms = o.time_wait_ms;
+    if (o.spin_us >= 0) so.spin_us = static_cast<std::uint32_t>(o.spin_us);
     auto stack = Stack::create(so, error);
     if (!stack) return false;
     install_stop_handlers(stack.get());

@@ -25,7 +25,13 @@ struct ClientOptions {
   std::string iface;     // xdptcp: the interface to run on
   bool busy_poll = false;
   bool pin = false;
-  int server_pid = 0;  // when set, that process's CPU time is measured too
+  int server_pid = 0;      // when set, that process's CPU time is measured too
+  unsigned rx_batch = 64;  // xdptcp: frames per receive burst
+  int spin_us = -1;        // xdptcp: adaptive-polling window (-1: the stack's default)
+  // xdptcp: TIME-WAIT length. The client closes first and so holds the TIME-WAITs; the kernel
+  // client reuses them after 1 s (tcp_tw_reuse=1 in compare's peer namespace), and this is the
+  // xdptcp client's equivalent (without it, `short` runs out of ports and TCBs within seconds).
+  unsigned time_wait_ms = 1000;
 };
 
 struct ClientResult {

@@ -77,6 +77,7 @@ class Runner {
     if (stack == "xdptcp") {
       sargs.insert(sargs.end(), {"--iface", sb_.iface(), "--rx-batch", std::to_string(o_.rx_batch)});
       if (o_.busy_poll) sargs.push_back("--busy-poll");
+      if (o_.spin_us >= 0) sargs.insert(sargs.end(), {"--spin-us", std::to_string(o_.spin_us)});
     }
     progress("starting the %s server", stack.c_str(), round, o_.rounds, w.c_str());
     Child server;
@@ -93,7 +94,7 @@ class Runner {
                                       self_,
                                       "client",
                                       "--stack",
-                                      "kernel",
+                                      o_.client,
                                       "--workload",
                                       w,
                                       "--target",
@@ -108,6 +109,11 @@ class Runner {
     if (o_.connections > 0) cargs.insert(cargs.end(), {"--connections", std::to_string(o_.connections)});
     if (o_.size > 0) cargs.insert(cargs.end(), {"--size", std::to_string(o_.size)});
     if (o_.client_threads > 0) cargs.insert(cargs.end(), {"--threads", std::to_string(o_.client_threads)});
+    if (o_.client == "xdptcp") {
+      // One engine per queue of the peer end (as many as the server's side has).
+      cargs.insert(cargs.end(), {"--iface", sb_.peer_iface(), "--rx-batch", std::to_string(o_.rx_batch)});
+      if (o_.spin_us >= 0) cargs.insert(cargs.end(), {"--spin-us", std::to_string(o_.spin_us)});
+    }
     progress("the client against the %s server", stack.c_str(), round, o_.rounds, w.c_str());
     Child client;
     if (!spawn(cargs, clog, client, error)) {
@@ -155,6 +161,10 @@ void add_compare_options(CLI::App& app, CompareOptions& o) {
   app.add_option("--connections", o.connections, "client connections (default: per workload)");
   app.add_option("--size", o.size, "request/reply bytes (bulk: bytes per write)");
   app.add_option("--client-threads", o.client_threads, "client threads (default: one per core, at most C)");
+  app.add_option("--client", o.client, "the client's stack (default xdptcp: it loads servers hardest)")
+      ->check(CLI::IsMember({"kernel", "xdptcp"}));
+  app.add_option("--spin-us", o.spin_us, "xdptcp server and client: re-poll this long before sleeping")
+      ->check(CLI::Range(0, 1000000));
   app.add_flag("--busy-poll", o.busy_poll, "xdptcp server: spin instead of sleeping");
   app.add_option("--rx-batch", o.rx_batch, "xdptcp server: frames per receive burst")
       ->check(CLI::Range(1, 4096));
@@ -191,6 +201,10 @@ int run_compare(const CompareOptions& o) {
   Sandbox sb(o.sandbox_script, o.sandbox_name, static_cast<int>(o.queues != 0 ? o.queues : o.engines));
   std::string err;
   if (!sb.up(&err)) {
+    std::fprintf(stderr, "\ncompare: %s\n", err.c_str());
+    return 2;
+  }
+  if (o.client == "xdptcp" && !sb.prepare_xdptcp_peer(&err)) {
     std::fprintf(stderr, "\ncompare: %s\n", err.c_str());
     return 2;
   }

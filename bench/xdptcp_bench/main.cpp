@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   srv->add_flag("!--no-pin", so.pin, "do not pin threads to cores");
   srv->add_flag("--busy-poll", so.busy_poll, "xdptcp: spin instead of sleeping when idle");
   srv->add_option("--rx-batch", so.rx_batch, "xdptcp: frames per receive burst")->check(CLI::Range(1, 4096));
+  srv->add_option("--spin-us", so.spin_us, "xdptcp: re-poll this long after work before sleeping")
+      ->check(CLI::Range(0, 1000000));
 
   ClientOptions co;
   bool json = false;
@@ -58,6 +60,11 @@ int main(int argc, char** argv) {
   cli->add_option("--iface", co.iface, "xdptcp: interface to run on");
   cli->add_flag("--busy-poll", co.busy_poll, "xdptcp: spin instead of sleeping when idle");
   cli->add_flag("--pin", co.pin, "kernel: pin thread i to core i");
+  cli->add_option("--rx-batch", co.rx_batch, "xdptcp: frames per receive burst")->check(CLI::Range(1, 4096));
+  cli->add_option("--spin-us", co.spin_us, "xdptcp: re-poll this long after work before sleeping")
+      ->check(CLI::Range(0, 1000000));
+  cli->add_option("--time-wait-ms", co.time_wait_ms, "xdptcp: TIME-WAIT length (ms)")
+      ->check(CLI::Range(1, 600000));
   cli->add_flag("--json", json, "print one JSON object");
   cli->add_option("--server-pid", co.server_pid, "also measure this process's CPU time (the server's)");
 

@@ -48,6 +48,7 @@ bool Sandbox::up(std::string* error) {
   }
   iface_ = env["IFACE"];
   peer_ns_ = env["PEER_NS"];
+  peer_iface_ = env["PEER_IFACE"];
   stack_ip4_ = env["STACK_IP4"];
   peer_ip4_ = env["PEER_IP4"];
   if (iface_.empty() || peer_ns_.empty() || stack_ip4_.empty()) {
@@ -59,6 +60,23 @@ bool Sandbox::up(std::string* error) {
   run("ip netns exec " + peer_ns_ +
           " sysctl -qw net.ipv4.tcp_tw_reuse=1 'net.ipv4.ip_local_port_range=1024 65000'",
       nullptr);
+  return true;
+}
+
+bool Sandbox::prepare_xdptcp_peer(std::string* error) {
+  std::string out;
+  if (peer_iface_.empty()) {
+    *error = "tools/sandbox.sh status --env did not give PEER_IFACE";
+    return false;
+  }
+  if (run("ip netns exec " + peer_ns_ + " ip link set dev " + peer_iface_ + " xdp off", &out) != 0) {
+    *error = "cannot remove the XDP program from " + peer_ns_ + "/" + peer_iface_ + ":\n" + out;
+    return false;
+  }
+  if (run("ip netns exec " + peer_ns_ + " sysctl -qw 'net.ipv4.ip_local_port_range=1024 9999'", &out) != 0) {
+    *error = "cannot set the ephemeral port range in " + peer_ns_ + ":\n" + out;
+    return false;
+  }
   return true;
 }
 

@@ -18,10 +18,16 @@ class Sandbox {
 
   // Brings the sandbox up; false with *error when it cannot.
   bool up(std::string* error);
+  // Readies the peer end for an xdptcp client: removes sandbox.sh's XDP_PASS program (the client's
+  // stack attaches its steering program there, which also keeps the veth in NAPI mode), and
+  // narrows the kernel's ephemeral range to 1024-9999 so that xdptcp's active opens get
+  // 10000-65535 (the stack takes the ports above the kernel's range).
+  bool prepare_xdptcp_peer(std::string* error);
   void down();
 
   const std::string& iface() const { return iface_; }
   const std::string& peer_ns() const { return peer_ns_; }
+  const std::string& peer_iface() const { return peer_iface_; }
   const std::string& stack_ip4() const { return stack_ip4_; }
   const std::string& peer_ip4() const { return peer_ip4_; }
 
@@ -29,7 +35,7 @@ class Sandbox {
   std::string script_, name_;
   int queues_;
   bool is_up_ = false;
-  std::string iface_, peer_ns_, stack_ip4_, peer_ip4_;
+  std::string iface_, peer_ns_, peer_iface_, stack_ip4_, peer_ip4_;
 };
 
 }  // namespace xdptcp::bench

@@ -122,6 +122,7 @@ int run_xdptcp(const ServerOptions& o) {
   so.busy_poll = o.busy_poll;
   so.pin_cores = o.pin;
   so.rx_batch = o.rx_batch;
+  if (o.spin_us >= 0) so.spin_us = static_cast<std::uint32_t>(o.spin_us);
   if (!o.ip.empty()) so.addresses.push_back(o.ip);
   std::string err;
   auto stack = Stack::create(so, &err);

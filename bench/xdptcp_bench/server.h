@@ -20,6 +20,7 @@ struct ServerOptions {
   bool pin = true;
   bool busy_poll = false;
   unsigned rx_batch = 64;
+  int spin_us = -1;  // xdptcp: adaptive-polling window (-1: the stack's default)
 };
 
 // Returns the process exit status.

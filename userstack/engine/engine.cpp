@@ -62,14 +62,19 @@ std::size_t Engine::poll() {
   }
   if (n > 0) io_.rx_release(std::span<const io::RxFrame>(rx_.data(), n));
   stats_.rx_frames += n;
+  const std::uint64_t before = stats_.tx_frames + stats_.handoffs_in;
   if (!inbox_.empty()) drain_handoffs(now);
   tcp_->advance(now);
   tcp_->flush(now);
   io_.tx_flush();
+  if (n > 0 || stats_.tx_frames + stats_.handoffs_in != before) last_work_ = now;
   return n;
 }
 
 void Engine::wait_for_work(Duration max) {
+  // Adaptive polling (see EngineConfig::spin): still within the spin window, re-poll.
+  if (cfg_.spin.ns > 0 && clock_.now() - last_work_ < cfg_.spin) return;
+  ++stats_.sleeps;
   Duration d = max;
   if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - clock_.now()));
   io_.wait(d);

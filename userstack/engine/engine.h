@@ -51,6 +51,11 @@ struct EngineConfig {
   std::uint32_t id = 0;                   // engine index == queue index
   std::uint32_t engine_count = 1;         // engines of the stack (hand-off rings are sized by it)
   std::size_t rx_batch = 64;              // frames per rx burst (<= kMaxBatch)
+  // Adaptive polling: after an iteration that did work, wait_for_work() returns at once (the
+  // caller re-polls) until this long has passed without work; only then does it sleep. Work
+  // usually comes back within a round trip, so this saves the sleep/wake-up (and the kernel's
+  // wake-up path) per batch, while an idle engine still sleeps. Zero: always sleep.
+  Duration spin{};
 };
 
 struct EngineStats {
@@ -64,6 +69,7 @@ struct EngineStats {
   std::uint64_t handoffs_out = 0;  // segments passed to the engine owning their flow
   std::uint64_t handoffs_in = 0;
   std::uint64_t handoff_drops = 0;  // the owner's hand-off ring was full (TCP retransmits)
+  std::uint64_t sleeps = 0;         // wait_for_work() calls that slept in the PacketIo
 };
 
 class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, public tcp::FlowMissHandler {
@@ -131,6 +137,7 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, pu
   std::vector<Engine*> peers_;
   std::span<const std::uint8_t> current_frame_;
   std::uint8_t current_hops_ = 0;
+  Instant last_work_{};  // when poll() last received, transmitted or handed off something
   EngineStats stats_{};
 };
 

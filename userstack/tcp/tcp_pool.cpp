@@ -67,6 +67,9 @@ StackCore::StackCore(StackConfig c, PacketSink& s, Instant start, TcpStats& st, 
     t.next_free = free_head;
     free_head = i;
   }
+  socket_tcb.assign(cfg.max_sockets, kNoIndex);
+  free_ids.reserve(cfg.max_sockets);
+  for (std::size_t i = cfg.max_sockets; i-- > 0;) free_ids.push_back(static_cast<SocketId>(i));
   listeners.reserve(cfg.max_sockets);
   out_queue.reserve(pool_size);
   out_spare.reserve(pool_size);
@@ -111,9 +114,29 @@ void StackCore::free_tcb(TcpConnection& c) {
 }
 
 TcpConnection* StackCore::user_socket(SocketId s) const {
-  if (s < 0 || static_cast<std::uint32_t>(s) >= pool_size) return nullptr;
-  TcpConnection& c = pool_[s];
+  if (s < 0 || static_cast<std::size_t>(s) >= socket_tcb.size()) return nullptr;
+  const std::uint32_t i = socket_tcb[static_cast<std::size_t>(s)];
+  if (i == kNoIndex) return nullptr;
+  TcpConnection& c = pool_[i];
   return (c.allocated && c.user_open) ? &c : nullptr;
+}
+
+SocketId StackCore::open_socket(TcpConnection& c) {
+  const SocketId s = free_ids.back();  // user_sockets < max_sockets: an id is free
+  free_ids.pop_back();
+  socket_tcb[static_cast<std::size_t>(s)] = c.index;
+  c.user_open = true;
+  c.id = s;
+  ++user_sockets;
+  return s;
+}
+
+void StackCore::close_socket(TcpConnection& c) {
+  socket_tcb[static_cast<std::size_t>(c.id)] = kNoIndex;
+  free_ids.push_back(c.id);  // at most max_sockets entries: within the reserved capacity
+  c.user_open = false;
+  c.id = -1;
+  --user_sockets;
 }
 
 void StackCore::set_state(TcpConnection& c, TcpState s) {

@@ -55,10 +55,7 @@ SocketId TcpStack::socket(wire::IpFamily family) {
   c->family = family;
   c->tuple.local.ip.family = family;
   c->tuple.remote.ip.family = family;
-  c->user_open = true;
-  c->id = static_cast<SocketId>(c->index);
-  ++k.user_sockets;
-  return c->id;
+  return k.open_socket(*c);
 }
 
 int TcpStack::bind(SocketId s, const wire::SockAddr& local) {
@@ -119,11 +116,8 @@ SocketId TcpStack::accept(SocketId s, wire::SockAddr* peer) {
   --l->accept_count;
   c.accept_next = kNoIndex;
   c.in_accept_queue = false;
-  c.user_open = true;
-  c.id = static_cast<SocketId>(c.index);
-  ++k.user_sockets;
   if (peer != nullptr) *peer = c.tuple.remote;
-  return c.id;
+  return k.open_socket(c);
 }
 
 int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
@@ -266,10 +260,8 @@ int TcpStack::close(SocketId s, Instant now) {
   k.now = now;
   TcpConnection* c = k.user_socket(s);
   if (c == nullptr) return -EBADF;
-  c->user_open = false;
+  k.close_socket(*c);
   c->orphan = true;
-  c->id = -1;
-  --k.user_sockets;
   switch (c->state) {
     case TcpState::kListen: {
       // Children not yet accepted are reset (Linux inet_csk_listen_stop()); embryos dropped.

@@ -171,6 +171,13 @@ class StackCore {
   std::uint32_t pool_size = 0;
   std::uint32_t free_head = kNoIndex;
   std::size_t user_sockets = 0;  // held by the application (bound: cfg.max_sockets)
+  // Socket ids are not TCB indexes: the pool also holds orphans and embryos, and ids must stay
+  // below max_sockets (event queues and the API's descriptor space are sized by it). socket_tcb
+  // maps an id to its TCB (kNoIndex: free); free_ids is a stack of free ids (reserved, never grows).
+  std::vector<std::uint32_t> socket_tcb;
+  std::vector<SocketId> free_ids;
+  SocketId open_socket(TcpConnection& c);  // gives c an id; the caller checked user_sockets
+  void close_socket(TcpConnection& c);
   std::size_t live_tcbs = 0;     // allocated TCBs not CLOSED
   std::size_t syn_received = 0;  // passive children in SYN-RECEIVED (bound: cfg.syn_backlog)
   FlowTable flows;

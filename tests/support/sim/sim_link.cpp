@@ -96,10 +96,11 @@ void SimLink::tx_commit(std::size_t len, std::uint32_t dst) {
     ++queue_len_;
   }
 
-  // 3. Propagation and jitter, never earlier than a packet committed before (no reordering).
+  // 3. Propagation and jitter, never earlier than a packet committed before (no reordering),
+  // unless jitter_reorders asks for independent per-packet jitter (netem, xdptcp-impair).
   Instant at = depart + cfg_.delay;
   if (cfg_.jitter.ns > 0) at += Duration::nanos(static_cast<std::int64_t>(r_jitter % (cfg_.jitter.ns + 1)));
-  at = std::max(at, last_in_order_);
+  if (!cfg_.jitter_reorders) at = std::max(at, last_in_order_);
 
   // 4. Reordering: this packet is held back; the ones after it keep their times.
   if (u_reorder < cfg_.reorder) {

@@ -6,7 +6,8 @@
 //   2. bottleneck: with a bandwidth limit, the packet waits in a FIFO of at most `queue_limit`
 //      packets (tail drop beyond it) and is serialised at `bandwidth_bps`;
 //   3. propagation: `delay` plus uniform [0, jitter]. Jitter alone never reorders (a packet is
-//      never delivered before one committed earlier), so reordering is only what `reorder` asks;
+//      never delivered before one committed earlier), so reordering is only what `reorder` asks,
+//      unless `jitter_reorders` (each packet's jitter independent, like netem's);
 //   4. reorder: with probability `reorder` the packet is held back by `reorder_delay`, so later
 //      packets overtake it;
 //   5. duplication: with probability `duplicate` a second copy is delivered just after the first;
@@ -36,6 +37,8 @@ struct LinkConfig {
   std::uint64_t seed = 1;
   Duration delay{};                 // one-way propagation delay
   Duration jitter{};                // extra delay, uniform in [0, jitter]
+  bool jitter_reorders = false;     // jitter drawn per packet independently, as netem and
+                                    // xdptcp-impair do: jitter above the packet spacing reorders
   std::uint64_t bandwidth_bps = 0;  // 0: unlimited (no serialisation delay, no queue)
   std::size_t queue_limit = 128;    // packets in the bottleneck queue; tail drop beyond
   double loss = 0;                  // probability a packet is lost

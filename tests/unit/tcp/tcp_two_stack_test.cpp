@@ -121,6 +121,35 @@ TEST(TcpTwoStack, Connect_DataBothWaysAndClose_AllDelivered) {
   EXPECT_EQ(l.a.connection_count(), 0u);
 }
 
+// tcp_stack.h: socket() fails with EMFILE at max_sockets, and ids stay below it (event queues and
+// the API's descriptors are sized by it). The TCB pool is larger (orphans in TIME-WAIT, embryos),
+// so an id must not be the TCB's index: with the active closer's low TCBs all in TIME-WAIT,
+// new sockets used to get ids >= max_sockets (found by the xdptcp-bench client, issue 5).
+TEST(TcpTwoStack, ManyActiveCloses_TimeWaitOrphans_SocketIdsStayBelowMaxSockets) {
+  Link l;
+  SocketId ls = l.b.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(l.b.bind(ls, {wire::IpAddr::v4(0, 0, 0, 0), 80}), 0);
+  ASSERT_EQ(l.b.listen(ls, 4), 0);
+  const std::size_t max_sockets = 8;  // Link::cfg
+  for (int i = 0; i < 20; ++i) {
+    SocketId c = l.a.socket(wire::IpFamily::kV4);
+    ASSERT_GE(c, 0) << "connection " << i;
+    EXPECT_LT(static_cast<std::size_t>(c), max_sockets) << "connection " << i;
+    ASSERT_EQ(l.a.connect(c, {wire::IpAddr::v4(198, 18, 0, 2), 80}, l.now), -EINPROGRESS);
+    l.pump();
+    ASSERT_EQ(l.a.state(c), TcpState::kEstablished);
+    SocketId s = l.b.accept(ls, nullptr);
+    ASSERT_GE(s, 0);
+    EXPECT_LT(static_cast<std::size_t>(s), max_sockets);
+    ASSERT_EQ(l.a.close(c, l.now), 0);  // the client closes first: TIME-WAIT on a's side
+    l.pump();
+    ASSERT_EQ(l.b.close(s, l.now), 0);
+    l.pump();
+  }
+  EXPECT_EQ(l.a.socket_count(), 0u);
+  EXPECT_GT(l.a.connection_count(), max_sockets);  // the orphans in TIME-WAIT
+}
+
 TEST(TcpTwoStack, Transfer_WithLoss_RecoveredInOrder) {
   Link l;
   SocketId ls = l.b.socket(wire::IpFamily::kV4);
