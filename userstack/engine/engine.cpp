@@ -1,6 +1,9 @@
 // The per-core run-to-completion loop; see engine.h.
 #include "userstack/engine/engine.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -47,10 +50,17 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
       if (j != cfg_.id) inbox_[j] = std::make_unique<HandoffRing>();
     }
     tcp_->set_flow_miss_handler(this);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    io_.set_wake_fd(wake_fd_);
   }
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  if (wake_fd_ >= 0) {
+    io_.set_wake_fd(-1);
+    close(wake_fd_);
+  }
+}
 
 std::size_t Engine::poll() {
   const Instant now = clock_.now();
@@ -77,7 +87,22 @@ void Engine::wait_for_work(Duration max) {
   ++stats_.sleeps;
   Duration d = max;
   if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - clock_.now()));
+  if (wake_fd_ >= 0) {
+    // Announce the sleep, then look at the inboxes once more: a producer that pushed before
+    // seeing the flag has its frame found here; one that pushes after rings the doorbell.
+    sleeping_.store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (inboxes_pending()) {
+      sleeping_.store(false, std::memory_order_relaxed);
+      return;
+    }
+  }
   io_.wait(d);
+  if (wake_fd_ >= 0) {
+    sleeping_.store(false, std::memory_order_relaxed);
+    std::uint64_t rung = 0;
+    (void)!read(wake_fd_, &rung, sizeof rung);  // clear the doorbell (EAGAIN when not rung)
+  }
 }
 
 void Engine::handle_frame(std::span<const std::uint8_t> frame, Instant now) {
@@ -133,6 +158,13 @@ int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
   return tcp_->connect(s, remote, clock_.now());
 }
 
+bool Engine::inboxes_pending() const {
+  for (const auto& r : inbox_) {
+    if (r && r->front() != nullptr) return true;
+  }
+  return false;
+}
+
 void Engine::set_peers(std::span<Engine* const> engines) {
   peers_.assign(engines.begin(), engines.end());
 }
@@ -177,8 +209,14 @@ bool Engine::on_flow_miss(const wire::FourTuple& tuple) {
     target = (cfg_.id + 1) % n;
     hops = static_cast<std::uint8_t>(current_hops_ + 1);
   }
-  if (peers_[target]->inbox_[cfg_.id]->push(current_frame_, hops)) {
+  Engine& owner = *peers_[target];
+  if (owner.inbox_[cfg_.id]->push(current_frame_, hops)) {
     ++stats_.handoffs_out;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (owner.sleeping_.load(std::memory_order_seq_cst)) {
+      const std::uint64_t one = 1;
+      (void)!write(owner.wake_fd_, &one, sizeof one);
+    }
   } else {
     ++stats_.handoff_drops;
   }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -116,6 +117,7 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, pu
   // tcp::FlowMissHandler: hands a segment for an unknown flow to the engine that may own it.
   bool on_flow_miss(const wire::FourTuple& tuple) override;
   void drain_handoffs(Instant now);
+  bool inboxes_pending() const;
 
   void handle_frame(std::span<const std::uint8_t> frame, Instant now);
   std::size_t eth_header_len() const {
@@ -135,6 +137,10 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, pu
   // consumer). The frame being processed and how many engines it has visited.
   std::vector<std::unique_ptr<HandoffRing>> inbox_;
   std::vector<Engine*> peers_;
+  // The doorbell: an eventfd in this engine's poll() set. A producer rings it only while this
+  // engine sleeps (sleeping_), so the hand-off costs no system call while the engine is busy.
+  int wake_fd_ = -1;
+  std::atomic<bool> sleeping_{false};
   std::span<const std::uint8_t> current_frame_;
   std::uint8_t current_hops_ = 0;
   Instant last_work_{};  // when poll() last received, transmitted or handed off something

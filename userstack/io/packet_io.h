@@ -53,6 +53,9 @@ class PacketIo {
   // Sleeps until a frame may be ready or `timeout` passes (poll() on the socket). Returns at
   // once when busy-polling is configured or frames are already waiting.
   virtual void wait(Duration timeout) = 0;
+  // An extra file descriptor whose readability also ends wait() (the engine's hand-off doorbell,
+  // an eventfd); -1 for none. Implementations without a real wait ignore it.
+  virtual void set_wake_fd(int fd) { (void)fd; }
 
   virtual std::size_t frame_capacity() const = 0;
   virtual IoStats stats() const = 0;

@@ -254,9 +254,9 @@ void AfXdpPort::tx_flush() {
 
 void AfXdpPort::wait(Duration timeout) {
   if (cfg_.busy_poll || xsk_cons_nb_avail(&rx_, 1) > 0) return;
-  pollfd p{fd(), POLLIN, 0};
+  pollfd p[2] = {{fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
   const auto ms = static_cast<int>(std::max<std::int64_t>(0, (timeout.ns + 999'999) / 1'000'000));
-  poll(&p, 1, ms);
+  poll(p, wake_fd_ >= 0 ? 2 : 1, ms);
 }
 
 IoStats AfXdpPort::stats() const {

@@ -48,6 +48,7 @@ class AfXdpPort final : public PacketIo {
   void tx_commit(std::size_t len) override;
   void tx_flush() override;
   void wait(Duration timeout) override;
+  void set_wake_fd(int fd) override { wake_fd_ = fd; }
   std::size_t frame_capacity() const override { return cfg_.frame_size; }
   IoStats stats() const override;
 
@@ -73,6 +74,7 @@ class AfXdpPort final : public PacketIo {
   xsk_ring_cons rx_{};
   xsk_ring_prod tx_{};
   bool zero_copy_ = false;
+  int wake_fd_ = -1;
 
   std::vector<std::uint64_t> pool_;  // free frame addresses (capacity frame_count, never grows)
   std::uint64_t tx_pending_addr_ = 0;
