@@ -278,6 +278,10 @@ std::string Stack::describe() const {
   } else {
     o << ", steering program attached by xdptcp-ctl";
   }
+  const engine::RssConfig rss{impl_->info.rss_key, impl_->info.rss_indir};
+  o << (engines() > 1 && impl_->info.rss_toeplitz && rss.usable()
+            ? ", active-open ports chosen by the NIC's RSS hash"
+            : "");
   o << ", addresses";
   for (const auto& a : impl_->addrs) o << ' ' << a.to_string();
   return o.str();
@@ -315,6 +319,9 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl_->ephemeral.lo + i * span);
       ec.tcp.ephemeral_hi =
           static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl_->ephemeral.lo + (i + 1) * span - 1);
+      // Design brief §5: with the NIC's RSS key and table each engine picks, within its slice,
+      // source ports whose replies come back to its queue; without them (veth) the hand-off does.
+      if (impl_->info.rss_toeplitz) ec.rss = {impl_->info.rss_key, impl_->info.rss_indir};
       MonotonicClock clock;
       detail::KernelResolver resolver(impl_->info.ifindex);
       engine::Engine eng(ec, *impl_->ports[i], clock, &resolver);

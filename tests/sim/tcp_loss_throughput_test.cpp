@@ -108,12 +108,15 @@ BulkResult run_bulk(const LinkConfig& sender_uplink, const LinkConfig& receiver_
   r.receiver = rx.stats();
   std::printf(
       "[ %s ] %zu bytes in %.2f s virtual: %.0f KB/s; sender: %llu segments, %llu retransmits, "
-      "%llu fast recoveries, %llu RTOs; receiver: %llu segments out, %llu delayed ACKs\n",
+      "%llu fast recoveries, %llu RTOs, %llu PAWS drops; receiver: %llu segments out, %llu delayed ACKs, "
+      "%llu PAWS drops\n",
       o.name.c_str(), got, r.seconds, r.goodput / 1000, static_cast<unsigned long long>(r.sender.segments_out),
       static_cast<unsigned long long>(r.sender.retransmits),
       static_cast<unsigned long long>(r.sender.fast_retransmits), static_cast<unsigned long long>(r.sender.rtos),
+      static_cast<unsigned long long>(r.sender.drop(tcp::DropReason::kPawsReject)),
       static_cast<unsigned long long>(r.receiver.segments_out),
-      static_cast<unsigned long long>(r.receiver.delayed_acks));
+      static_cast<unsigned long long>(r.receiver.delayed_acks),
+      static_cast<unsigned long long>(r.receiver.drop(tcp::DropReason::kPawsReject)));
   return r;
 }
 
@@ -137,8 +140,10 @@ LinkConfig lossy_link(std::uint64_t seed) {
 void expect_healthy_recovery(const BulkResult& r, double loss) {
   ASSERT_TRUE(r.done) << "transfer did not finish in 600 s of virtual time";
   EXPECT_FALSE(r.corrupt_data);
-  const double floor = 0.4 * mathis_bound(loss);
-  EXPECT_GE(r.goodput, floor) << "goodput " << r.goodput / 1000 << " KB/s below 40% of the Mathis bound ("
+  // Half the bound: the stack reaches 75-95% of it on these seeds, while recovery that halves
+  // cwnd for every reordered segment (no reordering window) reaches about 45%.
+  const double floor = 0.5 * mathis_bound(loss);
+  EXPECT_GE(r.goodput, floor) << "goodput " << r.goodput / 1000 << " KB/s below 50% of the Mathis bound ("
                               << mathis_bound(loss) / 1000 << " KB/s)";
   // RFC 6675 §5: with SACK, isolated losses are repaired by fast recovery; only a lost
   // retransmission or a whole lost tail should need the retransmission timer (RFC 6298 §5).

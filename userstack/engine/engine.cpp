@@ -50,6 +50,9 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
       if (j != cfg_.id) inbox_[j] = std::make_unique<HandoffRing>();
     }
     tcp_->set_flow_miss_handler(this);
+    // RSS port choice only where it can succeed: a table without this queue would reject every
+    // port (each connect() would then search to the bound and fall back).
+    if (cfg_.rss.usable() && cfg_.rss.reaches(cfg_.id)) tcp_->set_port_filter(this);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     io_.set_wake_fd(wake_fd_);
   }
@@ -170,16 +173,16 @@ void Engine::set_peers(std::span<Engine* const> engines) {
 }
 
 void Engine::drain_handoffs(Instant now) {
-  for (std::uint32_t j = 0; j < inbox_.size(); ++j) {
-    if (!inbox_[j]) continue;
+  for (auto& ring : inbox_) {
+    if (!ring) continue;
     // Bounded per iteration (one ring's worth), so a busy peer cannot starve this engine's RX.
     for (std::size_t k = 0; k < HandoffRing::kSlots; ++k) {
-      const HandoffRing::Slot* s = inbox_[j]->front();
+      const HandoffRing::Slot* s = ring->front();
       if (s == nullptr) break;
       current_frame_ = {s->bytes.data(), s->len};
       current_hops_ = s->hops;
       handle_frame(current_frame_, now);
-      inbox_[j]->pop();
+      ring->pop();
       ++stats_.handoffs_in;
     }
   }
@@ -221,6 +224,13 @@ bool Engine::on_flow_miss(const wire::FourTuple& tuple) {
     ++stats_.handoff_drops;
   }
   return true;
+}
+
+bool Engine::accept_local_port(const wire::FourTuple& candidate) {
+  // The NIC hashes the replies (remote -> local) to a queue; this engine is queue cfg_.id. An
+  // IPv6 flow whose queue a short key cannot predict takes any port (the hand-off covers it).
+  const std::optional<std::uint32_t> q = cfg_.rss.rx_queue(candidate);
+  return !q || *q == cfg_.id;
 }
 
 bool Engine::attach(EventQueue* q) {

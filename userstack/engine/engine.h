@@ -27,6 +27,7 @@
 
 #include "userstack/engine/handoff_ring.h"
 #include "userstack/engine/neighbor_cache.h"
+#include "userstack/engine/toeplitz.h"
 #include "userstack/io/packet_io.h"
 #include "userstack/tcp/tcp_stack.h"
 #include "userstack/time/clock.h"
@@ -57,6 +58,11 @@ struct EngineConfig {
   // usually comes back within a round trip, so this saves the sleep/wake-up (and the kernel's
   // wake-up path) per batch, while an idle engine still sleeps. Zero: always sleep.
   Duration spin{};
+  // The NIC's RSS key and indirection table (kernel::InterfaceInfo), empty when unknown (veth).
+  // With more than one engine and a usable configuration whose table reaches this engine's queue,
+  // connect() picks source ports whose replies the NIC delivers to this queue (design brief §5);
+  // otherwise, and when no such port is free, replies that reach another engine are handed over.
+  RssConfig rss;
 };
 
 struct EngineStats {
@@ -73,7 +79,10 @@ struct EngineStats {
   std::uint64_t sleeps = 0;         // wait_for_work() calls that slept in the PacketIo
 };
 
-class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, public tcp::FlowMissHandler {
+class Engine final : public tcp::PacketSink,
+                     public tcp::SocketEventListener,
+                     public tcp::FlowMissHandler,
+                     public tcp::PortFilter {
  public:
   static constexpr std::size_t kMaxBatch = 256;
   static constexpr std::size_t kMaxEventQueues = 8;
@@ -116,6 +125,8 @@ class Engine final : public tcp::PacketSink, public tcp::SocketEventListener, pu
   void on_socket_event(tcp::SocketId id, std::uint32_t events) override;
   // tcp::FlowMissHandler: hands a segment for an unknown flow to the engine that may own it.
   bool on_flow_miss(const wire::FourTuple& tuple) override;
+  // tcp::PortFilter: installed when EngineConfig::rss can predict the queue of our replies.
+  bool accept_local_port(const wire::FourTuple& candidate) override;
   void drain_handoffs(Instant now);
   bool inboxes_pending() const;
 

@@ -75,7 +75,8 @@ void EventQueue::forget(tcp::SocketId s) {
 int EventQueue::collect(std::span<Event> out) {
   std::size_t n = 0;
   std::size_t keep = 0;
-  for (std::size_t i = 0; i < ready_.size(); ++i) {
+  // Compacts ready_ in place (keep <= the read position): no allocation on the event path.
+  for (std::size_t i = 0; i < ready_.size(); ++i) {  // NOLINT(modernize-loop-convert): writes ready_[keep]
     const tcp::SocketId s = ready_[i];
     Interest& in = interest_[static_cast<std::size_t>(s)];
     if (n == out.size()) {

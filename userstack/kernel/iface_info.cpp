@@ -89,21 +89,36 @@ std::string driver_name(const IoctlSocket& sock, std::string_view name) {
   return info.driver;
 }
 
+// ETH_RSS_HASH_TOP: bit 0 of ethtool_rxfh.hfunc ("toeplitz" in ETH_SS_RSS_HASH_FUNCS); the macro
+// lives in the kernel's internal header, not in the UAPI one.
+constexpr std::uint8_t kRssHashToeplitz = 1u << 0;
+
 // Two calls, as ethtool(8) does: the first with zero sizes asks for the sizes, the second fetches the
-// indirection table (which we ignore) followed by the key.
-std::vector<std::uint8_t> rss_key(const IoctlSocket& sock, std::string_view name) {
+// indirection table followed by the key. Leaves `info`'s RSS fields empty when the driver has none.
+void read_rss(const IoctlSocket& sock, std::string_view name, InterfaceInfo& info) {
   struct ethtool_rxfh head;
   std::memset(&head, 0, sizeof(head));
   head.cmd = ETHTOOL_GRSSH;
-  if (ethtool(sock, name, &head) != 0 || head.key_size == 0) return {};
+  if (ethtool(sock, name, &head) != 0 || (head.key_size == 0 && head.indir_size == 0)) return;
   const std::size_t indir_bytes = std::size_t{head.indir_size} * sizeof(std::uint32_t);
   std::vector<std::uint8_t> buf(sizeof(struct ethtool_rxfh) + indir_bytes + head.key_size);
   struct ethtool_rxfh req = head;
   req.cmd = ETHTOOL_GRSSH;
   std::memcpy(buf.data(), &req, sizeof(req));
-  if (ethtool(sock, name, buf.data()) != 0) return {};
-  const std::uint8_t* key = buf.data() + sizeof(struct ethtool_rxfh) + indir_bytes;
-  return std::vector<std::uint8_t>(key, key + head.key_size);
+  if (ethtool(sock, name, buf.data()) != 0) return;
+  struct ethtool_rxfh got;
+  std::memcpy(&got, buf.data(), sizeof(got));
+  if (got.indir_size != head.indir_size || got.key_size != head.key_size) return;  // changed meanwhile
+  const std::uint8_t* indir = buf.data() + sizeof(struct ethtool_rxfh);
+  info.rss_indir.resize(head.indir_size);
+  if (indir_bytes > 0) std::memcpy(info.rss_indir.data(), indir, indir_bytes);
+  const std::uint8_t* key = indir + indir_bytes;
+  info.rss_key.assign(key, key + head.key_size);
+  // hfunc: the active function as one ETH_RSS_HASH_* bit (0 when the driver does not say). The
+  // byte after it is `input_xfrm` from kernel 6.8 on (rsvd8[0] in older UAPI headers): any bit
+  // there (RXH_XFRM_SYM_XOR, ...) transforms the input before hashing.
+  const std::uint8_t input_xfrm = got.rsvd8[0];
+  info.rss_toeplitz = (got.hfunc == 0 || got.hfunc == kRssHashToeplitz) && input_xfrm == 0;
 }
 
 }  // namespace
@@ -140,7 +155,7 @@ Result<InterfaceInfo> interface_info(std::string_view ifname) {
 
   info.rx_queues = rx_queue_count(sock, ifname);
   info.driver = driver_name(sock, ifname);
-  info.rss_key = rss_key(sock, ifname);
+  read_rss(sock, ifname, info);
   return info;
 }
 

@@ -24,6 +24,13 @@ struct InterfaceInfo {
   std::uint32_t rx_queues = 1;
   std::string driver;                 // ETHTOOL_GDRVINFO, e.g. "veth", "mlx5_core"; empty if unknown
   std::vector<std::uint8_t> rss_key;  // ETHTOOL_GRSSH; empty when the driver has no RSS (veth)
+  // ETHTOOL_GRSSH's indirection table: entry hash % size is the RX queue of a flow; empty when the
+  // driver has none (veth).
+  std::vector<std::uint32_t> rss_indir;
+  // Whether the active hash is plain Toeplitz (ETH_RSS_HASH_TOP, or a driver that does not say)
+  // with no input transform (ethtool's symmetric-xor and the like, kernel 6.8+): only then can the
+  // stack predict the queue from rss_key and rss_indir.
+  bool rss_toeplitz = false;
 };
 
 // Everything above for `ifname`. Errors: ENODEV with "no interface named '<ifname>'" when it does not

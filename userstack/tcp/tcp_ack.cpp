@@ -12,6 +12,39 @@ namespace xdptcp::tcp {
 
 using namespace wire::tcp_flags;
 
+namespace {
+
+// RFC 8985 §6.2: RACK.reo_wnd = min(RACK.min_RTT / 4, SRTT) (the DSACK-driven multiplier is
+// not kept), at least 1 ms, the timestamp clock's tick.
+Duration reordering_window(const TcpConnection& c) {
+  Duration w = c.rtt.min_rtt() / 4;
+  if (c.rtt.has_sample() && c.rtt.srtt() < w) w = c.rtt.srtt();
+  return std::max(w, Duration::millis(1));
+}
+
+}  // namespace
+
+void StackCore::loss_detected(TcpConnection& c) {
+  // RFC 8985 §6.2 step 4: with no reordering seen, the classic DupThresh rule stands and
+  // recovery starts at once. Once the path has reordered (jitter does, when frames of a burst
+  // are delayed independently), a hole may be a segment that is merely late: wait reo_wnd for
+  // it, as RACK does, instead of halving cwnd for nothing (RFC 8985 §2.2; Linux's reordering
+  // metric serves the same end).
+  if (!c.reordering_seen) {
+    enter_recovery(c);
+    return;
+  }
+  if (c.reo_timer && c.reo_una == c.snd_una) {
+    if (now >= c.reo_deadline) enter_recovery(c);
+    return;
+  }
+  c.reo_timer = true;
+  c.reo_una = c.snd_una;
+  c.reo_deadline = now + reordering_window(c);
+  c.persist_mode = false;
+  wheel.arm(c.rtx_timer, c.reo_deadline);
+}
+
 std::uint32_t StackCore::flight_size(const TcpConnection& c) const {
   return static_cast<std::uint32_t>(c.snd_max - c.snd_una);
 }
@@ -116,6 +149,13 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     }
     c.rtt.reset_backoff();
     c.rtx_count = 0;
+    // Reordering (RFC 8985 §6.2 RACK.reordering_seen): the cumulative ACK fills a hole below
+    // SACKed data although the hole's first segment was never retransmitted (outside recovery,
+    // past the recovery point and at or above HighRxt, nothing was sent twice).
+    if (c.sack_ok && !c.in_recovery && c.snd_una >= c.recover && c.snd_una >= c.high_rxt &&
+        c.scoreboard.highest_sacked()) {
+      c.reordering_seen = true;
+    }
     c.snd_una = ack;
     if (c.snd_nxt < c.snd_una) c.snd_nxt = c.snd_una;
     if (c.high_rxt < c.snd_una) c.high_rxt = c.snd_una;
@@ -174,18 +214,30 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
       }
       newly_sacked = c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), seg.h.options.sack_count});
     }
-    // A duplicate ACK: RFC 5681 §2 (no data, no SYN/FIN, same window, data outstanding), or
-    // with SACK one that SACKs new data (RFC 6675 §2).
+    // A duplicate ACK: RFC 5681 §2 (no data, no SYN/FIN, same window, data outstanding); with
+    // SACK, RFC 6675 §2: one "that contains a SACK block that newly SACKs data". Without that
+    // rule, the ACKs a receiver sends for duplicated segments (D-SACKs, RFC 2883) would count
+    // and three of them would start a spurious recovery.
     const bool outstanding = c.snd_max > c.snd_una;
     const bool classic = seg.payload.empty() && !seg.syn() && !seg.fin() &&
                          (static_cast<std::uint32_t>(seg.h.window) << c.snd_wscale) == c.snd_wnd;
-    if (outstanding && (classic || newly_sacked > 0)) {
+    if (outstanding && (c.sack_ok ? newly_sacked > 0 : classic)) {
       if (c.dupacks < 255) ++c.dupacks;
       if (!c.in_recovery) {
         const bool lost = c.dupacks >= SackScoreboard::kDupThresh ||
                           (c.sack_ok && c.scoreboard.is_lost(c.snd_una, effective_mss(c)));
-        // RFC 6582 §3.2 step 2: no new recovery until snd_una passes the previous one's point.
-        if (lost && c.snd_una > c.recover) enter_recovery(c);
+        // RFC 6582 §3.2 step 2: without SACK, no new recovery until snd_una passes the previous
+        // one's point (dupACKs for retransmitted data must not start another). With SACK,
+        // RFC 6675 §5.1: "until HighACK is greater than or equal to" RecoveryPoint.
+        const bool past = c.sack_ok ? c.snd_una >= c.recover : c.snd_una > c.recover;
+        if (lost && past) {
+          loss_detected(c);
+        } else {
+          // RFC 3042 limited transmit: each of the first two duplicate ACKs may release one new
+          // segment (output() allows cwnd + dupacks * SMSS), keeping the ACK clock going so
+          // that a small window still collects DupThresh duplicates.
+          queue_output(c);
+        }
       } else if (!c.sack_ok) {
         // RFC 5681 §3.2 step 4: inflate cwnd by one SMSS for each further duplicate ACK.
         c.cc->set_cwnd(cc::recovery_dupack_cwnd(c.cc->cwnd(), effective_mss(c)));
@@ -226,6 +278,11 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
 void StackCore::enter_recovery(TcpConnection& c) {
   ++stats.fast_retransmits;
   c.in_recovery = true;
+  if (c.reo_timer) {
+    // rtx_timer counted the reordering window: it is the retransmission timer again.
+    c.reo_timer = false;
+    arm_rto(c);
+  }
   c.recover = c.snd_max;  // RFC 6582 §3.2 step 2 / RFC 6675 §5 (4.1) RecoveryPoint = HighData
   const std::uint32_t mss = effective_mss(c);
   if (c.sack_ok) {

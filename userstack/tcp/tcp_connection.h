@@ -87,6 +87,13 @@ struct TcbVars {
   bool in_recovery = false;
   SeqNum recover;       // RFC 6582 "recover" / RFC 6675 RecoveryPoint
   SeqNum high_rxt;      // RFC 6675 HighRxt
+  // Reordering window (RFC 8985 §6.2): once the peer has shown reordering, a hole that DupThresh
+  // says is lost is first given reo_wnd to fill; rtx_timer counts it (reo_timer) and the RTO is
+  // re-armed after.
+  bool reordering_seen = false;  // RACK.reordering_seen
+  bool reo_timer = false;        // rtx_timer currently counts the reordering window
+  SeqNum reo_una;                // the hole (snd_una) it waits for
+  Instant reo_deadline{};
   Instant last_send{};  // for restart after idle (RFC 5681 §4.1)
 
   // --- ACK generation (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2) ---

@@ -13,6 +13,11 @@ namespace xdptcp::tcp {
 
 using namespace wire::tcp_flags;
 
+namespace {
+// Linux's TCP_PAWS_WINDOW: how far (in timestamp ticks) TSval may lag TS.Recent and still pass.
+constexpr std::int32_t kPawsWindowTicks = 1;
+}  // namespace
+
 void StackCore::input(std::span<const std::uint8_t> packet) {
   ++stats.segments_in;
   auto ip = wire::parse_ip(packet);
@@ -145,7 +150,19 @@ void StackCore::input_syn_sent(TcpConnection& c, const Segment& seg) {
 bool StackCore::check_paws(TcpConnection& c, const Segment& seg) {
   if (!c.ts_ok || seg.rst() || !seg.h.options.timestamps) return true;
   const std::uint32_t tsval = seg.h.options.timestamps->tsval;
-  if (static_cast<std::int32_t>(tsval - c.ts_recent) >= 0) return true;
+  const auto behind = static_cast<std::int32_t>(c.ts_recent - tsval);
+  // Like Linux (TCP_PAWS_WINDOW), one tick of slack: segments sent in the same burst a
+  // millisecond apart and reordered on the path are not old duplicates.
+  if (behind <= kPawsWindowTicks) return true;
+  // Linux tcp_disordered_ack(): a pure duplicate ACK (SEG.SEQ = RCV.NXT, SEG.ACK = SND.UNA, the
+  // window unchanged) reordered behind a later one is no old duplicate either; dropping it
+  // would lose its SACK blocks (RFC 6675) and answer it with an ACK. Bounded to an RTO's worth
+  // of timestamp ticks (ms) so that PAWS keeps its meaning.
+  if (seg.payload.empty() && !seg.syn() && !seg.fin() && seg.ack_flag() && seg.seq == c.rcv_nxt &&
+      seg.ack == c.snd_una && (static_cast<std::uint32_t>(seg.h.window) << c.snd_wscale) == c.snd_wnd &&
+      behind <= c.rtt.rto().ns / 1'000'000) {
+    return true;
+  }
   if (now - c.ts_recent_age > kPawsIdle) {
     // RFC 7323 §5.5: TS.Recent too old to be trusted; take the new value.
     c.ts_recent = tsval;

@@ -286,7 +286,13 @@ bool StackCore::output(TcpConnection& c) {
       if (flight == 0 && avail > 0 && now - c.last_send > c.rtt.rto()) {
         c.cc->on_idle_restart(now);  // RFC 5681 §4.1
       }
-      const std::uint32_t wnd = std::min(c.snd_wnd, c.cc->cwnd());
+      // RFC 3042 limited transmit: on each of the first two duplicate ACKs, one more segment of
+      // new data than cwnd allows (FlightSize <= cwnd + 2 * SMSS), within the peer's window.
+      std::uint32_t cwnd = c.cc->cwnd();
+      if (!c.in_recovery && c.dupacks > 0 && c.dupacks < SackScoreboard::kDupThresh && c.snd_nxt >= c.snd_max) {
+        cwnd += c.dupacks * effective_mss(c);
+      }
+      const std::uint32_t wnd = std::min(c.snd_wnd, cwnd);
       const std::uint32_t usable = wnd > flight ? wnd - flight : 0;
       const std::uint32_t len = std::min({avail, usable, mss});
       const bool fin = c.fin_queued && c.snd_nxt + len == c.fin_seq();

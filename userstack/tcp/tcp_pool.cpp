@@ -337,15 +337,31 @@ int StackCore::pick_ephemeral(wire::FourTuple& t) {
   wire::FourTuple probe = t;
   probe.local.port = 0;
   const auto offset = static_cast<std::uint32_t>(hash_tuple(key, probe, 0xE9E3u));
+  const auto port_at = [&](std::uint32_t i) {
+    return static_cast<std::uint16_t>(lo + (offset + ephemeral_counter + i) % n);
+  };
+  // With a PortFilter (the engine's RSS choice), free candidates it rejects are passed over, at
+  // most kPortFilterTries of them; then, or when no free port in the range is accepted, the first
+  // free candidate is taken (the engine's cross-engine hand-off carries its replies).
+  constexpr std::uint32_t kNone = ~0u;
+  std::uint32_t first_free = kNone;
+  std::uint32_t rejected = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
-    const auto port = static_cast<std::uint16_t>(lo + (offset + ephemeral_counter + i) % n);
-    t.local.port = port;
+    t.local.port = port_at(i);
     if (flows.find(t)) continue;
     if (find_listener(t.local) != nullptr) continue;
-    ephemeral_counter += i + 1;
-    return 0;
+    if (port_filter == nullptr || port_filter->accept_local_port(t)) {
+      ephemeral_counter += i + 1;
+      return 0;
+    }
+    if (first_free == kNone) first_free = i;
+    if (++rejected >= PortFilter::kPortFilterTries) break;
   }
-  return -EADDRNOTAVAIL;
+  if (first_free == kNone) return -EADDRNOTAVAIL;
+  t.local.port = port_at(first_free);
+  ephemeral_counter += first_free + 1;
+  ++stats.port_filter_fallbacks;
+  return 0;
 }
 
 }  // namespace xdptcp::tcp

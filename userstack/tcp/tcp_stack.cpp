@@ -31,6 +31,10 @@ void TcpStack::set_flow_miss_handler(FlowMissHandler* h) {
   impl_->core.miss_handler = h;
 }
 
+void TcpStack::set_port_filter(PortFilter* f) {
+  impl_->core.port_filter = f;
+}
+
 void TcpStack::advance(Instant now) {
   StackCore& k = impl_->core;
   k.now = now;

@@ -69,6 +69,19 @@ class FlowMissHandler {
   virtual bool on_flow_miss(const wire::FourTuple& tuple) = 0;
 };
 
+// Consulted by connect() for each candidate ephemeral source port (RFC 6056 order, free ports
+// only): the engine accepts the ports whose replies the NIC's RSS delivers to its own queue
+// (design brief §5). The search is bounded: after kPortFilterTries rejected candidates, or when
+// none in the range is accepted, connect() takes the first free candidate (the cross-engine
+// hand-off then carries its replies) and counts it in TcpStats::port_filter_fallbacks. Not
+// consulted for a port chosen by bind() or bind(port 0), where the remote is not yet known.
+class PortFilter {
+ public:
+  static constexpr std::uint32_t kPortFilterTries = 512;
+  virtual ~PortFilter() = default;
+  virtual bool accept_local_port(const wire::FourTuple& candidate) = 0;
+};
+
 struct KeepaliveConfig {
   Duration idle = Duration::seconds(7200);  // RFC 1122 §4.2.3.6: default at least two hours
   Duration interval = Duration::seconds(75);
@@ -135,6 +148,7 @@ class TcpStack {
 
   void set_event_listener(SocketEventListener* l) { listener_ = l; }
   void set_flow_miss_handler(FlowMissHandler* h);
+  void set_port_filter(PortFilter* f);  // null: every free port is acceptable
 
   // --- BSD-like sockets; negative errno on failure ---
   SocketId socket(wire::IpFamily family);

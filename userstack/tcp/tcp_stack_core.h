@@ -119,6 +119,8 @@ class StackCore {
   bool process_ack(TcpConnection& c, const Segment& seg);
   void update_window(TcpConnection& c, const Segment& seg);
   void enter_recovery(TcpConnection& c);
+  // DupThresh / IsLost say snd_una is lost: recovery now, or after the reordering window.
+  void loss_detected(TcpConnection& c);
   std::uint32_t flight_size(const TcpConnection& c) const;
 
   // ---- tcp_output.cpp ----
@@ -162,6 +164,7 @@ class StackCore {
   TcpStats& stats;
   SocketEventListener* const& listener;
   FlowMissHandler* miss_handler = nullptr;  // the engine's cross-engine hand-off, or null
+  PortFilter* port_filter = nullptr;        // the engine's RSS source-port choice, or null
   TimerWheel wheel;
   HashKey key;
   Instant epoch;

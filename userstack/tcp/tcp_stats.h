@@ -75,6 +75,9 @@ struct TcpStats {
   std::uint64_t conns_timed_out = 0;   // ended with ETIMEDOUT (RTO, SYN or keepalive retries)
   std::uint64_t conns_refused = 0;     // active opens answered with RST (ECONNREFUSED)
   std::uint64_t time_wait_reused = 0;  // TIME-WAIT taken over by a new SYN (RFC 6191)
+  // Active opens whose PortFilter accepted no free port within its bound: the first free port
+  // was taken instead (replies may reach another engine, which hands them over).
+  std::uint64_t port_filter_fallbacks = 0;
 
   // Resources
   std::uint64_t tx_buffer_unavailable = 0;  // the sink had no buffer (TX ring full): retried later

@@ -16,6 +16,7 @@ using namespace wire::tcp_flags;
 
 void StackCore::arm_rto(TcpConnection& c) {
   c.persist_mode = false;
+  c.reo_timer = false;
   wheel.arm(c.rtx_timer, now + c.rtt.rto());
 }
 
@@ -25,12 +26,14 @@ void StackCore::arm_persist(TcpConnection& c) {
   for (unsigned i = 0; i < c.persist_backoff && d < cfg.rto.max; ++i) d = d * 2;
   d = std::min(d, cfg.rto.max);
   c.persist_mode = true;
+  c.reo_timer = false;
   wheel.arm(c.rtx_timer, now + d);
 }
 
 void StackCore::cancel_rtx(TcpConnection& c) {
   wheel.cancel(c.rtx_timer);
   c.persist_mode = false;
+  c.reo_timer = false;
 }
 
 void StackCore::arm_keepalive(TcpConnection& c) {
@@ -48,6 +51,17 @@ void StackCore::enter_time_wait(TcpConnection& c) {
 }
 
 void StackCore::on_rtx_timer(TcpConnection& c) {
+  if (c.reo_timer) {
+    // The reordering window (RFC 8985 §6.2) ran out with the hole still open: it is lost.
+    c.reo_timer = false;
+    if (!c.in_recovery && c.snd_una == c.reo_una && c.snd_una < c.snd_max &&
+        in(c.state, {TcpState::kEstablished, TcpState::kCloseWait, TcpState::kFinWait1, TcpState::kClosing,
+                     TcpState::kLastAck})) {
+      enter_recovery(c);
+    }
+    if (!c.rtx_timer.armed() && c.snd_una != c.snd_max) arm_rto(c);
+    return;
+  }
   if (c.persist_mode) {
     // Zero-window probe: like Linux (tcp_xmit_probe_skb), an ACK carrying SND.UNA - 1, which the
     // receiver must answer with its current window (RFC 9293 §3.10.7.4 first check).

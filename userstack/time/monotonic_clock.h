@@ -2,7 +2,7 @@
 // Tests and the simulator use a virtual clock instead; nothing in userstack/tcp reads a clock.
 #pragma once
 
-#include <time.h>
+#include <ctime>
 
 #include "userstack/time/clock.h"
 

@@ -6,6 +6,9 @@
 #ifndef XDPTCP_XDPTCP_H
 #define XDPTCP_XDPTCP_H
 
+/* A C header: typedefs and <stddef.h> on purpose. */
+/* NOLINTBEGIN(modernize-use-using,modernize-deprecated-headers) */
+
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -70,5 +73,7 @@ int xdptcp_epoll_wait(xdptcp_ctx* c, int epfd, struct epoll_event* events, int m
 #ifdef __cplusplus
 }
 #endif
+
+/* NOLINTEND(modernize-use-using,modernize-deprecated-headers) */
 
 #endif /* XDPTCP_XDPTCP_H */

@@ -28,7 +28,7 @@ constexpr bool is_pow2(std::uint32_t v) {
 
 }  // namespace
 
-AfXdpPort::AfXdpPort(const AfXdpConfig& cfg) : cfg_(cfg) {}
+AfXdpPort::AfXdpPort(AfXdpConfig cfg) : cfg_(std::move(cfg)) {}
 
 AfXdpPort::~AfXdpPort() {
   teardown();
@@ -48,22 +48,30 @@ Result<std::unique_ptr<AfXdpPort>> AfXdpPort::open(const AfXdpConfig& cfg) {
     return Error{EINVAL, "AF_XDP: frame_count must cover the FILL ring plus the TX ring"};
   }
   std::unique_ptr<AfXdpPort> port(new AfXdpPort(cfg));
-  Result<void> r = Error{EINVAL, ""};
-  switch (cfg.bind) {
-    case BindMode::kZeroCopy:
-      r = port->setup(true);
-      break;
-    case BindMode::kCopy:
-      r = port->setup(false);
-      break;
-    case BindMode::kAuto:
-      // Zero-copy needs driver support (not veth); ask for it and fall back to copy when refused.
-      r = port->setup(true);
-      if (!r) {
-        port->teardown();
-        r = port->setup(false);
-      }
-      break;
+  const auto bind_once = [&]() -> Result<void> {
+    switch (cfg.bind) {
+      case BindMode::kZeroCopy:
+        return port->setup(true);
+      case BindMode::kCopy:
+        return port->setup(false);
+      case BindMode::kAuto:
+        break;
+    }
+    // Zero-copy needs driver support (not veth); ask for it and fall back to copy when refused.
+    Result<void> zc = port->setup(true);
+    if (zc) return zc;
+    port->teardown();
+    return port->setup(false);
+  };
+  // The kernel frees a closed socket's queue only in deferred work that takes the RTNL lock, so a
+  // queue closed a moment ago refuses a new bind with EBUSY for some tens of milliseconds (seen:
+  // ~40 ms on veth). Retry for a bounded time, so that a restarted engine can take its queue back.
+  constexpr int kBusyRetries = 200;  // x 10 ms
+  Result<void> r = bind_once();
+  for (int i = 0; !r && r.error().code == EBUSY && i < kBusyRetries; ++i) {
+    port->teardown();
+    usleep(10'000);
+    r = bind_once();
   }
   if (!r) return r.error();
   return port;
@@ -98,6 +106,8 @@ Result<void> AfXdpPort::setup(bool zero_copy) {
   err = xsk_socket__create(&xsk_, cfg_.ifname.c_str(), cfg_.queue, umem_, &rx_, &tx_, &scfg);
   if (err != 0) {
     xsk_ = nullptr;
+    if (err == -EBUSY)
+      return Error{EBUSY, where + ": the queue is taken by another AF_XDP socket (retried for 2 s)"};
     return Error{-err, where + (zero_copy ? ": zero-copy bind refused (driver support needed; try copy mode)"
                                           : ": cannot bind the socket")};
   }
@@ -244,10 +254,17 @@ void AfXdpPort::tx_flush() {
     stats_.tx_frames += tx_queued_;
     tx_queued_ = 0;
   }
-  // Copy mode transmits only inside sendto(); the ring says when the kernel wants it.
-  if (tx_outstanding_ > 0 && xsk_ring_prod__needs_wakeup(&tx_)) {
+  // Copy mode transmits only inside sendto(), and at most 32 frames per call (the kernel's
+  // TX_BATCH_SIZE): kick until the kernel has taken everything we submitted, so nothing waits in
+  // the ring while the engine sleeps. The ring says when the kernel wants a kick at all
+  // (need_wakeup); zero-copy drivers usually do not. Bounded: a ring's worth of batches.
+  const std::uint32_t max_kicks = cfg_.ring_size / 32 + 2;
+  for (std::uint32_t k = 0; k < max_kicks && tx_outstanding_ > 0 && xsk_ring_prod__needs_wakeup(&tx_); ++k) {
     ++stats_.kicks;
-    sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+    // EAGAIN/EBUSY/ENOBUFS: the kernel cannot take more now; the next iteration kicks again.
+    if (sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0) break;
+    // Everything submitted has been consumed by the kernel: done.
+    if (__atomic_load_n(tx_.consumer, __ATOMIC_ACQUIRE) == *tx_.producer) break;
   }
   reap_completions();
 }

@@ -59,7 +59,7 @@ class AfXdpPort final : public PacketIo {
   std::uint32_t pool_size() const { return static_cast<std::uint32_t>(pool_.size()); }
 
  private:
-  explicit AfXdpPort(const AfXdpConfig& cfg);
+  explicit AfXdpPort(AfXdpConfig cfg);
   Result<void> setup(bool zero_copy);
   void teardown();
   void reap_completions();
