@@ -96,7 +96,8 @@ BulkResult run_bulk(const LinkConfig& sender_uplink, const LinkConfig& receiver_
       const ssize_t n = rx.recv(a, in, now);
       if (n <= 0) break;
       for (ssize_t k = 0; k < n; ++k) {
-        r.corrupt_data |= in[static_cast<std::size_t>(k)] != out[(got + static_cast<std::size_t>(k)) % out.size()];
+        r.corrupt_data |=
+            in[static_cast<std::size_t>(k)] != out[(got + static_cast<std::size_t>(k)) % out.size()];
       }
       got += static_cast<std::size_t>(n);
     }
@@ -110,9 +111,11 @@ BulkResult run_bulk(const LinkConfig& sender_uplink, const LinkConfig& receiver_
       "[ %s ] %zu bytes in %.2f s virtual: %.0f KB/s; sender: %llu segments, %llu retransmits, "
       "%llu fast recoveries, %llu RTOs, %llu PAWS drops; receiver: %llu segments out, %llu delayed ACKs, "
       "%llu PAWS drops\n",
-      o.name.c_str(), got, r.seconds, r.goodput / 1000, static_cast<unsigned long long>(r.sender.segments_out),
+      o.name.c_str(), got, r.seconds, r.goodput / 1000,
+      static_cast<unsigned long long>(r.sender.segments_out),
       static_cast<unsigned long long>(r.sender.retransmits),
-      static_cast<unsigned long long>(r.sender.fast_retransmits), static_cast<unsigned long long>(r.sender.rtos),
+      static_cast<unsigned long long>(r.sender.fast_retransmits),
+      static_cast<unsigned long long>(r.sender.rtos),
       static_cast<unsigned long long>(r.sender.drop(tcp::DropReason::kPawsReject)),
       static_cast<unsigned long long>(r.receiver.segments_out),
       static_cast<unsigned long long>(r.receiver.delayed_acks),

@@ -85,8 +85,8 @@ struct TcbVars {
   CcAlgorithm cc_algo = CcAlgorithm::kCubic;
   std::uint8_t dupacks = 0;
   bool in_recovery = false;
-  SeqNum recover;       // RFC 6582 "recover" / RFC 6675 RecoveryPoint
-  SeqNum high_rxt;      // RFC 6675 HighRxt
+  SeqNum recover;   // RFC 6582 "recover" / RFC 6675 RecoveryPoint
+  SeqNum high_rxt;  // RFC 6675 HighRxt
   // Reordering window (RFC 8985 §6.2): once the peer has shown reordering, a hole that DupThresh
   // says is lost is first given reo_wnd to fill; rtx_timer counts it (reo_timer) and the RTO is
   // re-armed after.

@@ -289,7 +289,8 @@ bool StackCore::output(TcpConnection& c) {
       // RFC 3042 limited transmit: on each of the first two duplicate ACKs, one more segment of
       // new data than cwnd allows (FlightSize <= cwnd + 2 * SMSS), within the peer's window.
       std::uint32_t cwnd = c.cc->cwnd();
-      if (!c.in_recovery && c.dupacks > 0 && c.dupacks < SackScoreboard::kDupThresh && c.snd_nxt >= c.snd_max) {
+      if (!c.in_recovery && c.dupacks > 0 && c.dupacks < SackScoreboard::kDupThresh &&
+          c.snd_nxt >= c.snd_max) {
         cwnd += c.dupacks * effective_mss(c);
       }
       const std::uint32_t wnd = std::min(c.snd_wnd, cwnd);
