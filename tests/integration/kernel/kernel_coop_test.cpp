@@ -34,7 +34,9 @@ std::optional<wire::MacAddr> resolve(kernel::NetlinkRoutes& nl, int ifindex, con
     auto m = nl.neighbour(ifindex, a);
     EXPECT_TRUE(m.ok());
     if (m.ok() && m.value()) return m.value();
-    if (i % 50 == 0) EXPECT_TRUE(nl.resolve(ifindex, a).ok());
+    if (i % 50 == 0) {
+      EXPECT_TRUE(nl.resolve(ifindex, a).ok());
+    }
     usleep(10'000);
   }
   return std::nullopt;
