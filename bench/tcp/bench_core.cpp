@@ -53,7 +53,7 @@ void BM_BulkDataSegment(benchmark::State& state) {
   const tcp::SocketId c = client.socket(wire::IpFamily::kV4);
   client.connect(c, srv, net.now());
   tcp::SocketId a = -1;
-  std::vector<std::uint8_t> buf(64 * 1024, 0x42);
+  std::vector<std::uint8_t> buf(std::size_t{64} * 1024, 0x42);
   std::uint64_t received = 0;
   net.set_app([&](Instant now) {
     if (a < 0) a = server.accept(l, nullptr);
@@ -70,7 +70,7 @@ void BM_BulkDataSegment(benchmark::State& state) {
   const std::uint64_t segs0 = segments_out(net);
   const std::uint64_t bytes0 = received;
   for (auto _ : state) {
-    target = received + 64 * 1024;  // about 45 segments of 1460 bytes
+    target = received + std::uint64_t{64} * 1024;  // about 45 segments of 1460 bytes
     if (!net.run_until(reached, net.now() + Duration::seconds(60))) {
       state.SkipWithError("transfer stalled");
       break;

@@ -1,8 +1,6 @@
 // The benchmark client on either stack (see client.h).
 #include "bench/xdptcp_bench/client.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -12,6 +10,7 @@
 
 #include "bench/xdptcp_bench/client_loop.h"
 #include "bench/xdptcp_bench/cpu_stat.h"
+#include "bench/xdptcp_bench/fd_limit.h"
 #include "bench/xdptcp_bench/net_kernel.h"
 #include "bench/xdptcp_bench/net_xdptcp.h"
 #include "bench/xdptcp_bench/signals.h"
@@ -25,15 +24,6 @@ namespace {
 const char* payload() {
   static const std::vector<char> p(kMaxMessage, 'x');
   return p.data();
-}
-
-std::size_t raise_fd_limit() {
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  getrlimit(RLIMIT_NOFILE, &rl);
-  return rl.rlim_cur > (1u << 20) ? (1u << 20) : static_cast<std::size_t>(rl.rlim_cur);
 }
 
 // Connections of worker i when `total` are split over `n` workers.
@@ -61,11 +51,9 @@ void summarize(const std::vector<ClientCounters>& per, ClientResult& r) {
 int default_connections(Workload w) {
   switch (w) {
     case Workload::kShort:
-      return 64;
     case Workload::kRr:
       return 64;
     case Workload::kBulk:
-      return 1;
     case Workload::kLatency:
       return 1;
   }

@@ -5,11 +5,11 @@
 // separate process that exists only during its own runs, so kernel runs see no AF_XDP socket.
 #include "bench/xdptcp_bench/compare.h"
 
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -76,7 +76,7 @@ class Runner {
                                       "--ip",       sb_.stack_ip4()};
     if (stack == "xdptcp") {
       sargs.insert(sargs.end(), {"--iface", sb_.iface(), "--rx-batch", std::to_string(o_.rx_batch)});
-      if (o_.busy_poll) sargs.push_back("--busy-poll");
+      if (o_.busy_poll) sargs.emplace_back("--busy-poll");
       if (o_.spin_us >= 0) sargs.insert(sargs.end(), {"--spin-us", std::to_string(o_.spin_us)});
     }
     progress("starting the %s server", stack.c_str(), round, o_.rounds, w.c_str());

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <exception>
 
 #include "bench/xdptcp_bench/client.h"
 #include "bench/xdptcp_bench/compare.h"
@@ -21,9 +22,8 @@ std::map<std::string, Workload> workload_map() {
           {"latency", Workload::kLatency}};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// main() without the exception guard.
+int run(int argc, char** argv) {
   CLI::App app{"xdptcp-bench: the kernel's TCP against xdptcp on the same link, with the same client"};
   app.require_subcommand(1);
 
@@ -91,4 +91,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   return run_compare(cmp);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // CLI11 and the standard library report failures by throwing: say what failed instead of aborting.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xdptcp-bench: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "xdptcp-bench: unknown exception\n");
+  }
+  return 1;
 }

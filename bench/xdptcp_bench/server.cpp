@@ -4,7 +4,6 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/xdptcp_bench/fd_limit.h"
 #include "bench/xdptcp_bench/net_kernel.h"
 #include "bench/xdptcp_bench/net_xdptcp.h"
 #include "bench/xdptcp_bench/server_loop.h"
@@ -65,15 +65,6 @@ int kernel_listener(const ServerOptions& o) {
     return -1;
   }
   return fd;
-}
-
-std::size_t raise_fd_limit() {
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  getrlimit(RLIMIT_NOFILE, &rl);
-  return rl.rlim_cur > (1u << 20) ? (1u << 20) : static_cast<std::size_t>(rl.rlim_cur);
 }
 
 void pin_to(unsigned cpu) {

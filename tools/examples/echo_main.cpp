@@ -8,14 +8,13 @@
 
 #include "tools/examples/conn_table.h"
 #include "tools/examples/example_common.h"
-#include "tools/examples/stats_print.h"
 
 using namespace xdptcp;
 using namespace xdptcp::examples;
 
 namespace {
 
-constexpr std::size_t kBuf = 64 * 1024;
+constexpr std::size_t kBuf = std::size_t{64} * 1024;
 
 void serve(Context& ctx, const ServerOptions& o) {
   int lfd[2] = {-1, -1};
@@ -99,31 +98,13 @@ void serve(Context& ctx, const ServerOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"xdptcp-echo: an echo server on the xdptcp user-level TCP stack"};
-  ServerOptions o;
-  add_server_options(app, o);
-  bool stats_on_exit = false;
-  app.add_flag("--stats-on-exit", stats_on_exit, "print every engine's counters when stopping");
-  CLI11_PARSE(app, argc, argv);
-  auto stack = start_stack("xdptcp-echo", o.stack);
-  if (!stack) return 2;
-  {
-    char banner[512];
-    std::snprintf(banner, sizeof banner, "xdptcp-echo: listening on %s port %d; %s",
-                  o.ip.empty() ? "every address" : o.ip.c_str(), o.port, stack->describe().c_str());
-    startup().banner = banner;
-    startup().engines = stack->engines();
-  }
-  std::vector<ContextStats> stats(stack->engines());
-  stack->run([&](Context& ctx) {
-    serve(ctx, o);
-    stats[ctx.engine_id()] = ctx.stats();  // each engine writes its own slot
+  return guarded_main("xdptcp-echo", [&] {
+    CLI::App app{"xdptcp-echo: an echo server on the xdptcp user-level TCP stack"};
+    ServerOptions o;
+    add_server_options(app, o);
+    bool stats_on_exit = false;
+    app.add_flag("--stats-on-exit", stats_on_exit, "print every engine's counters when stopping");
+    CLI11_PARSE(app, argc, argv);
+    return run_server("xdptcp-echo", o, "", stats_on_exit, [&](Context& ctx) { serve(ctx, o); });
   });
-  if (stats_on_exit) print_stats(stdout, stats);
-  if (startup().failed.load()) {
-    std::fprintf(stderr, "xdptcp-echo: could not listen on every engine; stopped\n");
-    return 1;
-  }
-  std::printf("xdptcp-echo: stopped\n");
-  return 0;
 }

@@ -1,5 +1,6 @@
-// What the example servers share: their command-line options (CLI11), signal handling that stops
-// the stack, and creating the stack with a clear message when that fails.
+// What the example programs share: their command-line options (CLI11), signal handling that stops
+// the stack, creating the stack with a clear message when that fails, the servers' start/run/exit
+// sequence, and a main() guard that turns an escaping exception into a message and exit status 1.
 #pragma once
 
 #include <arpa/inet.h>
@@ -10,9 +11,13 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "tools/examples/stats_print.h"
 #include "xdptcp/xdptcp.hpp"
 
 namespace xdptcp::examples {
@@ -23,16 +28,21 @@ struct ServerOptions {
   int port = 0;
 };
 
+// The stack's options every example takes after its own (--iface is the program's: its help differs).
+inline void add_stack_options(CLI::App& app, StackOptions& o) {
+  app.add_option("--engines", o.engines, "engines (default: one per RX queue)");
+  app.add_option("--bind-mode", o.bind_mode, "AF_XDP bind: auto|zerocopy|copy")
+      ->check(CLI::IsMember({"auto", "zerocopy", "copy"}));
+  app.add_option("--xdp-mode", o.xdp_mode, "XDP mode when attaching: auto|native|generic")
+      ->check(CLI::IsMember({"auto", "native", "generic"}));
+  app.add_flag("--busy-poll", o.busy_poll, "spin instead of sleeping (dedicated cores)");
+}
+
 inline void add_server_options(CLI::App& app, ServerOptions& o) {
   app.add_option("--iface", o.stack.iface, "interface to serve on")->required();
   app.add_option("--port", o.port, "TCP port to listen on")->required()->check(CLI::Range(1, 65535));
   app.add_option("--ip", o.ip, "address to listen on (default: every address of the interface)");
-  app.add_option("--engines", o.stack.engines, "engines (default: one per RX queue)");
-  app.add_option("--bind-mode", o.stack.bind_mode, "AF_XDP bind: auto|zerocopy|copy")
-      ->check(CLI::IsMember({"auto", "zerocopy", "copy"}));
-  app.add_option("--xdp-mode", o.stack.xdp_mode, "XDP mode when attaching: auto|native|generic")
-      ->check(CLI::IsMember({"auto", "native", "generic"}));
-  app.add_flag("--busy-poll", o.stack.busy_poll, "spin instead of sleeping (dedicated cores)");
+  add_stack_options(app, o.stack);
 }
 
 inline std::atomic<Stack*>& running_stack() {
@@ -130,6 +140,45 @@ inline int listen_all(Context& ctx, const ServerOptions& o, int fds[2]) {
     }
   }
   return n;
+}
+
+// The servers' life after option parsing: start the stack (exit 2 when it cannot), print
+// "<prog>: listening on ADDR port P<detail>; <stack>" once every engine listens, run serve(ctx) on
+// every engine, print the counters when asked, and exit 1 when an engine could not listen.
+template <typename Serve>
+int run_server(const char* prog, const ServerOptions& o, const std::string& detail, bool stats_on_exit,
+               Serve&& serve) {
+  auto stack = start_stack(prog, o.stack);
+  if (!stack) return 2;
+  startup().banner = std::string(prog) + ": listening on " + (o.ip.empty() ? "every address" : o.ip) +
+                     " port " + std::to_string(o.port) + detail + "; " + stack->describe();
+  startup().engines = stack->engines();
+  std::vector<ContextStats> stats(stack->engines());
+  stack->run([&](Context& ctx) {
+    serve(ctx);
+    stats[ctx.engine_id()] = ctx.stats();  // each engine writes its own slot
+  });
+  if (stats_on_exit) print_stats(stdout, stats);
+  if (startup().failed.load()) {
+    std::fprintf(stderr, "%s: could not listen on every engine; stopped\n", prog);
+    return 1;
+  }
+  std::printf("%s: stopped\n", prog);
+  return 0;
+}
+
+// Runs a program's main body; an exception that escapes it (CLI11's own errors included, should
+// printing help fail) is reported as "<prog>: what" with exit status 1 instead of std::terminate.
+template <typename Body>
+int guarded_main(const char* prog, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", prog, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: unknown exception\n", prog);
+  }
+  return 1;
 }
 
 }  // namespace xdptcp::examples

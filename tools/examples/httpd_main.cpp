@@ -11,14 +11,13 @@
 
 #include "tools/examples/conn_table.h"
 #include "tools/examples/example_common.h"
-#include "tools/examples/stats_print.h"
 
 using namespace xdptcp;
 using namespace xdptcp::examples;
 
 namespace {
 
-constexpr std::size_t kInBuf = 16 * 1024;
+constexpr std::size_t kInBuf = std::size_t{16} * 1024;
 constexpr std::size_t kHeaderMax = 512;
 
 struct Server {
@@ -95,7 +94,8 @@ void serve(Context& ctx, const ServerOptions& o, std::uint64_t body_size) {
   Server s{ctx,
            o,
            body_size,
-           std::vector<char>(std::min<std::uint64_t>(std::max<std::uint64_t>(body_size, 1), 64 * 1024), 'x'),
+           std::vector<char>(
+               std::min<std::uint64_t>(std::max<std::uint64_t>(body_size, 1), std::uint64_t{64} * 1024), 'x'),
            std::vector<Conn>(o.stack.max_sockets),
            -1};
   int lfd[2] = {-1, -1};
@@ -161,35 +161,17 @@ void serve(Context& ctx, const ServerOptions& o, std::uint64_t body_size) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"xdptcp-httpd: an HTTP/1.1 server on the xdptcp user-level TCP stack"};
-  ServerOptions o;
-  std::uint64_t body_size = 64;
-  add_server_options(app, o);
-  bool stats_on_exit = false;
-  app.add_flag("--stats-on-exit", stats_on_exit, "print every engine's counters when stopping");
-  app.add_option("--body-size", body_size, "bytes in every response body")
-      ->check(CLI::Range(0ULL, 1ULL << 34));
-  CLI11_PARSE(app, argc, argv);
-  auto stack = start_stack("xdptcp-httpd", o.stack);
-  if (!stack) return 2;
-  {
-    char banner[512];
-    std::snprintf(banner, sizeof banner, "xdptcp-httpd: listening on %s port %d, %llu-byte bodies; %s",
-                  o.ip.empty() ? "every address" : o.ip.c_str(), o.port,
-                  static_cast<unsigned long long>(body_size), stack->describe().c_str());
-    startup().banner = banner;
-    startup().engines = stack->engines();
-  }
-  std::vector<ContextStats> stats(stack->engines());
-  stack->run([&](Context& ctx) {
-    serve(ctx, o, body_size);
-    stats[ctx.engine_id()] = ctx.stats();  // each engine writes its own slot
+  return guarded_main("xdptcp-httpd", [&] {
+    CLI::App app{"xdptcp-httpd: an HTTP/1.1 server on the xdptcp user-level TCP stack"};
+    ServerOptions o;
+    std::uint64_t body_size = 64;
+    add_server_options(app, o);
+    bool stats_on_exit = false;
+    app.add_flag("--stats-on-exit", stats_on_exit, "print every engine's counters when stopping");
+    app.add_option("--body-size", body_size, "bytes in every response body")
+        ->check(CLI::Range(0ULL, 1ULL << 34));
+    CLI11_PARSE(app, argc, argv);
+    return run_server("xdptcp-httpd", o, ", " + std::to_string(body_size) + "-byte bodies", stats_on_exit,
+                      [&](Context& ctx) { serve(ctx, o, body_size); });
   });
-  if (stats_on_exit) print_stats(stdout, stats);
-  if (startup().failed.load()) {
-    std::fprintf(stderr, "xdptcp-httpd: could not listen on every engine; stopped\n");
-    return 1;
-  }
-  std::printf("xdptcp-httpd: stopped\n");
-  return 0;
 }

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <cstring>
 #include <string_view>
 
@@ -255,7 +256,7 @@ struct Client {
   }
 
   void on_readable(Slot& s, std::size_t idx, SteadyClock::time_point now) {
-    char buf[16 * 1024];
+    char buf[std::size_t{16} * 1024];
     for (;;) {
       const ssize_t n = ctx.read(s.fd, buf, sizeof buf);
       if (n == 0) {
@@ -275,7 +276,7 @@ struct Client {
         s.in.append(buf, static_cast<std::size_t>(n));
         const std::size_t head_end = s.in.find("\r\n\r\n");
         if (head_end == std::string::npos) {
-          if (s.in.size() > 16 * 1024) return fail(s, kBadResponse, 0);
+          if (s.in.size() > std::size_t{16} * 1024) return fail(s, kBadResponse, 0);
           continue;
         }
         if (!parse_head(s, head_end + 4)) return fail(s, kBadResponse, 0);
@@ -356,7 +357,7 @@ struct Client {
 
 std::uint32_t percentile(const std::vector<std::uint32_t>& sorted, double p) {
   if (sorted.empty()) return 0;
-  const auto k = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1) + 0.5);
+  const auto k = static_cast<std::size_t>(std::lround(p / 100.0 * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(k, sorted.size() - 1)];
 }
 
@@ -365,9 +366,8 @@ std::uint64_t share(std::uint64_t total, unsigned i, unsigned n) {
   return total / n + (i < total % n ? 1 : 0);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// main() without the exception guard.
+int run(int argc, char** argv) {
   CLI::App app{"xdptcp-wget: an HTTP/1.1 load client on the xdptcp user-level TCP stack"};
   Options o;
   app.add_option("--iface", o.stack.iface, "interface the stack runs on")->required();
@@ -382,12 +382,7 @@ int main(int argc, char** argv) {
   app.add_flag("--keepalive,-k", o.keepalive, "many requests per connection (default: Connection: close)");
   app.add_option("--timeout", o.timeout_s, "seconds allowed for one request, connect included")
       ->check(CLI::PositiveNumber);
-  app.add_option("--engines", o.stack.engines, "engines (default: one per RX queue)");
-  app.add_option("--bind-mode", o.stack.bind_mode, "AF_XDP bind: auto|zerocopy|copy")
-      ->check(CLI::IsMember({"auto", "zerocopy", "copy"}));
-  app.add_option("--xdp-mode", o.stack.xdp_mode, "XDP mode when attaching: auto|native|generic")
-      ->check(CLI::IsMember({"auto", "native", "generic"}));
-  app.add_flag("--busy-poll", o.stack.busy_poll, "spin instead of sleeping (dedicated cores)");
+  add_stack_options(app, o.stack);
   app.add_flag("--verbose,-v", o.verbose, "print every failed request");
   app.add_flag("--stats-on-exit", o.stats_on_exit, "print every engine's counters at the end");
   CLI11_PARSE(app, argc, argv);
@@ -458,4 +453,10 @@ int main(int argc, char** argv) {
   if (o.stats_on_exit) print_stats(stdout, stats);
   std::fflush(stdout);
   return errors > 0 || total.completed == 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return guarded_main("xdptcp-wget", [&] { return run(argc, argv); });
 }

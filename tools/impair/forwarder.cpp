@@ -7,9 +7,7 @@
 #include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <array>
@@ -18,6 +16,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -66,7 +65,11 @@ class SysctlGuard {
   SysctlGuard(const SysctlGuard&) = delete;
   SysctlGuard& operator=(const SysctlGuard&) = delete;
   ~SysctlGuard() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) write(it->first, it->second);
+    // Newest first, so a path set twice ends at its original value.
+    while (!saved_.empty()) {
+      write(saved_.back().first, saved_.back().second);
+      saved_.pop_back();
+    }
   }
   Result<void> set(const std::string& path, const std::string& value) {
     std::ifstream in(path);
@@ -219,7 +222,7 @@ class Forwarder {
       if (n < 0) return;  // EAGAIN: drained
       if (from.sll_ifindex != ports_[in].info.ifindex || from.sll_pkttype != PACKET_HOST) continue;
       ++c_.received;
-      const std::size_t len = static_cast<std::size_t>(n);
+      const auto len = static_cast<std::size_t>(n);
       if (len > buf_.size() || len > ports_[out].info.mtu + 14u) {
         ++c_.too_big;
         continue;

@@ -76,7 +76,7 @@ RewriteResult rewrite_for_next_hop(std::span<std::uint8_t> frame, const wire::Ma
     if (ttl <= 1) return RewriteResult::kTtlExpired;
     // TTL and protocol share one 16-bit word of the header checksum (RFC 791 §3.1).
     const std::uint16_t old_word = load_be16(ip + 8);
-    const std::uint16_t new_word = static_cast<std::uint16_t>(old_word - 0x0100);
+    const auto new_word = static_cast<std::uint16_t>(old_word - 0x0100);
     store_be16(ip + 10, wire::csum_update16(load_be16(ip + 10), old_word, new_word));
     ip[8] = static_cast<std::uint8_t>(ttl - 1);
   } else if (type == kEtherIpv6) {

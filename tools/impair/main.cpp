@@ -5,6 +5,7 @@
 // Run it inside the router namespace of the test topology, as root.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <exception>
 #include <iostream>
 
 #include "tools/impair/delay_model.h"
@@ -24,9 +25,8 @@ int fail(const xdptcp::Error& e) {
   return e.code == EPERM || e.code == EACCES ? 2 : e.code == ENODEV || e.code == ENOENT ? 3 : 5;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// main() without the exception guard.
+int run(int argc, char** argv) {
   CLI::App app{
       "xdptcp-impair: loss, duplication, corruption, delay, jitter, reordering and rate limits "
       "for a test link, without netem. See docs/IMPAIRMENT.md."};
@@ -122,4 +122,19 @@ int main(int argc, char** argv) {
   fo.delay.reorder_extra_ns = reorder_extra_ms >= 0 ? ms_to_ns(reorder_extra_ms)
                                                     : std::max<std::uint64_t>(fo.delay.delay_ns, 1'000'000);
   return run_forwarder(fo, std::cout, std::cerr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // CLI11 and the standard library report failures (a bad option, memory) by throwing: say what
+  // failed instead of letting std::terminate abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "xdptcp-impair: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "xdptcp-impair: unknown exception\n";
+  }
+  return 1;
 }

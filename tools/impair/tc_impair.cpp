@@ -87,7 +87,7 @@ Result<int> map_of_program(std::uint32_t prog_id, const char* map_name) {
 }
 
 Result<void> write_config(int map_fd, int ifindex, const impair_config& cfg) {
-  const std::uint32_t key = static_cast<std::uint32_t>(ifindex);
+  const auto key = static_cast<std::uint32_t>(ifindex);
   if (bpf_map_update_elem(map_fd, &key, &cfg, BPF_ANY) != 0) return errno_error("cannot write impair_config");
   return {};
 }
@@ -211,7 +211,7 @@ Result<impair_counters> tc_counters(const std::string& iface, Hook hook) {
   const int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return Error{-ncpu, "cannot count the possible CPUs"};
   std::vector<impair_counters> per_cpu(static_cast<std::size_t>(ncpu));
-  const std::uint32_t key = static_cast<std::uint32_t>(ifindex.value());
+  const auto key = static_cast<std::uint32_t>(ifindex.value());
   impair_counters sum{};
   if (bpf_map_lookup_elem(map_fd.get(), &key, per_cpu.data()) != 0) {
     if (errno == ENOENT) return sum;  // no frame seen yet

@@ -181,6 +181,20 @@ Result<void> clear_socket_slot(const SteerMapFds& maps, std::uint32_t queue) {
   return {};
 }
 
+// The common start of a change to the rule table: check the maps, validate the rule, take the
+// table lock and read the table; `change(rule, slots)` then runs with the lock held.
+template <typename Change>
+Result<void> change_rule_table(const SteerMapFds& maps, const SteerRule& rule_in, Change&& change) {
+  if (auto r = need_rule_maps(maps); !r) return r;
+  auto rule = validated(rule_in);
+  if (!rule) return rule.error();
+  auto lock = RuleTableLock::acquire();
+  if (!lock) return lock.error();
+  Slots slots{};
+  if (auto r = read_slots(maps.rules, slots); !r) return r;
+  return change(rule.value(), slots);
+}
+
 }  // namespace
 
 bool SteerRule::same_match(const SteerRule& o) const {
@@ -189,55 +203,43 @@ bool SteerRule::same_match(const SteerRule& o) const {
 }
 
 Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
-  if (auto r = need_rule_maps(maps); !r) return r;
-  auto rule = validated(rule_in);
-  if (!rule) return rule.error();
-  auto lock = RuleTableLock::acquire();
-  if (!lock) return lock.error();
-
-  Slots slots{};
-  if (auto r = read_slots(maps.rules, slots); !r) return r;
-  int free_slot = -1;
-  for (std::uint32_t i = 0; i < kMaxRules; ++i) {
-    if (!used(slots[i])) {
-      if (free_slot < 0) free_slot = static_cast<int>(i);
-      continue;
+  return change_rule_table(maps, rule_in, [&](const SteerRule& rule, Slots& slots) -> Result<void> {
+    int free_slot = -1;
+    for (std::uint32_t i = 0; i < kMaxRules; ++i) {
+      if (!used(slots[i])) {
+        if (free_slot < 0) free_slot = static_cast<int>(i);
+        continue;
+      }
+      SteerRule existing = from_raw(slots[i]);
+      if (existing.same_match(rule))
+        return Error{EEXIST, "steering rule " + describe(rule) + " already exists (owner pid " +
+                                 std::to_string(existing.owner_pid) + ")"};
     }
-    SteerRule existing = from_raw(slots[i]);
-    if (existing.same_match(rule.value()))
-      return Error{EEXIST, "steering rule " + describe(rule.value()) + " already exists (owner pid " +
-                               std::to_string(existing.owner_pid) + ")"};
-  }
-  if (free_slot < 0)
-    return Error{ENOSPC, "steering rule table full (" + std::to_string(kMaxRules) +
-                             " rules): remove stale rules (xdptcp-ctl) or use port ranges"};
+    if (free_slot < 0)
+      return Error{ENOSPC, "steering rule table full (" + std::to_string(kMaxRules) +
+                               " rules): remove stale rules (xdptcp-ctl) or use port ranges"};
 
-  auto idx = static_cast<std::uint32_t>(free_slot);
-  xdptcp_rule raw = to_raw(rule.value());
-  xdptcp_rule staged = raw;
-  staged.family = XDPTCP_FAMILY_NONE;  // see the file comment: write it free first
-  if (auto r = write_slot(maps.rules, idx, staged); !r) return r;
-  if (auto r = write_slot(maps.rules, idx, raw); !r) return r;
-  slots[idx] = raw;
-  return write_bitmap(maps.ports, slots);
+    auto idx = static_cast<std::uint32_t>(free_slot);
+    xdptcp_rule raw = to_raw(rule);
+    xdptcp_rule staged = raw;
+    staged.family = XDPTCP_FAMILY_NONE;  // see the file comment: write it free first
+    if (auto r = write_slot(maps.rules, idx, staged); !r) return r;
+    if (auto r = write_slot(maps.rules, idx, raw); !r) return r;
+    slots[idx] = raw;
+    return write_bitmap(maps.ports, slots);
+  });
 }
 
 Result<void> del_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
-  if (auto r = need_rule_maps(maps); !r) return r;
-  auto rule = validated(rule_in);
-  if (!rule) return rule.error();
-  auto lock = RuleTableLock::acquire();
-  if (!lock) return lock.error();
-
-  Slots slots{};
-  if (auto r = read_slots(maps.rules, slots); !r) return r;
-  for (std::uint32_t i = 0; i < kMaxRules; ++i) {
-    if (!used(slots[i]) || !from_raw(slots[i]).same_match(rule.value())) continue;
-    slots[i] = xdptcp_rule{};
-    if (auto r = write_slot(maps.rules, i, slots[i]); !r) return r;
-    return write_bitmap(maps.ports, slots);
-  }
-  return Error{ENOENT, "steering rule " + describe(rule.value()) + " is not installed"};
+  return change_rule_table(maps, rule_in, [&](const SteerRule& rule, Slots& slots) -> Result<void> {
+    for (std::uint32_t i = 0; i < kMaxRules; ++i) {
+      if (!used(slots[i]) || !from_raw(slots[i]).same_match(rule)) continue;
+      slots[i] = xdptcp_rule{};
+      if (auto r = write_slot(maps.rules, i, slots[i]); !r) return r;
+      return write_bitmap(maps.ports, slots);
+    }
+    return Error{ENOENT, "steering rule " + describe(rule) + " is not installed"};
+  });
 }
 
 Result<std::vector<SteerRule>> list_rules(const SteerMapFds& maps) {

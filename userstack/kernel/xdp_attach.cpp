@@ -87,7 +87,7 @@ class LibraryLog {
     if (self == nullptr) return 0;
     if (self->debug_) std::fputs(buf, stderr);
     // Debug output (verifier logs and the like) can be huge; keep warnings and information only.
-    if (level <= LIBBPF_INFO && self->text_.size() < 64 * 1024) self->text_ += buf;
+    if (level <= LIBBPF_INFO && self->text_.size() < std::size_t{64} * 1024) self->text_ += buf;
     return 0;
   }
   static int bpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
@@ -552,7 +552,8 @@ Result<DetachInfo> detach(std::string_view ifname) {
     return Error{ENOENT, "xdptcp is not attached to '" + ifs + "'"};
   }
   out.removed_pins = remove_pins(ifname);
-  if (!out.was_attached) out.notes.push_back("the program was no longer attached; removed stale pinned maps");
+  if (!out.was_attached)
+    out.notes.emplace_back("the program was no longer attached; removed stale pinned maps");
   return out;
 }
 
@@ -592,9 +593,9 @@ Result<PinnedSteerMaps> open_pinned(std::string_view ifname) {
       const int err = errno;
       PinnedSteerMaps partial(fds);  // closes what was opened
       if (err == EPERM || err == EACCES) return permission_error("cannot open " + path);
-      return Error{
-          err == ENOENT ? ENOENT : err,
-          "cannot open pinned map " + path + "; re-attach with `xdptcp-ctl attach --iface " + ifs + "`"};
+      std::string why = "cannot open pinned map " + path;
+      why.append("; re-attach with `xdptcp-ctl attach --iface ").append(ifs).append("`");
+      return Error{err == ENOENT ? ENOENT : err, why};
     }
     *slots[i] = fd;
   }

@@ -3,19 +3,27 @@
 
 namespace xdptcp::tcp {
 
-FlowTable::FlowTable(std::size_t max_entries, HashKey key) : max_entries_(max_entries), key_(key) {
+namespace {
+
+// The table's key: a SipHash PRF output of the stack's key, so it reveals nothing about the key
+// that ISNs and SYN cookies use.
+std::uint64_t table_key(const HashKey& key) {
+  static constexpr std::uint8_t kLabel[] = {'f', 'l', 'o', 'w', 't', 'a', 'b', 'l', 'e'};
+  return siphash24(key, kLabel);
+}
+
+}  // namespace
+
+FlowTable::FlowTable(std::size_t max_entries, HashKey key)
+    : max_entries_(max_entries), hash_key_(table_key(key)) {
   std::size_t cap = 16;
   while (cap < 2 * max_entries) cap <<= 1;
   slots_.resize(cap);
   mask_ = cap - 1;
 }
 
-std::uint32_t FlowTable::hash_of(const wire::FourTuple& t) const {
-  return static_cast<std::uint32_t>(hash_tuple(key_, t, 0xF10Du));
-}
-
-std::optional<std::uint32_t> FlowTable::find(const wire::FourTuple& t) const {
-  const std::uint32_t h = hash_of(t);
+std::optional<std::uint32_t> FlowTable::find(const wire::FourTuple& t, std::uint64_t hash) const {
+  const auto h = static_cast<std::uint32_t>(hash);
   for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
     const Entry& e = slots_[i];
     if (e.value == kEmpty) return std::nullopt;
@@ -23,9 +31,9 @@ std::optional<std::uint32_t> FlowTable::find(const wire::FourTuple& t) const {
   }
 }
 
-bool FlowTable::insert(const wire::FourTuple& t, std::uint32_t value) {
+bool FlowTable::insert(const wire::FourTuple& t, std::uint32_t value, std::uint64_t hash) {
   if (size_ >= max_entries_) return false;
-  const std::uint32_t h = hash_of(t);
+  const auto h = static_cast<std::uint32_t>(hash);
   std::size_t i = h & mask_;
   for (;; i = (i + 1) & mask_) {
     Entry& e = slots_[i];
@@ -37,8 +45,8 @@ bool FlowTable::insert(const wire::FourTuple& t, std::uint32_t value) {
   return true;
 }
 
-bool FlowTable::erase(const wire::FourTuple& t) {
-  const std::uint32_t h = hash_of(t);
+bool FlowTable::erase(const wire::FourTuple& t, std::uint64_t hash) {
+  const auto h = static_cast<std::uint32_t>(hash);
   std::size_t i = h & mask_;
   for (;; i = (i + 1) & mask_) {
     const Entry& e = slots_[i];

@@ -2,6 +2,12 @@
 // probing and backward-shift deletion (no tombstones, so lookups never degrade). Its capacity is
 // fixed at construction (a power of two at least twice the bound on entries), so insert never
 // allocates and never fails while the entry count stays within that bound.
+//
+// The table hashes with wire::hash_four_tuple (a few 64-bit multiplies) under a 64-bit key derived
+// from the stack's secret at construction, so peers cannot aim tuples at one probe run (hash
+// flooding) without knowing it; SipHash stays for ISNs and SYN cookies, which need a PRF. Callers
+// on the per-segment path compute hash() once and pass it to find/insert/erase; it must be this
+// table's hash() of the same tuple.
 #pragma once
 
 #include <cstddef>
@@ -19,11 +25,16 @@ class FlowTable {
   // Holds up to max_entries entries; the key keeps the hash unpredictable to peers.
   FlowTable(std::size_t max_entries, HashKey key);
 
-  std::optional<std::uint32_t> find(const wire::FourTuple& t) const;
+  std::uint64_t hash(const wire::FourTuple& t) const { return wire::hash_four_tuple(t, hash_key_); }
+
+  std::optional<std::uint32_t> find(const wire::FourTuple& t) const { return find(t, hash(t)); }
+  std::optional<std::uint32_t> find(const wire::FourTuple& t, std::uint64_t hash) const;
   // False when the tuple is already present or the table holds max_entries.
-  bool insert(const wire::FourTuple& t, std::uint32_t value);
+  bool insert(const wire::FourTuple& t, std::uint32_t value) { return insert(t, value, hash(t)); }
+  bool insert(const wire::FourTuple& t, std::uint32_t value, std::uint64_t hash);
   // False when absent.
-  bool erase(const wire::FourTuple& t);
+  bool erase(const wire::FourTuple& t) { return erase(t, hash(t)); }
+  bool erase(const wire::FourTuple& t, std::uint64_t hash);
   std::size_t size() const { return size_; }
 
  private:
@@ -33,13 +44,11 @@ class FlowTable {
     std::uint32_t value = kEmpty;
     std::uint32_t hash = 0;
   };
-  std::uint32_t hash_of(const wire::FourTuple& t) const;
-
   std::vector<Entry> slots_;
   std::size_t mask_;
   std::size_t size_ = 0;
   std::size_t max_entries_;
-  HashKey key_;
+  std::uint64_t hash_key_;
 };
 
 }  // namespace xdptcp::tcp

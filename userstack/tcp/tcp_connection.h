@@ -110,8 +110,9 @@ struct TcbVars {
   wire::FourTuple tuple;  // local and remote address; local only while unconnected
   bool bound = false;
   bool in_flow_table = false;
-  bool user_open = false;  // the application holds it (socket()/accept() .. close())
-  bool orphan = false;     // closed by the application, still finishing (Linux SOCK_DEAD)
+  std::uint64_t flow_hash = 0;  // the flow table's hash of `tuple` while in_flow_table
+  bool user_open = false;       // the application holds it (socket()/accept() .. close())
+  bool orphan = false;          // closed by the application, still finishing (Linux SOCK_DEAD)
   bool shut_rd = false;
   bool shut_wr = false;
   bool reuse_addr = false;

@@ -48,7 +48,8 @@ void StackCore::input(std::span<const std::uint8_t> packet) {
   seg.seq = SeqNum(seg.h.seq);
   seg.ack = SeqNum(seg.h.ack);
 
-  if (auto idx = flows.find(seg.tuple)) {
+  seg.flow_hash = flows.hash(seg.tuple);  // hashed once: find here, insert when it opens a flow
+  if (auto idx = flows.find(seg.tuple, seg.flow_hash)) {
     segment_arrives(pool_[*idx], seg);
     return;
   }

@@ -159,7 +159,7 @@ void StackCore::set_state(TcpConnection& c, TcpState s) {
     wheel.cancel(c.delack_timer);
     wheel.cancel(c.aux_timer);
     if (c.in_flow_table) {
-      flows.erase(c.tuple);
+      flows.erase(c.tuple, c.flow_hash);
       c.in_flow_table = false;
     }
     if (c.syn_backlog_counted) {

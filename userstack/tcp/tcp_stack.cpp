@@ -166,8 +166,10 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
   c->bound = true;
   k.init_send_side(*c, k.make_isn(t));
   c->rcv_adv = c->rcv_nxt;
-  if (!k.flows.insert(t, c->index)) return -EAGAIN;
+  const std::uint64_t h = k.flows.hash(t);
+  if (!k.flows.insert(t, c->index, h)) return -EAGAIN;
   c->in_flow_table = true;
+  c->flow_hash = h;
   k.set_state(*c, TcpState::kSynSent);
   k.queue_output(*c);  // the SYN goes at the next flush
   return -EINPROGRESS;

@@ -34,6 +34,7 @@ struct Segment {
   std::span<const std::uint8_t> payload;
   SeqNum seq;
   SeqNum ack;
+  std::uint64_t flow_hash = 0;  // flows.hash(tuple), computed once per received segment
   // SEG.LEN (RFC 9293 §3.4): payload plus one for SYN and one for FIN.
   std::uint32_t len() const {
     return static_cast<std::uint32_t>(payload.size()) + (h.has(wire::tcp_flags::kSyn) ? 1 : 0) +

@@ -94,11 +94,25 @@ TimerWheel::~TimerWheel() {
   release(overdue_);
 }
 
+// The common case (t - start fits in int64, always so for real clocks) divides in 64 bits;
+// only extreme Instants take the 128-bit path (a libgcc __divmodti4 call per conversion).
 std::int64_t TimerWheel::ceil_tick(Instant t) const {
+  std::int64_t d;
+  if (!__builtin_sub_overflow(t.ns, start_.ns, &d)) {
+    std::int64_t q = d / tick_.ns;
+    if (d % tick_.ns != 0 && d > 0) ++q;
+    return std::clamp<std::int64_t>(q, -kTickLimit, kTickLimit);
+  }
   return clamp_tick(ceil_div(static_cast<__int128>(t.ns) - start_.ns, tick_.ns));
 }
 
 std::int64_t TimerWheel::floor_tick(Instant t) const {
+  std::int64_t d;
+  if (!__builtin_sub_overflow(t.ns, start_.ns, &d)) {
+    std::int64_t q = d / tick_.ns;
+    if (d % tick_.ns != 0 && d < 0) --q;
+    return std::clamp<std::int64_t>(q, -kTickLimit, kTickLimit);
+  }
   return clamp_tick(floor_div(static_cast<__int128>(t.ns) - start_.ns, tick_.ns));
 }
 

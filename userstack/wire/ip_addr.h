@@ -42,14 +42,22 @@ struct IpAddr {
   bool is_v4() const { return family == IpFamily::kV4; }
   std::size_t size() const { return is_v4() ? 4 : 16; }
   bool is_unspecified() const;  // 0.0.0.0 or ::
-  bool operator==(const IpAddr&) const = default;
+  // Two 64-bit compares (the flow table compares tuples on every lookup; the defaulted form
+  // compiles to a memcmp call). IPv4 keeps bytes 4..15 zero, so all 16 bytes may be compared.
+  bool operator==(const IpAddr& o) const {
+    std::uint64_t a[2];
+    std::uint64_t b[2];
+    std::memcpy(a, bytes.data(), 16);
+    std::memcpy(b, o.bytes.data(), 16);
+    return family == o.family && ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+  }
 };
 
 // An address and a TCP port (host byte order).
 struct SockAddr {
   IpAddr ip;
   std::uint16_t port = 0;
-  bool operator==(const SockAddr&) const = default;
+  bool operator==(const SockAddr& o) const { return port == o.port && ip == o.ip; }
   std::string to_string() const;  // "198.18.0.1:80" or "[fd00::1]:80"
 };
 
@@ -57,7 +65,11 @@ struct SockAddr {
 struct FourTuple {
   SockAddr local;
   SockAddr remote;
-  bool operator==(const FourTuple&) const = default;
+  // Ports first: distinct flows between the same hosts differ there.
+  bool operator==(const FourTuple& o) const {
+    return local.port == o.local.port && remote.port == o.remote.port && local.ip == o.local.ip &&
+           remote.ip == o.remote.ip;
+  }
 };
 
 // A 64-bit hash of the tuple for flow tables (not cryptographic; fast: three 64x64->128

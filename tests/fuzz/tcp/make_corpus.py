@@ -3,7 +3,10 @@
 control byte (see fuzz_tcp_input.cpp) and a TCP segment, or a whole IP packet in raw mode.
 Run it again only to change the seeds: python3 tests/fuzz/tcp/make_corpus.py"""
 import os
-import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from corpus_frames import hexbytes, ipv4, tcp, write_corpus  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus", "tcp")
 
@@ -11,34 +14,15 @@ V6, RAW, CONN, REL, KEEP_CSUM = 0x01, 0x02, 0x04, 0x08, 0x10
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
-def tcp(sport, dport, seq, ack, flags, window, opts=b"", payload=b""):
-    hl = 20 + len(opts)
-    assert hl % 4 == 0
-    return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (hl // 4) << 4, flags, window, 0, 0) + opts + payload
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
 def raw_v4_syn():
-    src, dst = bytes([198, 18, 20, 2]), bytes([198, 18, 20, 1])
-    seg = tcp(40000, 80, 1000, 0, SYN, 65535, bytes.fromhex("020405b4 01030307 0402".replace(" ", "")) + b"\0\0")
-    seg = seg[:16] + struct.pack("!H", csum(src + dst + struct.pack("!BBH", 0, 6, len(seg)) + seg)) + seg[18:]
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 1, 0x4000, 64, 6, 0, src, dst)
-    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return h + seg
+    seg = tcp(40000, 80, 1000, 0, SYN, 65535, hexbytes("020405b4 01030307 0402") + b"\0\0")
+    return ipv4(seg, bytes([198, 18, 20, 2]), bytes([198, 18, 20, 1]), ident=1)
 
 
-TS = bytes.fromhex("0101080a 00001000 00000000".replace(" ", ""))
-SYN_OPTS = bytes.fromhex("020405b4 0402080a 00001000 00000000 01030307".replace(" ", ""))
+TS = hexbytes("0101080a 00001000 00000000")
+SYN_OPTS = hexbytes("020405b4 0402080a 00001000 00000000 01030307")
 # SACK blocks relative to nothing: with REL the ACK field moves, these stay as given.
-SACK = bytes.fromhex("0101050a 00000100 00000200".replace(" ", ""))
+SACK = hexbytes("0101050a 00000100 00000200")
 
 SEEDS = {
     "listen_syn_v4.bin": bytes([0]) + tcp(41000, 0, 0x1000, 0, SYN, 64240, SYN_OPTS),
@@ -58,8 +42,4 @@ SEEDS = {
 }
 
 if __name__ == "__main__":
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in sorted(SEEDS.items()):
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(data)
-    print("wrote %d seeds to %s" % (len(SEEDS), os.path.normpath(OUT)))
+    write_corpus(OUT, SEEDS)

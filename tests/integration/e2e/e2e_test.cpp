@@ -88,6 +88,36 @@ class E2E : public ::testing::Test {
                       out);
   }
 
+  // Waits until `server` printed its banner and answers 200 at url (fatal failure otherwise: call
+  // it inside ASSERT_NO_FATAL_FAILURE).
+  static void wait_serving(const Sandbox& sb, StackServer& server, const std::string& url) {
+    ASSERT_TRUE(server.started()) << server.output();
+    ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << url << "\n" << server.output();
+  }
+
+  // curl over IPv4 and IPv6 from the peer: status 200 and the whole kBodySize-byte body.
+  void expect_full_body_v4_and_v6(const Sandbox& sb, const StackServer& httpd) const {
+    for (const std::string& ip : {sb.stack_ip4(), sb.stack_ip6()}) {
+      const std::string url = http_url(ip, http_port_);
+      ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << url << "\n"
+                                              << curl_from(sb, url).output << "\n"
+                                              << httpd.output();
+      const CommandResult r = curl_from(sb, url);
+      EXPECT_TRUE(r.ok()) << r.output;
+      EXPECT_EQ(r.output, "200 " + std::to_string(kBodySize)) << url;
+    }
+  }
+
+  // A wrk run that went well: its summary parsed, no socket errors, no non-2xx answers and at
+  // least 300 requests. `context` (what was run, the server's output) goes with a failure.
+  static void expect_wrk_clean(const std::string& wrk_output, const std::string& context = "") {
+    const WrkResult w = parse_wrk(wrk_output);
+    ASSERT_TRUE(w.parsed) << wrk_output;
+    EXPECT_EQ(w.socket_errors(), 0u) << context << "\n" << wrk_output;
+    EXPECT_EQ(w.non_2xx, 0u) << wrk_output;
+    EXPECT_GE(w.requests, 300u) << context << "\n" << wrk_output;
+  }
+
   std::unique_ptr<Sandbox> sb_;
   std::vector<std::string> files_;
   int http_port_ = 0;  // this test's ports (set by sandbox())
@@ -100,15 +130,7 @@ TEST_F(E2E, Curl_V4AndV6_FullBody) {
   ASSERT_FALSE(sb.iface().empty()) << "the sandbox did not come up";
   StackServer httpd("xdptcp-httpd", sb.iface(), http_port_, "--body-size " + std::to_string(kBodySize));
   ASSERT_TRUE(httpd.started()) << httpd.output();
-  for (const std::string& ip : {sb.stack_ip4(), sb.stack_ip6()}) {
-    const std::string url = http_url(ip, http_port_);
-    ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << url << "\n"
-                                            << curl_from(sb, url).output << "\n"
-                                            << httpd.output();
-    const CommandResult r = curl_from(sb, url);
-    EXPECT_TRUE(r.ok()) << r.output;
-    EXPECT_EQ(r.output, "200 " + std::to_string(kBodySize)) << url;
-  }
+  expect_full_body_v4_and_v6(sb, httpd);
   EXPECT_EQ(httpd.stop(), 0) << httpd.output();
 }
 
@@ -118,17 +140,12 @@ TEST_F(E2E, Wrk_KeepAliveAndClose_NoSocketErrors) {
   Sandbox& sb = sandbox("e2eb", 101);
   ASSERT_FALSE(sb.iface().empty()) << "the sandbox did not come up";
   StackServer httpd("xdptcp-httpd", sb.iface(), http_port_);
-  ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), http_port_);
-  ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << httpd.output();
+  ASSERT_NO_FATAL_FAILURE(wait_serving(sb, httpd, url));
   for (const std::string& extra : {std::string(), std::string("-H 'Connection: close' ")}) {
     const CommandResult r = sb.in_peer("wrk -t 2 -c 16 -d 3s --timeout 2s " + extra + url);
     ASSERT_TRUE(r.ok()) << r.output;
-    const WrkResult w = parse_wrk(r.output);
-    ASSERT_TRUE(w.parsed) << r.output;
-    EXPECT_EQ(w.socket_errors(), 0u) << extra << "\n" << r.output;
-    EXPECT_EQ(w.non_2xx, 0u) << r.output;
-    EXPECT_GE(w.requests, 300u) << extra << "\n" << r.output;
+    expect_wrk_clean(r.output, extra);
   }
   EXPECT_EQ(httpd.stop(), 0) << httpd.output();
 }
@@ -138,9 +155,8 @@ TEST_F(E2E, Ab_ThousandShortConnections_NoneFailed) {
   Sandbox& sb = sandbox("e2ec", 102);
   ASSERT_FALSE(sb.iface().empty()) << "the sandbox did not come up";
   StackServer httpd("xdptcp-httpd", sb.iface(), http_port_);
-  ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), http_port_);
-  ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << httpd.output();
+  ASSERT_NO_FATAL_FAILURE(wait_serving(sb, httpd, url));
   const CommandResult r = sb.in_peer("ab -q -n 1000 -c 10 -s 5 " + url);
   EXPECT_TRUE(r.ok()) << r.output;
   const AbResult a = parse_ab(r.output);
@@ -175,9 +191,8 @@ TEST_F(E2E, KernelServices_UnderLoad_StillAnswer) {
   auto kernel = KernelTcpServer::start(sb.stack_ip4(), kKernelPort, "kernel:");
   ASSERT_TRUE(kernel.ok()) << kernel.error().describe();
   StackServer httpd("xdptcp-httpd", sb.iface(), http_port_, "--stats-on-exit");
-  ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), http_port_);
-  ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << httpd.output();
+  ASSERT_NO_FATAL_FAILURE(wait_serving(sb, httpd, url));
 
   BackgroundCommand wrk(in_netns(sb.peer_ns(), "exec wrk -t 1 -c 16 -d 4s --timeout 2s " + url));
   std::this_thread::sleep_for(500ms);  // load established
@@ -191,10 +206,7 @@ TEST_F(E2E, KernelServices_UnderLoad_StillAnswer) {
   EXPECT_TRUE(wrk.running()) << "the kernel's answers must come while the stack is loaded:\n" << wrk.output();
   EXPECT_EQ(wrk.wait(10s), 0) << wrk.output();
   EXPECT_EQ(httpd.stop(), 0) << httpd.output();
-  const WrkResult w = parse_wrk(wrk.output());
-  EXPECT_TRUE(w.parsed) << wrk.output();
-  EXPECT_EQ(w.socket_errors(), 0u) << wrk.output() << httpd.output();
-  EXPECT_GE(w.requests, 300u) << wrk.output();
+  expect_wrk_clean(wrk.output(), httpd.output());
   EXPECT_GE(kernel.value()->served(), 3u);
 }
 
@@ -207,8 +219,7 @@ TEST_F(E2E, Kill9_UnderLoad_PortFallsBackToKernelThenRestarts) {
   const std::string url = http_url(sb.stack_ip4(), http_port_);
   {
     StackServer httpd("xdptcp-httpd", sb.iface(), http_port_);
-    ASSERT_TRUE(httpd.started()) << httpd.output();
-    ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << httpd.output();
+    ASSERT_NO_FATAL_FAILURE(wait_serving(sb, httpd, url));
     BackgroundCommand wrk(in_netns(sb.peer_ns(), "exec wrk -t 1 -c 16 -d 3s --timeout 1s " + url));
     std::this_thread::sleep_for(1s);
     ASSERT_TRUE(wrk.running()) << wrk.output();
@@ -239,15 +250,12 @@ TEST_F(E2E, TwoEngines_SixtyFourConnections_BothServe) {
   Sandbox& sb = sandbox("e2eg", 106, 2);
   ASSERT_FALSE(sb.iface().empty()) << "the sandbox did not come up";
   StackServer httpd("xdptcp-httpd", sb.iface(), http_port_, "--engines 2 --stats-on-exit");
-  ASSERT_TRUE(httpd.started()) << httpd.output();
   const std::string url = http_url(sb.stack_ip4(), http_port_);
-  ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << httpd.output();
+  ASSERT_NO_FATAL_FAILURE(wait_serving(sb, httpd, url));
   const CommandResult r = sb.in_peer("wrk -t 2 -c 64 -d 3s --timeout 2s " + url);
   ASSERT_EQ(httpd.stop(), 0) << httpd.output();
   ASSERT_TRUE(r.ok()) << r.output;
-  const WrkResult w = parse_wrk(r.output);
-  EXPECT_EQ(w.socket_errors(), 0u) << r.output << httpd.output();
-  EXPECT_GE(w.requests, 300u) << r.output;
+  expect_wrk_clean(r.output, httpd.output());
   const auto engines = parse_engine_stats(httpd.output());
   ASSERT_EQ(engines.size(), 2u) << httpd.output();
   EXPECT_GT(engines[0].conns_accepted, 0u) << httpd.output();
@@ -287,13 +295,7 @@ TEST_F(E2E, Router_Curl_RepliesViaGateway) {
   ASSERT_FALSE(sb.var("GATEWAY_IP4").empty()) << sb.status().output;
   StackServer httpd("xdptcp-httpd", sb.iface(), http_port_, "--body-size " + std::to_string(kBodySize));
   ASSERT_TRUE(httpd.started()) << httpd.output();
-  for (const std::string& ip : {sb.stack_ip4(), sb.stack_ip6()}) {
-    const std::string url = http_url(ip, http_port_);
-    ASSERT_TRUE(wait_http_ok(sb, url, 10s)) << url << "\n"
-                                            << curl_from(sb, url).output << "\n"
-                                            << httpd.output();
-    EXPECT_EQ(curl_from(sb, url).output, "200 " + std::to_string(kBodySize)) << url;
-  }
+  expect_full_body_v4_and_v6(sb, httpd);
   EXPECT_EQ(httpd.stop(), 0) << httpd.output();
 }
 
