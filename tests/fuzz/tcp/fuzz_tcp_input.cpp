@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -171,6 +172,12 @@ struct World {
     }
   }
 
+  int open_client(Conn& c, const wire::IpAddr& dst) {
+    c.client = client->socket(c.family);
+    if (c.client < 0) return c.client;
+    return client->connect(c.client, wire::SockAddr{dst, kPort}, now);
+  }
+
   // Opens each connection again when the last input ended it.
   void ensure_connections() {
     for (Conn& c : conns) {
@@ -182,11 +189,21 @@ struct World {
       c.client = c.server = -1;
       // Let the closes finish (RST, FIN exchange) before opening again.
       pump();
-      c.client = client->socket(c.family);
       const wire::IpAddr dst =
           c.family == wire::IpFamily::kV4 ? kServer4 : wire::IpAddr::v6_bytes(kServer6Bytes);
-      const int rc = client->connect(c.client, wire::SockAddr{dst, kPort}, now);
-      if (rc != 0 && rc != -EINPROGRESS) std::abort();  // the harness itself is broken
+      int rc = open_client(c, dst);
+      if (rc != 0 && rc != -EINPROGRESS) {
+        // Every reconnection leaves a TIME-WAIT behind; on virtual time that barely moves they
+        // fill the TCB pool (its bound: socket() gives ENOBUFS). Let 2*MSL pass and retry.
+        if (c.client >= 0) client->close(c.client, now);
+        now += tcp::StackConfig{}.time_wait + Duration::seconds(1);
+        pump();
+        rc = open_client(c, dst);
+      }
+      if (rc != 0 && rc != -EINPROGRESS) {
+        std::fprintf(stderr, "harness: socket %d connect rc %d\n", c.client, rc);
+        std::abort();  // the harness itself is broken
+      }
       wire::SockAddr local;
       client->getsockname(c.client, &local);
       c.client_port = local.port;
