@@ -132,6 +132,8 @@ struct TcbVars {
   std::uint32_t accept_head = kNoIndex;  // listener: completed children, FIFO
   std::uint32_t accept_tail = kNoIndex;
   std::uint32_t accept_next = kNoIndex;  // child: next in its listener's accept queue
+  std::uint32_t tw_prev = kNoIndex;      // the stack's TIME-WAIT list, oldest first (recycling
+  std::uint32_t tw_next = kNoIndex;      // at the TCB bound, StackCore::alloc_tcb)
   std::uint32_t accept_count = 0;        // listener: queue length
   std::uint32_t backlog = 0;             // listener: bound on accept_count
   bool in_accept_queue = false;

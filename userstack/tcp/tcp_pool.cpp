@@ -84,7 +84,20 @@ StackCore::~StackCore() {
 }
 
 TcpConnection* StackCore::alloc_tcb() {
-  if (free_head == kNoIndex) return nullptr;
+  if (free_head == kNoIndex) {
+    // At the bound, end the oldest TIME-WAIT that no application holds, as Linux does past
+    // tcp_max_tw_buckets (it skips TIME-WAIT): a busy server that closes first would otherwise
+    // refuse new connections for 2*MSL. Bounded walk.
+    std::uint32_t i = tw_head;
+    for (int n = 0; i != kNoIndex && n < 16; ++n, i = pool_[i].tw_next) {
+      if (!pool_[i].user_open) {
+        ++stats.time_wait_recycled;
+        finish(pool_[i]);
+        break;
+      }
+    }
+    if (free_head == kNoIndex) return nullptr;
+  }
   TcpConnection& c = pool_[free_head];
   free_head = c.next_free;
   c.reset(cfg.rto);
@@ -143,6 +156,16 @@ void StackCore::set_state(TcpConnection& c, TcpState s) {
   const TcpState old = c.state;
   if (old == s) return;
   c.state = s;
+  if (old == TcpState::kTimeWait) {
+    (c.tw_prev != kNoIndex ? pool_[c.tw_prev].tw_next : tw_head) = c.tw_next;
+    (c.tw_next != kNoIndex ? pool_[c.tw_next].tw_prev : tw_tail) = c.tw_prev;
+    c.tw_prev = c.tw_next = kNoIndex;
+  } else if (s == TcpState::kTimeWait) {
+    c.tw_prev = tw_tail;
+    c.tw_next = kNoIndex;
+    (tw_tail != kNoIndex ? pool_[tw_tail].tw_next : tw_head) = c.index;
+    tw_tail = c.index;
+  }
   if (old == TcpState::kClosed) ++live_tcbs;
   if (old == TcpState::kListen) {
     for (std::size_t i = 0; i < listeners.size(); ++i) {

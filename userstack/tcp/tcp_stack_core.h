@@ -174,6 +174,9 @@ class StackCore {
   std::unique_ptr<TcpConnection[]> pool_;
   std::uint32_t pool_size = 0;
   std::uint32_t free_head = kNoIndex;
+  // TIME-WAIT TCBs in the order they entered it (so oldest first: the duration is fixed).
+  std::uint32_t tw_head = kNoIndex;
+  std::uint32_t tw_tail = kNoIndex;
   std::size_t user_sockets = 0;  // held by the application (bound: cfg.max_sockets)
   // Socket ids are not TCB indexes: the pool also holds orphans and embryos, and ids must stay
   // below max_sockets (event queues and the API's descriptor space are sized by it). socket_tcb

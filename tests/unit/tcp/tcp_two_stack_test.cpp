@@ -150,6 +150,32 @@ TEST(TcpTwoStack, ManyActiveCloses_TimeWaitOrphans_SocketIdsStayBelowMaxSockets)
   EXPECT_GT(l.a.connection_count(), max_sockets);  // the orphans in TIME-WAIT
 }
 
+// The server closes first, so every connection leaves a TIME-WAIT on the server. Past the TCB
+// bound (2*max_sockets + syn_backlog = 20 here) the oldest TIME-WAIT is recycled and new
+// connections keep being accepted (Linux: tcp_max_tw_buckets).
+TEST(TcpTwoStack, ServerClosesFirst_PastTcbBound_OldestTimeWaitRecycled) {
+  Link l;
+  SocketId ls = l.b.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(l.b.bind(ls, {wire::IpAddr::v4(0, 0, 0, 0), 80}), 0);
+  ASSERT_EQ(l.b.listen(ls, 4), 0);
+  for (int i = 0; i < 60; ++i) {
+    SocketId c = l.a.socket(wire::IpFamily::kV4);
+    ASSERT_GE(c, 0) << "connection " << i;
+    ASSERT_EQ(l.a.connect(c, {wire::IpAddr::v4(198, 18, 0, 2), 80}, l.now), -EINPROGRESS);
+    l.pump();
+    SocketId s = l.b.accept(ls, nullptr);
+    ASSERT_GE(s, 0) << "connection " << i;
+    ASSERT_EQ(l.b.close(s, l.now), 0);  // the server closes first: TIME-WAIT on b's side
+    l.pump();
+    ASSERT_EQ(l.a.close(c, l.now), 0);
+    l.pump();
+    ASSERT_EQ(l.a.state(c), TcpState::kClosed);
+  }
+  EXPECT_GT(l.b.stats().time_wait_recycled, 0u);
+  EXPECT_EQ(l.b.stats().drops[static_cast<std::size_t>(DropReason::kNoTcb)], 0u);
+  EXPECT_LE(l.b.connection_count(), 20u);
+}
+
 TEST(TcpTwoStack, Transfer_WithLoss_RecoveredInOrder) {
   Link l;
   SocketId ls = l.b.socket(wire::IpFamily::kV4);
