@@ -9,6 +9,26 @@
 
 namespace xdptcp::tcp {
 
+// A passive open's child takes the listener's socket options (what accept() hands back behaves
+// as the listening socket was configured), both for a SYN queued in the backlog and for a
+// connection rebuilt from a SYN cookie.
+void StackCore::inherit_from_listener(TcpConnection& c, const TcpConnection& l,
+                                      const wire::FourTuple& tuple) {
+  c.family = l.family;
+  c.tuple = tuple;
+  c.bound = false;  // shares the listener's port; the flow table holds its identity
+  c.parent = l.index;
+  c.sndbuf = l.sndbuf;
+  c.rcvbuf = l.rcvbuf;
+  c.nodelay = l.nodelay;
+  c.keepalive = l.keepalive;
+  c.keep_idle = l.keep_idle;
+  c.keep_intvl = l.keep_intvl;
+  c.keep_cnt = l.keep_cnt;
+  c.linger = l.linger;
+  c.cc_algo = l.cc_algo;
+}
+
 using namespace wire::tcp_flags;
 
 TcpConnection* StackCore::find_listener(const wire::SockAddr& local) const {
@@ -92,19 +112,7 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
     return;
   }
   TcpConnection& c = *child;
-  c.family = l.family;
-  c.tuple = seg.tuple;
-  c.bound = false;  // shares the listener's port; the flow table holds its identity
-  c.parent = l.index;
-  c.sndbuf = l.sndbuf;
-  c.rcvbuf = l.rcvbuf;
-  c.nodelay = l.nodelay;
-  c.keepalive = l.keepalive;
-  c.keep_idle = l.keep_idle;
-  c.keep_intvl = l.keep_intvl;
-  c.keep_cnt = l.keep_cnt;
-  c.linger = l.linger;
-  c.cc_algo = l.cc_algo;
+  inherit_from_listener(c, l, seg.tuple);
   init_send_side(c, iss ? *iss : make_isn(c.tuple));
   // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ"; the options of the SYN.
   c.irs = seg.seq;
@@ -170,18 +178,7 @@ bool StackCore::accept_cookie(TcpConnection& l, const Segment& seg) {
     return true;
   }
   TcpConnection& c = *child;
-  c.family = l.family;
-  c.tuple = seg.tuple;
-  c.parent = l.index;
-  c.sndbuf = l.sndbuf;
-  c.rcvbuf = l.rcvbuf;
-  c.nodelay = l.nodelay;
-  c.keepalive = l.keepalive;
-  c.keep_idle = l.keep_idle;
-  c.keep_intvl = l.keep_intvl;
-  c.keep_cnt = l.keep_cnt;
-  c.linger = l.linger;
-  c.cc_algo = l.cc_algo;
+  inherit_from_listener(c, l, seg.tuple);
   init_send_side(c, cookie);
   c.snd_una = c.snd_nxt = c.snd_max = cookie + 1;
   c.irs = peer_isn;

@@ -86,6 +86,7 @@ class StackCore {
   void init_send_side(TcpConnection& c, SeqNum iss);
   // Applies the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2).
   void apply_syn_options(TcpConnection& c, const wire::TcpOptions& o);
+  void inherit_from_listener(TcpConnection& c, const TcpConnection& l, const wire::FourTuple& tuple);
   // After the handshake: initial window and cwnd (RFC 6928 / RFC 5681 §3.1), keepalive timer.
   void on_established(TcpConnection& c);
   bool is_local_addr(const wire::IpAddr& a) const;
