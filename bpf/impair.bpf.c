@@ -66,9 +66,9 @@ static __always_inline __u64 splitmix64(__u64 x) {
 }
 
 /* 32 random bits: per-CPU xorshift64* when seeded, else the kernel's generator. */
-static __always_inline __u32 next_random(__u32 ifindex, const struct impair_config *cfg) {
+static __always_inline __u32 next_random(__u32 ifindex, const struct impair_config* cfg) {
   if (cfg->seed == 0) return bpf_get_prandom_u32();
-  struct impair_rng_state *r = bpf_map_lookup_elem(&impair_rng, &ifindex);
+  struct impair_rng_state* r = bpf_map_lookup_elem(&impair_rng, &ifindex);
   if (!r) {
     struct impair_rng_state zero = {};
     bpf_map_update_elem(&impair_rng, &ifindex, &zero, BPF_NOEXIST);
@@ -88,12 +88,12 @@ static __always_inline __u32 next_random(__u32 ifindex, const struct impair_conf
   return (__u32)((x * 0x2545f4914f6cdd1dULL) >> 32);
 }
 
-static __always_inline int chance(__u32 ppm, __u32 ifindex, const struct impair_config *cfg) {
+static __always_inline int chance(__u32 ppm, __u32 ifindex, const struct impair_config* cfg) {
   return ppm != 0 && next_random(ifindex, cfg) % IMPAIR_PPM_ONE < ppm;
 }
 
-static __always_inline struct impair_counters *counters_for(__u32 ifindex) {
-  struct impair_counters *c = bpf_map_lookup_elem(&impair_counters, &ifindex);
+static __always_inline struct impair_counters* counters_for(__u32 ifindex) {
+  struct impair_counters* c = bpf_map_lookup_elem(&impair_counters, &ifindex);
   if (c) return c;
   struct impair_counters zero = {};
   bpf_map_update_elem(&impair_counters, &ifindex, &zero, BPF_NOEXIST);
@@ -102,7 +102,7 @@ static __always_inline struct impair_counters *counters_for(__u32 ifindex) {
 
 /* Where the TCP segment is: offset from the Ethernet header and length. 0 when the frame is not
  * an unfragmented TCP segment over IPv4/IPv6 with a plausible length. */
-static __always_inline int find_tcp(struct __sk_buff *skb, __u32 *off, __u32 *len) {
+static __always_inline int find_tcp(struct __sk_buff* skb, __u32* off, __u32* len) {
   if (skb->protocol == bpf_htons(ETH_P_IP)) {
     struct iphdr ip;
     if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof ip) < 0) return 0;
@@ -128,15 +128,15 @@ static __always_inline int find_tcp(struct __sk_buff *skb, __u32 *off, __u32 *le
   return 0;
 }
 
-static __always_inline int impair(struct __sk_buff *skb, int ingress) {
+static __always_inline int impair(struct __sk_buff* skb, int ingress) {
   if (skb->mark == IMPAIR_DUP_MARK) {
     skb->mark = 0;
     return TC_ACT_OK;
   }
   __u32 ifindex = skb->ifindex;
-  const struct impair_config *cfg = bpf_map_lookup_elem(&impair_config, &ifindex);
+  const struct impair_config* cfg = bpf_map_lookup_elem(&impair_config, &ifindex);
   if (!cfg) return TC_ACT_OK;
-  struct impair_counters *ctr = counters_for(ifindex);
+  struct impair_counters* ctr = counters_for(ifindex);
   if (!ctr) return TC_ACT_OK;
 
   __u32 off = 0, len = 0;
@@ -183,9 +183,13 @@ static __always_inline int impair(struct __sk_buff *skb, int ingress) {
 }
 
 SEC("tc")
-int impair_ingress(struct __sk_buff *skb) { return impair(skb, 1); }
+int impair_ingress(struct __sk_buff* skb) {
+  return impair(skb, 1);
+}
 
 SEC("tc")
-int impair_egress(struct __sk_buff *skb) { return impair(skb, 0); }
+int impair_egress(struct __sk_buff* skb) {
+  return impair(skb, 0);
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

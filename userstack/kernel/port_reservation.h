@@ -40,7 +40,8 @@ class PortReservation {
 
  private:
   explicit PortReservation(int fd) : fd_(fd) {}
-  static Result<PortReservation> bind_reservation(const wire::IpAddr& addr, std::uint16_t port, bool reuse_addr);
+  static Result<PortReservation> bind_reservation(const wire::IpAddr& addr, std::uint16_t port,
+                                                  bool reuse_addr);
   int fd_ = -1;
 };
 

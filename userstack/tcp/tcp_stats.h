@@ -69,13 +69,13 @@ struct TcpStats {
   std::uint64_t cookies_accepted = 0;
 
   // Connections
-  std::uint64_t conns_opened = 0;      // active opens that reached ESTABLISHED
-  std::uint64_t conns_accepted = 0;    // passive opens that reached ESTABLISHED
-  std::uint64_t conns_reset = 0;       // ended by a RST we received or sent
-  std::uint64_t conns_timed_out = 0;   // ended with ETIMEDOUT (RTO, SYN or keepalive retries)
-  std::uint64_t conns_refused = 0;     // active opens answered with RST (ECONNREFUSED)
+  std::uint64_t conns_opened = 0;        // active opens that reached ESTABLISHED
+  std::uint64_t conns_accepted = 0;      // passive opens that reached ESTABLISHED
+  std::uint64_t conns_reset = 0;         // ended by a RST we received or sent
+  std::uint64_t conns_timed_out = 0;     // ended with ETIMEDOUT (RTO, SYN or keepalive retries)
+  std::uint64_t conns_refused = 0;       // active opens answered with RST (ECONNREFUSED)
   std::uint64_t time_wait_recycled = 0;  // oldest TIME-WAIT ended early: TCB pool at its bound
-  std::uint64_t time_wait_reused = 0;  // TIME-WAIT taken over by a new SYN (RFC 6191)
+  std::uint64_t time_wait_reused = 0;    // TIME-WAIT taken over by a new SYN (RFC 6191)
   // Active opens whose PortFilter accepted no free port within its bound: the first free port
   // was taken instead (replies may reach another engine, which hands them over).
   std::uint64_t port_filter_fallbacks = 0;

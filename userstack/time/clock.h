@@ -18,7 +18,8 @@ struct Duration {
   constexpr std::int64_t as_micros() const { return ns / 1'000; }
   constexpr std::int64_t as_millis() const { return ns / 1'000'000; }
 
-  constexpr auto operator<=>(const Duration&) const = default;  // NOLINT(modernize-use-nullptr): false positive
+  constexpr auto operator<=>(const Duration&) const =
+      default;  // NOLINT(modernize-use-nullptr): false positive
   constexpr Duration operator+(Duration o) const { return {ns + o.ns}; }
   constexpr Duration operator-(Duration o) const { return {ns - o.ns}; }
   constexpr Duration operator*(std::int64_t k) const { return {ns * k}; }
@@ -38,7 +39,8 @@ struct Duration {
 struct Instant {
   std::int64_t ns = 0;
 
-  constexpr auto operator<=>(const Instant&) const = default;  // NOLINT(modernize-use-nullptr): false positive
+  constexpr auto operator<=>(const Instant&) const =
+      default;  // NOLINT(modernize-use-nullptr): false positive
   constexpr Instant operator+(Duration d) const { return {ns + d.ns}; }
   constexpr Instant operator-(Duration d) const { return {ns - d.ns}; }
   constexpr Duration operator-(Instant o) const { return {ns - o.ns}; }

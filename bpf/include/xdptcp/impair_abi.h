@@ -34,13 +34,13 @@
 #define IMPAIR_COUNTERS_MAP "impair_counters"
 
 struct impair_config {
-  __u32 loss_ppm;     /* drop the frame */
-  __u32 dup_ppm;      /* send one extra copy */
-  __u32 corrupt_ppm;  /* flip one byte of the TCP header or payload, checksum left stale */
-  __u32 dup_ifindex;  /* 0: the copy re-enters the same hook of the same device (it then follows
-                         the original's path); else: the copy leaves by this device's egress,
-                         Ethernet header unchanged (for bridges) */
-  __u64 seed;         /* 0: bpf_get_prandom_u32(); else a per-CPU xorshift seeded with seed ^ cpu */
+  __u32 loss_ppm;    /* drop the frame */
+  __u32 dup_ppm;     /* send one extra copy */
+  __u32 corrupt_ppm; /* flip one byte of the TCP header or payload, checksum left stale */
+  __u32 dup_ifindex; /* 0: the copy re-enters the same hook of the same device (it then follows
+                        the original's path); else: the copy leaves by this device's egress,
+                        Ethernet header unchanged (for bridges) */
+  __u64 seed;        /* 0: bpf_get_prandom_u32(); else a per-CPU xorshift seeded with seed ^ cpu */
 };
 
 struct impair_counters {

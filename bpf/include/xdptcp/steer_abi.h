@@ -48,8 +48,8 @@ enum xdptcp_rule_flags {
 };
 
 struct xdptcp_rule {
-  __u8 family;     /* enum xdptcp_family */
-  __u8 flags;      /* enum xdptcp_rule_flags */
+  __u8 family; /* enum xdptcp_family */
+  __u8 flags;  /* enum xdptcp_rule_flags */
   __u16 reserved;
   __u16 port_lo;   /* host byte order, inclusive */
   __u16 port_hi;   /* host byte order, inclusive */
@@ -69,11 +69,11 @@ struct xdptcp_socket_info {
 };
 
 enum xdptcp_counter {
-  XDPTCP_CTR_SEEN = 0,        /* every frame the program ran on */
-  XDPTCP_CTR_REDIRECTED,      /* matched a rule and redirected into an AF_XDP socket */
-  XDPTCP_CTR_PASS_NOT_OURS,   /* well-formed, but no rule matched (incl. ARP, ICMP, UDP) */
-  XDPTCP_CTR_PASS_NO_SOCKET,  /* matched a rule, but no socket on this RX queue */
-  XDPTCP_CTR_MALFORMED,       /* truncated or invalid header; passed to the kernel */
+  XDPTCP_CTR_SEEN = 0,       /* every frame the program ran on */
+  XDPTCP_CTR_REDIRECTED,     /* matched a rule and redirected into an AF_XDP socket */
+  XDPTCP_CTR_PASS_NOT_OURS,  /* well-formed, but no rule matched (incl. ARP, ICMP, UDP) */
+  XDPTCP_CTR_PASS_NO_SOCKET, /* matched a rule, but no socket on this RX queue */
+  XDPTCP_CTR_MALFORMED,      /* truncated or invalid header; passed to the kernel */
   XDPTCP_CTR_COUNT
 };
 
