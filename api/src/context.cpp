@@ -114,6 +114,9 @@ ContextStats Context::stats() const {
   s.tx_frames = e.tx_frames;
   s.handoffs = e.handoffs_out;
   s.handoffs_in = e.handoffs_in;
+  s.polls = e.iterations;
+  s.sleeps = e.sleeps;
+  s.tx_kicks = impl_->engine.io_stats().kicks;
   return s;
 }
 
@@ -377,15 +380,18 @@ int Context::epoll_wait(int epfd, epoll_event* events, int max_events, int timeo
   engine::EventQueue* q = find_epoll(impl_, epfd);
   if (q == nullptr) return fail(EBADF);
   if (max_events <= 0 || events == nullptr) return fail(EINVAL);
-  std::array<engine::Event, 256> buf{};
+  auto& buf = impl_->event_buf;
   const std::size_t cap = std::min<std::size_t>(static_cast<std::size_t>(max_events), buf.size());
-  const Instant start = impl_->engine.now();
-  for (;;) {
+  // A finite timeout needs the clock; 0 and -1 (the busy cases) cost no read beyond the engine's.
+  const Instant start = timeout_ms > 0 ? impl_->engine.now() : Instant{};
+  for (bool first = true;; first = false) {
     // Slices of at most 100 ms, so stop() is noticed even when nothing happens.
     Duration slice = Duration::millis(100);
-    if (timeout_ms >= 0) {
-      const Duration left = Duration::millis(timeout_ms) - (impl_->engine.now() - start);
-      slice = std::min(slice, std::max(Duration{}, left));
+    if (timeout_ms == 0) {
+      slice = Duration{};
+    } else if (timeout_ms > 0) {
+      const Duration elapsed = first ? Duration{} : impl_->engine.now() - start;
+      slice = std::min(slice, std::max(Duration{}, Duration::millis(timeout_ms) - elapsed));
     }
     const int n = q->wait(std::span(buf.data(), cap), slice);
     for (int i = 0; i < n; ++i) {

@@ -36,8 +36,9 @@ struct ContextImpl {
   const std::atomic<bool>* stop_flag;  // may be null
   PortClaims* claims;                  // may be null
   std::array<std::unique_ptr<engine::EventQueue>, kMaxEpolls> epolls{};
-  std::vector<std::uint8_t> listening;  // per socket id: a claimed listener (release on close)
-  std::vector<wire::SockAddr> claimed;  // per socket id: what it claimed
+  std::array<engine::Event, 256> event_buf{};  // epoll_wait's staging (not a 4 KiB local per call)
+  std::vector<std::uint8_t> listening;         // per socket id: a claimed listener (release on close)
+  std::vector<wire::SockAddr> claimed;         // per socket id: what it claimed
 
   int epoll_base() const { return static_cast<int>(engine.max_sockets()); }
 };

@@ -301,7 +301,7 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       if (impl_->opts.pin_cores) {
         cpu_set_t set;
         CPU_ZERO(&set);
-        CPU_SET(i % ncpu, &set);
+        CPU_SET((impl_->opts.first_core + i) % ncpu, &set);
         pthread_setaffinity_np(pthread_self(), sizeof set, &set);
       }
       engine::EngineConfig ec;

@@ -98,6 +98,7 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
     so.engines = o.threads;
     so.busy_poll = o.busy_poll;
     so.pin_cores = true;
+    so.first_core = o.first_core;
     so.rx_batch = o.rx_batch;
     so.time_wait_ms = o.time_wait_ms;
     if (o.spin_us >= 0) so.spin_us = static_cast<std::uint32_t>(o.spin_us);
@@ -129,12 +130,12 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
         if (o.pin) {
           cpu_set_t set;
           CPU_ZERO(&set);
-          CPU_SET(i % std::max(1u, std::thread::hardware_concurrency()), &set);
+          CPU_SET((o.first_core + i) % std::max(1u, std::thread::hardware_concurrency()), &set);
           pthread_setaffinity_np(pthread_self(), sizeof set, &set);
         }
         ClientPlan mine = plan;
         mine.connections = share(plan.connections, n, i);
-        KernelNet net(stop_flag());
+        KernelNet net(stop_flag(), o.busy_poll);
         auto loop = std::make_unique<ClientLoop<KernelNet>>(net, mine, data, max_fd);
         loop->run(per[i], on_measure);
       });

@@ -20,10 +20,11 @@ struct ClientOptions {
   int connections = 0;  // 0: the workload's default
   double duration_s = 5;
   double warmup_s = 1;
-  std::size_t size = 0;  // 0: the workload's default
-  unsigned threads = 0;  // kernel threads or xdptcp engines; 0: default
-  std::string iface;     // xdptcp: the interface to run on
-  bool busy_poll = false;
+  std::size_t size = 0;     // 0: the workload's default
+  unsigned threads = 0;     // kernel threads or xdptcp engines; 0: default
+  std::string iface;        // xdptcp: the interface to run on
+  bool busy_poll = false;   // both stacks: spin instead of sleeping (a dedicated core)
+  unsigned first_core = 0;  // with pinning: thread/engine i on core (first_core + i) % ncpu
   bool pin = false;
   int server_pid = 0;      // when set, that process's CPU time is measured too
   unsigned rx_batch = 64;  // xdptcp: frames per receive burst

@@ -171,6 +171,7 @@ void add_compare_options(CLI::App& app, CompareOptions& o) {
   app.add_flag("--json", o.json,
                "print one JSON object (top-level \"ratio\": the main figure, xdptcp/kernel)");
   app.add_option("--chart", o.chart, "write a PNG chart of the rounds (gnuplot)");
+  app.add_flag("--keep-logs", o.keep_logs, "keep the last round's server and client logs (frame counters)");
   app.add_option("--sandbox-name", o.sandbox_name, "name of the sandbox to create (and remove)");
   app.add_option("--sandbox-script", o.sandbox_script, "path of tools/sandbox.sh");
 }
@@ -237,6 +238,10 @@ int run_compare(const CompareOptions& o) {
       return 1;
     }
     std::fprintf(stderr, "compare: chart written to %s\n", o.chart.c_str());
+  }
+  if (o.keep_logs) {
+    std::fprintf(stderr, "compare: the last round's logs are in %s\n", logdir);
+    return 0;
   }
   std::string rm = std::string("rm -rf ") + logdir;
   if (std::system(rm.c_str()) != 0) std::fprintf(stderr, "compare: could not remove %s\n", logdir);

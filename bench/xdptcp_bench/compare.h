@@ -31,7 +31,8 @@ struct CompareOptions {
   bool busy_poll = false;  // xdptcp server
   unsigned rx_batch = 64;  // xdptcp server
   bool json = false;
-  std::string chart;  // PNG path, empty: none
+  std::string chart;       // PNG path, empty: none
+  bool keep_logs = false;  // keep the servers' and clients' logs (their counters) and say where
   std::string sandbox_name = "bench";
   std::string sandbox_script = XDPTCP_SOURCE_DIR "/tools/sandbox.sh";
 };

@@ -39,7 +39,9 @@ int run(int argc, char** argv) {
   srv->add_option("--iface", so.iface, "xdptcp: interface to serve on");
   srv->add_option("--ip", so.ip, "address to listen on");
   srv->add_flag("!--no-pin", so.pin, "do not pin threads to cores");
-  srv->add_flag("--busy-poll", so.busy_poll, "xdptcp: spin instead of sleeping when idle");
+  srv->add_flag("--busy-poll", so.busy_poll,
+                "spin instead of sleeping when idle (kernel: epoll_wait timeout 0)");
+  srv->add_option("--first-core", so.first_core, "pin thread/engine i to core (N + i) % cores");
   srv->add_option("--rx-batch", so.rx_batch, "xdptcp: frames per receive burst")->check(CLI::Range(1, 4096));
   srv->add_option("--spin-us", so.spin_us, "xdptcp: re-poll this long after work before sleeping")
       ->check(CLI::Range(0, 1000000));
@@ -58,8 +60,10 @@ int run(int argc, char** argv) {
   cli->add_option("--size", co.size, "request/reply bytes (bulk: bytes per write)");
   cli->add_option("--threads,--engines", co.threads, "kernel threads / xdptcp engines");
   cli->add_option("--iface", co.iface, "xdptcp: interface to run on");
-  cli->add_flag("--busy-poll", co.busy_poll, "xdptcp: spin instead of sleeping when idle");
-  cli->add_flag("--pin", co.pin, "kernel: pin thread i to core i");
+  cli->add_flag("--busy-poll", co.busy_poll,
+                "spin instead of sleeping when idle (kernel: epoll_wait timeout 0)");
+  cli->add_flag("--pin", co.pin, "kernel: pin thread i to core (first-core + i) % cores");
+  cli->add_option("--first-core", co.first_core, "pin thread/engine i to core (N + i) % cores");
   cli->add_option("--rx-batch", co.rx_batch, "xdptcp: frames per receive burst")->check(CLI::Range(1, 4096));
   cli->add_option("--spin-us", co.spin_us, "xdptcp: re-poll this long after work before sleeping")
       ->check(CLI::Range(0, 1000000));

@@ -16,7 +16,9 @@ namespace xdptcp::bench {
 
 class KernelNet {
  public:
-  explicit KernelNet(const std::atomic<bool>& stop) : stop_(stop), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
+  // spin: never sleep in epoll_wait (timeout 0), as a latency-tuned server on a dedicated core does.
+  KernelNet(const std::atomic<bool>& stop, bool spin)
+      : stop_(stop), spin_(spin), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
   ~KernelNet() {
     if (ep_ >= 0) ::close(ep_);
   }
@@ -46,10 +48,13 @@ class KernelNet {
     ev.data.fd = fd;
     return ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
   }
-  int wait(epoll_event* evs, int n, int timeout_ms) { return ::epoll_wait(ep_, evs, n, timeout_ms); }
+  int wait(epoll_event* evs, int n, int timeout_ms) {
+    return ::epoll_wait(ep_, evs, n, spin_ ? 0 : timeout_ms);
+  }
 
  private:
   const std::atomic<bool>& stop_;
+  bool spin_;
   int ep_;
 };
 

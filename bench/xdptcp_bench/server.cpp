@@ -39,14 +39,41 @@ void print_totals(const char* stack, const std::vector<ServerCounters>& per) {
                static_cast<unsigned long long>(t.bytes_in), static_cast<unsigned long long>(t.errors));
 }
 
+// Frames per connection on the wire: what the copy-mode AF_XDP path charges per frame is most of a
+// short transaction's cost, so this is the first figure to look at when tuning.
+void print_frames(const std::vector<ContextStats>& stats) {
+  ContextStats t;
+  for (const auto& s : stats) {
+    t.conns_accepted += s.conns_accepted;
+    t.rx_frames += s.rx_frames;
+    t.tx_frames += s.tx_frames;
+    t.segments_in += s.segments_in;
+    t.segments_out += s.segments_out;
+    t.handoffs += s.handoffs;
+    t.polls += s.polls;
+    t.sleeps += s.sleeps;
+    t.tx_kicks += s.tx_kicks;
+  }
+  const double conns = t.conns_accepted == 0 ? 1.0 : static_cast<double>(t.conns_accepted);
+  std::fprintf(stderr,
+               "xdptcp-bench server (xdptcp): frames rx %llu tx %llu (per accepted connection: %.2f in, "
+               "%.2f out), hand-offs %llu; per connection: %.2f polls, %.2f sleeps, %.2f kicks\n",
+               static_cast<unsigned long long>(t.rx_frames), static_cast<unsigned long long>(t.tx_frames),
+               static_cast<double>(t.rx_frames) / conns, static_cast<double>(t.tx_frames) / conns,
+               static_cast<unsigned long long>(t.handoffs), static_cast<double>(t.polls) / conns,
+               static_cast<double>(t.sleeps) / conns, static_cast<double>(t.tx_kicks) / conns);
+}
+
 void announce_ready(const char* what) {
   std::printf("ready: %s\n", what);
   std::fflush(stdout);
 }
 
 // A kernel listener with SO_REUSEPORT (one per thread: the kernel spreads connections over them
-// by hash, with no shared accept queue) and TCP_NODELAY (inherited by accepted sockets).
-int kernel_listener(const ServerOptions& o) {
+// by hash, with no shared accept queue) and TCP_NODELAY (inherited by accepted sockets). With
+// pinning, SO_INCOMING_CPU ties listener i to core i: since Linux 6.2 the reuseport group then hands a
+// connection to the listener of the core its packets arrive on (locality, as a tuned kernel server has).
+int kernel_listener(const ServerOptions& o, int incoming_cpu) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (!make_sockaddr(o.ip.empty() ? "0.0.0.0" : o.ip, o.port, ss, len)) {
@@ -58,6 +85,7 @@ int kernel_listener(const ServerOptions& o) {
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (incoming_cpu >= 0) ::setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &incoming_cpu, sizeof incoming_cpu);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 || ::listen(fd, 4096) < 0) {
     std::fprintf(stderr, "server: bind/listen on %s port %d: %s\n", o.ip.c_str(), o.port,
                  std::strerror(errno));
@@ -81,7 +109,7 @@ int run_kernel(const ServerOptions& o) {
   const std::size_t max_fd = raise_fd_limit();
   std::vector<int> lfds;
   for (unsigned i = 0; i < n; ++i) {
-    const int fd = kernel_listener(o);
+    const int fd = kernel_listener(o, o.pin ? static_cast<int>((o.first_core + i) % ncpu) : -1);
     if (fd < 0) return 2;
     lfds.push_back(fd);
   }
@@ -90,8 +118,8 @@ int run_kernel(const ServerOptions& o) {
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
-      if (o.pin) pin_to(i % ncpu);
-      KernelNet net(stop_flag());
+      if (o.pin) pin_to((o.first_core + i) % ncpu);
+      KernelNet net(stop_flag(), o.busy_poll);
       auto loop = std::make_unique<ServerLoop<KernelNet>>(net, o.workload == Workload::kBulk, max_fd);
       loop->run(lfds[i], per[i]);
     });
@@ -112,6 +140,7 @@ int run_xdptcp(const ServerOptions& o) {
   so.engines = o.threads;
   so.busy_poll = o.busy_poll;
   so.pin_cores = o.pin;
+  so.first_core = o.first_core;
   so.rx_batch = o.rx_batch;
   if (o.spin_us >= 0) so.spin_us = static_cast<std::uint32_t>(o.spin_us);
   if (!o.ip.empty()) so.addresses.push_back(o.ip);
@@ -125,6 +154,7 @@ int run_xdptcp(const ServerOptions& o) {
   std::fprintf(stderr, "xdptcp-bench server: %s\n", stack->describe().c_str());
   const unsigned n = stack->engines();
   std::vector<ServerCounters> per(n);
+  std::vector<ContextStats> stats(n);
   std::atomic<unsigned> listening{0};
   std::atomic<bool> failed{false};
   stack->run([&](Context& ctx) {
@@ -144,8 +174,10 @@ int run_xdptcp(const ServerOptions& o) {
     auto loop = std::make_unique<ServerLoop<XdptcpNet>>(net, o.workload == Workload::kBulk, so.max_sockets);
     loop->run(lfd, per[ctx.engine_id()]);
     ctx.close(lfd);
+    stats[ctx.engine_id()] = ctx.stats();
   });
   print_totals("xdptcp", per);
+  print_frames(stats);
   return failed ? 2 : 0;
 }
 

@@ -18,7 +18,8 @@ struct ServerOptions {
   std::string iface;     // xdptcp: the interface to serve on
   std::string ip;        // address to listen on (kernel: default any; xdptcp: default every address)
   bool pin = true;
-  bool busy_poll = false;
+  bool busy_poll = false;   // both stacks: spin instead of sleeping (a dedicated core)
+  unsigned first_core = 0;  // with pinning: thread/engine i on core (first_core + i) % ncpu
   unsigned rx_batch = 64;
   int spin_us = -1;  // xdptcp: adaptive-polling window (-1: the stack's default)
 };

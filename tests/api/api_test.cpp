@@ -318,5 +318,74 @@ TEST_F(ApiTest, CloseBothEnds_ConnectionsDrain) {
   EXPECT_EQ(errno, EBADF);
 }
 
+// A short transaction as an event-driven client and server run it (connect, request, response,
+// client closes, server closes on EOF) takes 7 frames, not 9: the engine holds the ACK of the
+// SYN-ACK for the request and the ACK of the client's FIN for the server's FIN
+// (StackConfig::hold_acks_for_app; RFC 9293 §3.10.7.3, RFC 1122 §4.2.3.2).
+TEST_F(ApiTest, ShortTransaction_AcksRideOnRequestAndFin_SevenFrames) {
+  const int l = listen_v4(86);
+  const int sep = srv().epoll_create();
+  epoll_event ev{EPOLLIN, {}};
+  ev.data.fd = l;
+  ASSERT_EQ(srv().epoll_ctl(sep, EPOLL_CTL_ADD, l, &ev), 0);
+  const int c = cli().socket(AF_INET);
+  auto a = v4("198.18.0.1", 86);
+  ASSERT_EQ(cli().connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), -1);
+  const int cep = cli().epoll_create();
+  epoll_event cev{EPOLLOUT | EPOLLIN, {}};
+  cev.data.fd = c;
+  ASSERT_EQ(cli().epoll_ctl(cep, EPOLL_CTL_ADD, c, &cev), 0);
+
+  bool sent = false, client_closed = false, server_closed = false;
+  int s = -1;
+  char buf[64];
+  epoll_event out[8];
+  // Only the applications' epoll_wait calls drive the engines here (no p.step()): as in a real
+  // event loop, the application sees every poll's events before the next poll.
+  const auto run_apps_until = [&](auto done) {
+    for (int i = 0; i < 5000; ++i) {
+      if (done()) return true;
+      p.clock.advance(Duration::micros(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(run_apps_until([&] {
+    // The client: request once writable, close after the response.
+    for (int n = cli().epoll_wait(cep, out, 8, 0), i = 0; i < n && !client_closed; ++i) {
+      if (!sent && (out[i].events & EPOLLOUT) != 0) {
+        EXPECT_EQ(cli().write(c, "request", 7), 7);
+        sent = true;
+      } else if ((out[i].events & EPOLLIN) != 0 && cli().read(c, buf, sizeof buf) == 8) {
+        EXPECT_EQ(cli().close(c), 0);
+        client_closed = true;
+      }
+    }
+    // The server: accept, answer the request, close at end of stream.
+    for (int n = srv().epoll_wait(sep, out, 8, 0), i = 0; i < n; ++i) {
+      if (out[i].data.fd == l) {
+        s = srv().accept(l, nullptr, nullptr);
+        epoll_event sev{EPOLLIN, {}};
+        sev.data.fd = s;
+        EXPECT_EQ(srv().epoll_ctl(sep, EPOLL_CTL_ADD, s, &sev), 0);
+      } else if (!server_closed) {
+        const ssize_t r = srv().read(s, buf, sizeof buf);
+        if (r == 7) EXPECT_EQ(srv().write(s, "response", 8), 8);
+        if (r == 0) {
+          EXPECT_EQ(srv().close(s), 0);
+          server_closed = true;
+        }
+      }
+    }
+    // Done when the server's side is CLOSED (LAST-ACK got the final ACK) and nothing is in flight.
+    return server_closed && p.server.eng->tcp().connection_count() == 0 &&
+           p.server.eng->stats().rx_frames == p.client.eng->stats().tx_frames &&
+           p.client.eng->stats().rx_frames == p.server.eng->stats().tx_frames;
+  }));
+  // Client: SYN, ACK+request, FIN, last ACK. Server: SYN-ACK, response, FIN+ACK.
+  EXPECT_EQ(p.client.eng->stats().tx_frames, 4u);
+  EXPECT_EQ(p.server.eng->stats().tx_frames, 3u);
+  EXPECT_EQ(p.client.eng->tcp().stats().retransmits + p.server.eng->tcp().stats().retransmits, 0u);
+}
+
 }  // namespace
 }  // namespace xdptcp::testing

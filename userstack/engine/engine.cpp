@@ -42,6 +42,9 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
   // The IP MTU the stack may use is bounded by what a frame holds after the Ethernet header.
   const std::size_t room = io_.frame_capacity() - eth_header_len();
   cfg_.tcp.mtu = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.tcp.mtu, room));
+  // The application runs between two polls (EventQueue::wait), so an ACK it can answer waits for
+  // it: poll() releases it after one turn, wait_for_work() before sleeping.
+  cfg_.tcp.hold_acks_for_app = true;
   tcp_ = std::make_unique<tcp::TcpStack>(cfg_.tcp, *this, clock_.now());
   tcp_->set_event_listener(this);
   if (cfg_.engine_count > 1) {
@@ -67,7 +70,9 @@ Engine::~Engine() {
 
 std::size_t Engine::poll() {
   const Instant now = clock_.now();
+  last_poll_ = now;
   ++stats_.iterations;
+  tcp_->release_held_acks();  // the application has had its turn since they were held
   const std::size_t n = io_.rx_burst(std::span(rx_.data(), cfg_.rx_batch));
   for (std::size_t i = 0; i < n; ++i) {
     current_frame_ = rx_[i].data;
@@ -86,10 +91,15 @@ std::size_t Engine::poll() {
 
 void Engine::wait_for_work(Duration max) {
   // Adaptive polling (see EngineConfig::spin): still within the spin window, re-poll.
-  if (cfg_.spin.ns > 0 && clock_.now() - last_work_ < cfg_.spin) return;
+  const Instant now = clock_.now();
+  if (cfg_.spin.ns > 0 && now - last_work_ < cfg_.spin) return;
   ++stats_.sleeps;
+  // Nothing for the application this turn: what waited for it goes now, before the sleep.
+  tcp_->release_held_acks();
+  tcp_->flush(now);
+  io_.tx_flush();
   Duration d = max;
-  if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - clock_.now()));
+  if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - now));
   if (wake_fd_ >= 0) {
     // Announce the sleep, then look at the inboxes once more: a producer that pushed before
     // seeing the flag has its frame found here; one that pushes after rings the doorbell.

@@ -101,7 +101,10 @@ class Engine final : public tcp::PacketSink,
   const tcp::TcpStack& tcp() const { return *tcp_; }
   const Clock& clock() const { return clock_; }
   Instant now() const { return clock_.now(); }
+  // The clock as the last poll() read it (no clock read).
+  Instant last_poll_time() const { return last_poll_; }
   const EngineStats& stats() const { return stats_; }
+  io::IoStats io_stats() const { return io_.stats(); }
   NeighborCache& neighbors() { return neighbors_; }
   std::uint32_t id() const { return cfg_.id; }
   std::size_t max_sockets() const { return cfg_.tcp.max_sockets; }
@@ -136,6 +139,7 @@ class Engine final : public tcp::PacketSink,
   }
 
   EngineConfig cfg_;
+  Instant last_poll_{};
   io::PacketIo& io_;
   const Clock& clock_;
   L2Resolver* resolver_;

@@ -2,6 +2,7 @@
 #include "userstack/engine/event_queue.h"
 
 #include <cerrno>
+#include <optional>
 
 #include "userstack/engine/engine.h"
 
@@ -102,12 +103,13 @@ int EventQueue::collect(std::span<Event> out) {
 }
 
 int EventQueue::wait(std::span<Event> out, Duration timeout) {
-  const Instant start = engine_.now();
+  std::optional<Instant> start;  // read only when waiting: a clock read per call is measurable
   for (;;) {
     engine_.poll();
     const int n = collect(out);
     if (n > 0 || timeout.ns == 0) return n;
-    const Duration left = timeout.ns < 0 ? Duration::millis(100) : timeout - (engine_.now() - start);
+    if (!start) start = engine_.last_poll_time();  // the first poll of this wait
+    const Duration left = timeout.ns < 0 ? Duration::millis(100) : timeout - (engine_.now() - *start);
     if (left.ns <= 0) return 0;
     engine_.wait_for_work(left);
   }

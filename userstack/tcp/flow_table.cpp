@@ -19,28 +19,30 @@ FlowTable::FlowTable(std::size_t max_entries, HashKey key)
   std::size_t cap = 16;
   while (cap < 2 * max_entries) cap <<= 1;
   slots_.resize(cap);
+  tuples_.resize(max_entries);
   mask_ = cap - 1;
 }
 
 std::optional<std::uint32_t> FlowTable::find(const wire::FourTuple& t, std::uint64_t hash) const {
   const auto h = static_cast<std::uint32_t>(hash);
   for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-    const Entry& e = slots_[i];
+    const Slot& e = slots_[i];
     if (e.value == kEmpty) return std::nullopt;
-    if (e.hash == h && e.tuple == t) return e.value;
+    if (e.hash == h && tuples_[e.value] == t) return e.value;
   }
 }
 
 bool FlowTable::insert(const wire::FourTuple& t, std::uint32_t value, std::uint64_t hash) {
-  if (size_ >= max_entries_) return false;
+  if (size_ >= max_entries_ || value >= max_entries_) return false;
   const auto h = static_cast<std::uint32_t>(hash);
   std::size_t i = h & mask_;
   for (;; i = (i + 1) & mask_) {
-    Entry& e = slots_[i];
+    const Slot& e = slots_[i];
     if (e.value == kEmpty) break;
-    if (e.hash == h && e.tuple == t) return false;
+    if (e.hash == h && tuples_[e.value] == t) return false;
   }
-  slots_[i] = Entry{t, value, h};
+  slots_[i] = Slot{h, value};
+  tuples_[value] = t;
   ++size_;
   return true;
 }
@@ -49,15 +51,15 @@ bool FlowTable::erase(const wire::FourTuple& t, std::uint64_t hash) {
   const auto h = static_cast<std::uint32_t>(hash);
   std::size_t i = h & mask_;
   for (;; i = (i + 1) & mask_) {
-    const Entry& e = slots_[i];
+    const Slot& e = slots_[i];
     if (e.value == kEmpty) return false;
-    if (e.hash == h && e.tuple == t) break;
+    if (e.hash == h && tuples_[e.value] == t) break;
   }
   // Backward-shift deletion (Knuth 6.4 algorithm R): move later entries of the probe run into
   // the hole when their home slot does not lie cyclically in (hole, their position].
   std::size_t hole = i;
   for (std::size_t j = (hole + 1) & mask_;; j = (j + 1) & mask_) {
-    Entry& e = slots_[j];
+    const Slot& e = slots_[j];
     if (e.value == kEmpty) break;
     const std::size_t home = e.hash & mask_;
     const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);

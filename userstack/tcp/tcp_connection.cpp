@@ -17,8 +17,8 @@ void TcpConnection::reset(const RtoConfig& rto) {
   next_free = keep_next_free;
   allocated = keep_allocated;
   in_output_queue = keep_queued;
-  if (snd_buf) snd_buf->consume(snd_buf->size());
-  if (rcv_buf) rcv_buf->consume(rcv_buf->size());
+  if (snd_buf) snd_buf->clear();
+  if (rcv_buf) rcv_buf->clear();
   reasm.clear();
   scoreboard.clear();
   rtt = RttEstimator(rto);

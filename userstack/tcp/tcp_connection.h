@@ -98,6 +98,9 @@ struct TcbVars {
 
   // --- ACK generation (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2) ---
   bool ack_now = false;  // send an ACK at the next output
+  // A pure ACK held back until the application has had its turn (StackConfig::hold_acks_for_app),
+  // so that its reply (the request after a SYN-ACK, the FIN after a FIN) carries it.
+  bool ack_held = false;
   bool in_output_queue = false;
 
   // --- Keepalive (RFC 1122 §4.2.3.6); also FIN-WAIT-2 and TIME-WAIT timeouts ---

@@ -137,8 +137,7 @@ void StackCore::input_syn_sent(TcpConnection& c, const Segment& seg) {
     ++stats.conns_opened;
     on_established(c);
     if (c.fin_queued) set_state(c, TcpState::kFinWait1);
-    c.ack_now = true;
-    queue_output(c);
+    hold_ack(c);  // the application's first data may ride on it
     return;
   }
   // Simultaneous open (RFC 9293 §3.5 Figure 8): SYN-RECEIVED, send SYN,ACK <SEQ=ISS><ACK=RCV.NXT>.
@@ -404,11 +403,13 @@ void StackCore::process_fin(TcpConnection& c) {
   c.rcv_nxt += 1;
   c.fin_received = true;
   c.rcv_fin_seq.reset();
-  c.ack_now = true;  // a FIN is acknowledged at once
+  c.ack_now = true;  // a FIN is acknowledged at the next output
   queue_output(c);
   switch (c.state) {
     case TcpState::kSynReceived:
     case TcpState::kEstablished:
+      // The application usually answers an end of stream with close(): its FIN carries the ACK.
+      hold_ack(c);
       set_state(c, TcpState::kCloseWait);
       break;
     case TcpState::kFinWait1:

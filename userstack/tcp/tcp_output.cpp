@@ -27,6 +27,10 @@ void StackCore::flush_queue() {
     TcpConnection& c = pool_[out_spare[i]];
     c.in_output_queue = false;
     if (!c.allocated) continue;
+    if (c.ack_held) {
+      queue_output(c);  // waits for release_held_acks(): the application's reply may carry it
+      continue;
+    }
     if (!output(c)) {
       // The sink is out of buffers: keep this and the rest queued for the next flush.
       for (std::size_t j = i; j < out_spare.size(); ++j) {
@@ -38,6 +42,17 @@ void StackCore::flush_queue() {
     }
   }
   out_spare.clear();
+}
+
+void StackCore::release_held_acks() {
+  // Held connections are in the output queue (flush_queue keeps them there).
+  for (const std::uint32_t i : out_queue) pool_[i].ack_held = false;
+}
+
+void StackCore::hold_ack(TcpConnection& c) {
+  c.ack_now = true;
+  c.ack_held = cfg.hold_acks_for_app && c.id >= 0;  // only an application can add to it
+  queue_output(c);
 }
 
 std::uint32_t StackCore::effective_mss(const TcpConnection& c) const {

@@ -251,7 +251,7 @@ bool StackCore::ensure_buffers(TcpConnection& c) {
     std::size_t cap = 1;
     while (cap < want) cap <<= 1;
     if (!r || r->capacity() != cap) r.emplace(cap);
-    r->consume(r->size());
+    r->clear();
   };
   fit(c.snd_buf, c.sndbuf);
   fit(c.rcv_buf, c.rcvbuf);

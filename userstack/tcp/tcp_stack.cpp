@@ -47,6 +47,10 @@ void TcpStack::flush(Instant now) {
   impl_->core.flush_queue();
 }
 
+void TcpStack::release_held_acks() {
+  impl_->core.release_held_acks();
+}
+
 std::optional<Instant> TcpStack::next_timer() const {
   return impl_->core.wheel.next_expiry();
 }

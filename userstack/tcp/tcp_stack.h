@@ -106,6 +106,12 @@ struct StackConfig {
   bool syn_cookies = true;         // RFC 4987 §3.6
   CcAlgorithm cc = CcAlgorithm::kCubic;
   KeepaliveConfig keepalive{};
+  // Hold the ACK that answers a SYN-ACK (RFC 9293 §3.10.7.3: "data or controls that were queued
+  // for transmission MAY be included") and the ACK of a FIN in ESTABLISHED (a delayed ACK, RFC 1122
+  // §4.2.3.2; Linux enters pingpong mode there) until release_held_acks(): a driver that runs the
+  // application between input() and the next flush then sends request+ACK and FIN+ACK as one
+  // segment each, two frames fewer per short connection. Off: they go at the next flush.
+  bool hold_acks_for_app = false;
   std::uint64_t secret = 0;  // key for ISNs (RFC 6528) and cookies; 0: random
 };
 
@@ -143,6 +149,10 @@ class TcpStack {
   // only RSTs for segments with no connection and SYN-cookie SYN-ACKs (stateless replies); a
   // connection's ACKs, SYN-ACKs and data wait for flush() so that replies piggyback.
   void flush(Instant now);
+  // The application has had its turn since the ACKs were held (hold_acks_for_app): the next
+  // flush() sends them, with whatever the application queued. A driver about to sleep calls this
+  // and flush(), so that nothing waits for the application longer than one loop.
+  void release_held_acks();
   // The earliest instant at which advance() has work, or nullopt.
   std::optional<Instant> next_timer() const;
 

@@ -128,6 +128,9 @@ class StackCore {
   // ---- tcp_output.cpp ----
   void queue_output(TcpConnection& c);
   void flush_queue();
+  // An ACK that waits for the application's turn when cfg.hold_acks_for_app (StackConfig).
+  void hold_ack(TcpConnection& c);
+  void release_held_acks();
   // Sends what the connection may send now; false when the sink had no buffer.
   bool output(TcpConnection& c);
   bool sack_recovery_output(TcpConnection& c);

@@ -47,7 +47,8 @@ struct StackOptions {
   std::string bind_mode = "auto";      // AF_XDP: auto | zerocopy | copy
   std::string xdp_mode = "auto";       // when the stack attaches the program itself: auto | native | generic
   bool busy_poll = false;              // spin instead of sleeping in poll() (dedicated cores)
-  bool pin_cores = true;               // engine i runs on CPU i % ncpu
+  bool pin_cores = true;               // engine i runs on CPU (first_core + i) % ncpu
+  unsigned first_core = 0;             // with pin_cores: the CPU of engine 0
   std::size_t max_sockets = 16384;     // per engine; socket() fails with EMFILE beyond
   std::uint32_t rx_batch = 64;         // frames per receive burst
   std::uint32_t sndbuf = 64 * 1024;    // default SO_SNDBUF
@@ -80,6 +81,9 @@ struct ContextStats {
   std::uint64_t tx_frames = 0;
   std::uint64_t handoffs = 0;     // segments this engine handed to the engine owning their flow
   std::uint64_t handoffs_in = 0;  // segments other engines handed to this one
+  std::uint64_t polls = 0;        // loop iterations (receive bursts)
+  std::uint64_t sleeps = 0;       // times the engine slept waiting for frames or timers
+  std::uint64_t tx_kicks = 0;     // sendto() calls that woke the kernel's transmit path
 };
 
 class Stack {
