@@ -28,7 +28,7 @@ struct CompareOptions {
   // issue asks for the client that loads the server hardest (docs/PERFORMANCE.md).
   std::string client = "xdptcp";
   int spin_us = -1;        // xdptcp server and client: adaptive polling (-1: the default)
-  bool busy_poll = false;  // xdptcp server
+  bool busy_poll = false;  // both servers and the client spin (servers from core 1, client core 0)
   unsigned rx_batch = 64;  // xdptcp server
   bool json = false;
   std::string chart;       // PNG path, empty: none
