@@ -47,8 +47,6 @@ void print_frames(const std::vector<ContextStats>& stats) {
     t.conns_accepted += s.conns_accepted;
     t.rx_frames += s.rx_frames;
     t.tx_frames += s.tx_frames;
-    t.segments_in += s.segments_in;
-    t.segments_out += s.segments_out;
     t.handoffs += s.handoffs;
     t.polls += s.polls;
     t.sleeps += s.sleeps;
