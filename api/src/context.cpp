@@ -116,7 +116,9 @@ ContextStats Context::stats() const {
   s.handoffs_in = e.handoffs_in;
   s.polls = e.iterations;
   s.sleeps = e.sleeps;
-  s.tx_kicks = impl_->engine.io_stats().kicks;
+  const io::IoStats io = impl_->engine.io_stats();
+  s.tx_kicks = io.kicks;
+  s.rx_kernel_drops = io.rx_dropped + io.rx_ring_full;
   return s;
 }
 

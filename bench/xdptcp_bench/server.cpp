@@ -51,15 +51,18 @@ void print_frames(const std::vector<ContextStats>& stats) {
     t.polls += s.polls;
     t.sleeps += s.sleeps;
     t.tx_kicks += s.tx_kicks;
+    t.rx_kernel_drops += s.rx_kernel_drops;
   }
   const double conns = t.conns_accepted == 0 ? 1.0 : static_cast<double>(t.conns_accepted);
   std::fprintf(stderr,
                "xdptcp-bench server (xdptcp): frames rx %llu tx %llu (per accepted connection: %.2f in, "
-               "%.2f out), hand-offs %llu; per connection: %.2f polls, %.2f sleeps, %.2f kicks\n",
+               "%.2f out), hand-offs %llu; per connection: %.2f polls, %.2f sleeps, %.2f kicks; kernel RX "
+               "drops %llu\n",
                static_cast<unsigned long long>(t.rx_frames), static_cast<unsigned long long>(t.tx_frames),
                static_cast<double>(t.rx_frames) / conns, static_cast<double>(t.tx_frames) / conns,
                static_cast<unsigned long long>(t.handoffs), static_cast<double>(t.polls) / conns,
-               static_cast<double>(t.sleeps) / conns, static_cast<double>(t.tx_kicks) / conns);
+               static_cast<double>(t.sleeps) / conns, static_cast<double>(t.tx_kicks) / conns,
+               static_cast<unsigned long long>(t.rx_kernel_drops));
 }
 
 void announce_ready(const char* what) {

@@ -29,6 +29,7 @@ struct IoStats {
   std::uint64_t rx_dropped = 0;     // kernel: dropped for lack of space (XDP_STATISTICS)
   std::uint64_t rx_invalid = 0;     // kernel: invalid descriptors
   std::uint64_t rx_fill_empty = 0;  // kernel: FILL ring was empty when a frame arrived
+  std::uint64_t rx_ring_full = 0;   // kernel: RX ring full, frame dropped (Linux >= 5.9)
   std::uint64_t tx_invalid = 0;
 };
 

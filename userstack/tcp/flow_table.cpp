@@ -19,42 +19,10 @@ FlowTable::FlowTable(std::size_t max_entries, HashKey key)
   std::size_t cap = 16;
   while (cap < 2 * max_entries) cap <<= 1;
   slots_.resize(cap);
-  tuples_.resize(max_entries);
   mask_ = cap - 1;
 }
 
-std::optional<std::uint32_t> FlowTable::find(const wire::FourTuple& t, std::uint64_t hash) const {
-  const auto h = static_cast<std::uint32_t>(hash);
-  for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-    const Slot& e = slots_[i];
-    if (e.value == kEmpty) return std::nullopt;
-    if (e.hash == h && tuples_[e.value] == t) return e.value;
-  }
-}
-
-bool FlowTable::insert(const wire::FourTuple& t, std::uint32_t value, std::uint64_t hash) {
-  if (size_ >= max_entries_ || value >= max_entries_) return false;
-  const auto h = static_cast<std::uint32_t>(hash);
-  std::size_t i = h & mask_;
-  for (;; i = (i + 1) & mask_) {
-    const Slot& e = slots_[i];
-    if (e.value == kEmpty) break;
-    if (e.hash == h && tuples_[e.value] == t) return false;
-  }
-  slots_[i] = Slot{h, value};
-  tuples_[value] = t;
-  ++size_;
-  return true;
-}
-
-bool FlowTable::erase(const wire::FourTuple& t, std::uint64_t hash) {
-  const auto h = static_cast<std::uint32_t>(hash);
-  std::size_t i = h & mask_;
-  for (;; i = (i + 1) & mask_) {
-    const Slot& e = slots_[i];
-    if (e.value == kEmpty) return false;
-    if (e.hash == h && tuples_[e.value] == t) break;
-  }
+void FlowTable::remove_at(std::size_t i) {
   // Backward-shift deletion (Knuth 6.4 algorithm R): move later entries of the probe run into
   // the hole when their home slot does not lie cyclically in (hole, their position].
   std::size_t hole = i;
@@ -70,7 +38,6 @@ bool FlowTable::erase(const wire::FourTuple& t, std::uint64_t hash) {
   }
   slots_[hole].value = kEmpty;
   --size_;
-  return true;
 }
 
 }  // namespace xdptcp::tcp

@@ -3,10 +3,11 @@
 // fixed at construction (a power of two at least twice the bound on entries), so insert never
 // allocates and never fails while the entry count stays within that bound.
 //
-// Values are distinct indexes below max_entries (TCB indexes: a TCB is in the table under one
-// tuple at most). That lets a slot be 8 bytes, a 32-bit hash and the value, with the tuples kept
-// apart in an array indexed by value: a probe run stays in one or two cache lines, and the tuple
-// is read once, on a hash match (the table of a 16k-socket engine is 512 KiB, not 3 MiB).
+// The table does not store tuples: a slot is 8 bytes, a 32-bit hash and the value (a TCB index),
+// and the caller's key_of(value) gives the tuple an entry was inserted under (the TCB's own
+// tuple, which must not change while the entry exists). A probe run then stays in one or two
+// cache lines, the tuple is read only on a hash match, and that read is of the TCB the caller
+// touches next anyway (the table of a 16k-socket engine is 512 KiB, not 3 MiB).
 //
 // The table hashes with wire::hash_four_tuple (a few 64-bit multiplies) under a 64-bit key derived
 // from the stack's secret at construction, so peers cannot aim tuples at one probe run (hash
@@ -32,15 +33,45 @@ class FlowTable {
 
   std::uint64_t hash(const wire::FourTuple& t) const { return wire::hash_four_tuple(t, hash_key_); }
 
-  std::optional<std::uint32_t> find(const wire::FourTuple& t) const { return find(t, hash(t)); }
-  std::optional<std::uint32_t> find(const wire::FourTuple& t, std::uint64_t hash) const;
-  // False when the tuple is already present, the table holds max_entries, or value is not below
-  // max_entries. A value must not be in the table under another tuple.
-  bool insert(const wire::FourTuple& t, std::uint32_t value) { return insert(t, value, hash(t)); }
-  bool insert(const wire::FourTuple& t, std::uint32_t value, std::uint64_t hash);
+  // KeyOf: const wire::FourTuple& (std::uint32_t value), the tuple stored under a value.
+  template <typename KeyOf>
+  std::optional<std::uint32_t> find(const wire::FourTuple& t, std::uint64_t hash, const KeyOf& key_of) const {
+    const auto h = static_cast<std::uint32_t>(hash);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& e = slots_[i];
+      if (e.value == kEmpty) return std::nullopt;
+      if (e.hash == h && key_of(e.value) == t) return e.value;
+    }
+  }
+  // False when the tuple is already present or the table holds max_entries. key_of(value) must
+  // already give t.
+  template <typename KeyOf>
+  bool insert(const wire::FourTuple& t, std::uint32_t value, std::uint64_t hash, const KeyOf& key_of) {
+    if (size_ >= max_entries_) return false;
+    const auto h = static_cast<std::uint32_t>(hash);
+    std::size_t i = h & mask_;
+    for (;; i = (i + 1) & mask_) {
+      const Slot& e = slots_[i];
+      if (e.value == kEmpty) break;
+      if (e.hash == h && key_of(e.value) == t) return false;
+    }
+    slots_[i] = Slot{h, value};
+    ++size_;
+    return true;
+  }
   // False when absent.
-  bool erase(const wire::FourTuple& t) { return erase(t, hash(t)); }
-  bool erase(const wire::FourTuple& t, std::uint64_t hash);
+  template <typename KeyOf>
+  bool erase(const wire::FourTuple& t, std::uint64_t hash, const KeyOf& key_of) {
+    const auto h = static_cast<std::uint32_t>(hash);
+    std::size_t i = h & mask_;
+    for (;; i = (i + 1) & mask_) {
+      const Slot& e = slots_[i];
+      if (e.value == kEmpty) return false;
+      if (e.hash == h && key_of(e.value) == t) break;
+    }
+    remove_at(i);
+    return true;
+  }
   std::size_t size() const { return size_; }
 
  private:
@@ -49,8 +80,9 @@ class FlowTable {
     std::uint32_t hash = 0;
     std::uint32_t value = kEmpty;
   };
+  void remove_at(std::size_t i);
+
   std::vector<Slot> slots_;
-  std::vector<wire::FourTuple> tuples_;  // by value
   std::size_t mask_;
   std::size_t size_ = 0;
   std::size_t max_entries_;

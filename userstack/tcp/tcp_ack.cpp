@@ -127,7 +127,7 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     if (ack > c.snd_buf_seq) {
       const std::uint32_t bytes =
           std::min<std::uint32_t>(static_cast<std::uint32_t>(ack - c.snd_buf_seq), c.snd_buf_size());
-      c.snd_buf->consume(bytes);
+      if (bytes > 0) c.snd_buf->consume(bytes);  // no ring (TIME-WAIT): nothing is unacknowledged
       c.snd_buf_seq += bytes;
     }
     // RTT: a timestamp echo is unambiguous (RFC 7323 §4.1); otherwise only a segment never

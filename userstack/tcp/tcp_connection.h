@@ -158,7 +158,7 @@ struct TcpConnection : TcbVars {
   void reset(const RtoConfig& rto);
 
   // Sequence number the FIN occupies (after every byte written to snd_buf).
-  SeqNum fin_seq() const { return snd_buf_seq + static_cast<std::uint32_t>(snd_buf->size()); }
+  SeqNum fin_seq() const { return snd_buf_seq + snd_buf_size(); }
   std::uint32_t snd_buf_size() const { return snd_buf ? static_cast<std::uint32_t>(snd_buf->size()) : 0; }
 
   // --- Resources (not reset by assignment) ---

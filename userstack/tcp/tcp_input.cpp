@@ -49,7 +49,7 @@ void StackCore::input(std::span<const std::uint8_t> packet) {
   seg.ack = SeqNum(seg.h.ack);
 
   seg.flow_hash = flows.hash(seg.tuple);  // hashed once: find here, insert when it opens a flow
-  if (auto idx = flows.find(seg.tuple, seg.flow_hash)) {
+  if (auto idx = find_flow(seg.tuple, seg.flow_hash)) {
     segment_arrives(pool_[*idx], seg);
     return;
   }
@@ -328,6 +328,9 @@ void StackCore::input_synchronized(TcpConnection& c, const Segment& seg) {
 void StackCore::process_text(TcpConnection& c, const Segment& seg, SeqNum seq,
                              std::span<const std::uint8_t> data) {
   (void)seg;
+  // No receive ring: TIME-WAIT gave it back. RFC 9293 §3.10.7.4 seventh: after a FIN the text
+  // "should not occur"; ignore it.
+  if (!c.rcv_buf) return;
   ByteRing& rb = *c.rcv_buf;
   const auto off = static_cast<std::uint32_t>(seq - c.rcv_nxt);
   const std::size_t room = rb.capacity() - rb.size();

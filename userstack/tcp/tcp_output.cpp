@@ -74,7 +74,8 @@ std::uint32_t StackCore::send_room(const TcpConnection& c) const {
 }
 
 std::uint16_t StackCore::window_field(TcpConnection& c, bool syn) {
-  const auto free = static_cast<std::uint32_t>(c.rcv_buf->free_space());
+  // Without a receive ring (TIME-WAIT gave it back) the window stays where it was advertised.
+  const auto free = c.rcv_buf ? static_cast<std::uint32_t>(c.rcv_buf->free_space()) : 0u;
   if (syn) {
     // RFC 7323 §2.2: the window in a SYN is never scaled.
     const std::uint32_t w = std::min<std::uint32_t>(free, 65535);
@@ -85,8 +86,8 @@ std::uint16_t StackCore::window_field(TcpConnection& c, bool syn) {
   std::uint32_t wnd = free;
   // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2, RFC 1122 §4.2.3.3): move the right edge only
   // by at least min(buffer/2, MSS).
-  const std::uint32_t step =
-      std::min<std::uint32_t>(static_cast<std::uint32_t>(c.rcv_buf->capacity() / 2), c.rcv_mss);
+  const std::uint32_t step = std::min<std::uint32_t>(
+      c.rcv_buf ? static_cast<std::uint32_t>(c.rcv_buf->capacity() / 2) : 0u, c.rcv_mss);
   if (wnd > cur && wnd - cur < step) wnd = cur;
   if (wnd < cur) wnd = cur;  // never shrink the window
   const std::uint8_t s = c.rcv_wscale;

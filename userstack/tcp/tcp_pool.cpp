@@ -73,6 +73,7 @@ StackCore::StackCore(StackConfig c, PacketSink& s, Instant start, TcpStats& st, 
   listeners.reserve(cfg.max_sockets);
   out_queue.reserve(pool_size);
   out_spare.reserve(pool_size);
+  spare_rings.reserve(2 * static_cast<std::size_t>(pool_size));
 }
 
 StackCore::~StackCore() {
@@ -120,6 +121,7 @@ void StackCore::free_tcb(TcpConnection& c) {
   if (c.state != TcpState::kClosed) set_state(c, TcpState::kClosed);
   if (c.cc != nullptr) destroy_cc(c.cc);
   c.cc = nullptr;
+  release_buffers(c, true);
   c.reset(cfg.rto);
   c.allocated = false;
   c.next_free = free_head;
@@ -182,7 +184,7 @@ void StackCore::set_state(TcpConnection& c, TcpState s) {
     wheel.cancel(c.delack_timer);
     wheel.cancel(c.aux_timer);
     if (c.in_flow_table) {
-      flows.erase(c.tuple, c.flow_hash);
+      flows.erase(c.tuple, c.flow_hash, tcb_tuple());
       c.in_flow_table = false;
     }
     if (c.syn_backlog_counted) {
@@ -246,16 +248,52 @@ void StackCore::notify(TcpConnection& c) {
   if (listener != nullptr && c.user_open) listener->on_socket_event(c.id, poll_events(c));
 }
 
+namespace {
+
+std::size_t ring_capacity(std::uint32_t want) {
+  std::size_t cap = 1;
+  while (cap < want) cap <<= 1;
+  return cap;
+}
+
+}  // namespace
+
 bool StackCore::ensure_buffers(TcpConnection& c) {
-  auto fit = [](std::optional<ByteRing>& r, std::uint32_t want) {
-    std::size_t cap = 1;
-    while (cap < want) cap <<= 1;
-    if (!r || r->capacity() != cap) r.emplace(cap);
+  auto fit = [this](std::optional<ByteRing>& r, std::uint32_t want) {
+    const std::size_t cap = ring_capacity(want);
+    if (r && r->capacity() != cap) {
+      // Another size (SO_SNDBUF/SO_RCVBUF): give a default-sized ring back, or let it go.
+      if (spare_rings.size() < spare_rings.capacity() &&
+          (r->capacity() == ring_capacity(cfg.sndbuf) || r->capacity() == ring_capacity(cfg.rcvbuf)))
+        spare_rings.push_back(std::move(*r));
+      r.reset();
+    }
+    if (!r) {
+      // The spare ring used last, when it has the size wanted; else a new one.
+      if (!spare_rings.empty() && spare_rings.back().capacity() == cap) {
+        r.emplace(std::move(spare_rings.back()));
+        spare_rings.pop_back();
+      } else {
+        r.emplace(cap);
+      }
+    }
     r->clear();
   };
   fit(c.snd_buf, c.sndbuf);
   fit(c.rcv_buf, c.rcvbuf);
   return true;
+}
+
+void StackCore::release_buffers(TcpConnection& c, bool rcv_too) {
+  auto give = [this](std::optional<ByteRing>& r) {
+    if (!r || spare_rings.size() >= spare_rings.capacity()) return;
+    const std::size_t cap = r->capacity();
+    if (cap != ring_capacity(cfg.sndbuf) && cap != ring_capacity(cfg.rcvbuf)) return;  // kept
+    spare_rings.push_back(std::move(*r));
+    r.reset();
+  };
+  give(c.snd_buf);
+  if (rcv_too) give(c.rcv_buf);
 }
 
 SeqNum StackCore::make_isn(const wire::FourTuple& t) const {
@@ -371,7 +409,7 @@ int StackCore::pick_ephemeral(wire::FourTuple& t) {
   std::uint32_t rejected = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     t.local.port = port_at(i);
-    if (flows.find(t)) continue;
+    if (flow_taken(t)) continue;
     if (find_listener(t.local) != nullptr) continue;
     if (port_filter == nullptr || port_filter->accept_local_port(t)) {
       ephemeral_counter += i + 1;

@@ -163,7 +163,7 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
   }
   if (t.local.port == 0) {
     if (int r = k.pick_ephemeral(t); r < 0) return r;
-  } else if (k.flows.find(t)) {
+  } else if (k.flow_taken(t)) {
     return -EADDRNOTAVAIL;
   }
   c->tuple = t;
@@ -171,7 +171,7 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
   k.init_send_side(*c, k.make_isn(t));
   c->rcv_adv = c->rcv_nxt;
   const std::uint64_t h = k.flows.hash(t);
-  if (!k.flows.insert(t, c->index, h)) return -EAGAIN;
+  if (!k.flows.insert(t, c->index, h, k.tcb_tuple())) return -EAGAIN;
   c->in_flow_table = true;
   c->flow_hash = h;
   k.set_state(*c, TcpState::kSynSent);

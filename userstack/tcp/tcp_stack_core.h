@@ -68,6 +68,14 @@ class StackCore {
   void free_tcb(TcpConnection& c);
   TcpConnection* user_socket(SocketId s) const;  // a socket the application holds, or null
   TcpConnection& at(std::uint32_t index) const { return pool_[index]; }
+  // The flow table keeps no tuples: an entry's tuple is its TCB's (FlowTable's key_of).
+  auto tcb_tuple() const {
+    return [p = pool_.get()](std::uint32_t i) -> const wire::FourTuple& { return p[i].tuple; };
+  }
+  std::optional<std::uint32_t> find_flow(const wire::FourTuple& t, std::uint64_t h) const {
+    return flows.find(t, h, tcb_tuple());
+  }
+  bool flow_taken(const wire::FourTuple& t) const { return find_flow(t, flows.hash(t)).has_value(); }
   void set_state(TcpConnection& c, TcpState s);
   // Ends a connection: so_error = err (0: none), RST sent first when send_rst, CLOSED, freed
   // when no application holds it.
@@ -77,6 +85,10 @@ class StackCore {
   void notify(TcpConnection& c);
   std::uint32_t poll_events(const TcpConnection& c) const;
   bool ensure_buffers(TcpConnection& c);
+  // Hands a TCB's rings of the default sizes back to spare_rings (TIME-WAIT keeps no send ring,
+  // nor a receive ring nobody can read; a freed TCB keeps none): a busy client's thousands of
+  // TIME-WAITs then hold no buffers, and new connections reuse the rings used last, still in cache.
+  void release_buffers(TcpConnection& c, bool rcv_too);
   SeqNum make_isn(const wire::FourTuple& t) const;
   std::uint32_t ts_now(const TcpConnection& c) const;
   std::uint32_t ts_offset_for(const wire::FourTuple& t) const;
@@ -195,6 +207,9 @@ class StackCore {
   std::vector<std::uint32_t> listeners;  // LISTEN TCBs (reserved: never reallocates)
   std::vector<std::uint32_t> out_queue;  // connections with output pending
   std::vector<std::uint32_t> out_spare;
+  // Rings of cfg.sndbuf / cfg.rcvbuf capacity not held by a TCB, used last-in first-out. Reserved
+  // for 2 * pool_size: a ring is in a TCB or here, and one is made only when none is here.
+  std::vector<ByteRing> spare_rings;
   std::uint32_t ephemeral_counter = 0;
   std::uint16_t ip_ident = 0;
   Instant challenge_window{};

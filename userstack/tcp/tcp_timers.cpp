@@ -45,6 +45,9 @@ void StackCore::arm_keepalive(TcpConnection& c) {
 
 void StackCore::enter_time_wait(TcpConnection& c) {
   set_state(c, TcpState::kTimeWait);
+  // Everything we sent is acknowledged (our FIN too) and nothing more arrives (the peer's FIN
+  // did): the rings go back unless the application still has bytes to read.
+  release_buffers(c, !c.user_open || !c.rcv_buf || c.rcv_buf->empty());
   cancel_rtx(c);
   wheel.cancel(c.delack_timer);
   wheel.arm(c.aux_timer, now + cfg.time_wait);  // 2*MSL

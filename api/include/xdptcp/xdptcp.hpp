@@ -84,6 +84,9 @@ struct ContextStats {
   std::uint64_t polls = 0;        // loop iterations (receive bursts)
   std::uint64_t sleeps = 0;       // times the engine slept waiting for frames or timers
   std::uint64_t tx_kicks = 0;     // sendto() calls that woke the kernel's transmit path
+  // Frames the kernel dropped before this engine saw them (AF_XDP statistics): RX ring full, no
+  // FILL buffer, or other. Non-zero means the engine fell behind (raise rx_batch or the ring size).
+  std::uint64_t rx_kernel_drops = 0;
 };
 
 class Stack {

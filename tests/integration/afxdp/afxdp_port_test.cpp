@@ -246,6 +246,7 @@ TEST_F(AfXdpPortTest, SteeredSyns_ArriveOnRxRings_NoFrameLostNoKernelDrop) {
     rx_frames += st.rx_frames;
     EXPECT_EQ(st.rx_fill_empty, 0u) << "the FILL ring ran dry";
     EXPECT_EQ(st.rx_dropped, 0u);
+    EXPECT_EQ(st.rx_ring_full, 0u);
     EXPECT_EQ(st.rx_invalid, 0u);
     EXPECT_TRUE(p->frames_accounted());
     EXPECT_EQ(p->pool_size(), 4096u - 2048u) << "receiving never takes frames from the transmit pool";
@@ -344,7 +345,12 @@ TEST_F(AfXdpPortTest, HandBuiltSyns_PeerKernelAnswersSynAck_PoolRefills) {
       }
     }
   }
-  if (resent > 0) std::printf("note: %d SYNs were retransmitted (lost on the veth)\n", resent);
+  if (resent > 0) {
+    std::uint64_t ring_full = 0;
+    for (const auto& p : ports_) ring_full += p->stats().rx_ring_full;
+    std::printf("note: %d SYNs were retransmitted; our RX rings dropped %llu frames when full\n", resent,
+                static_cast<unsigned long long>(ring_full));
+  }
   EXPECT_TRUE(all_accounted());
   EXPECT_EQ(tx.pool_size(), initial_pool) << "every transmitted frame comes back through COMPLETION";
   EXPECT_EQ(synacks, kSyns) << "the peer kernel answers every SYN it receives with a valid checksum";

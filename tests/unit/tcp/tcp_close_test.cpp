@@ -45,6 +45,55 @@ TEST(TcpClose, Established_ShutdownWr_HalfCloseKeepsReading) {  // RFC 9293 §3.
   EXPECT_NE(d.stack.poll_events(s) & events::kRdHup, 0u);
 }
 
+// TIME-WAIT keeps no buffers (StackCore::release_buffers): the rings go back to the stack's spare
+// list for the next connection, and the TIME-WAIT still answers a retransmitted FIN (RFC 9293
+// §3.10.7.4) with the window it advertised before (never shrunk, RFC 9293 §3.8.6.2.1).
+TEST(TcpClose, TimeWait_RingsGivenBack_RetransmittedFinAckedWithSameWindow) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.shutdown(s, SHUT_WR, d.now), 0);
+  Seg fin = d.take_one();
+  d.ack(fin.h.seq + 1);
+  d.send_data({}, kFin);
+  Seg a1 = d.take_one();
+  ASSERT_EQ(d.stack.state(s), TcpState::kTimeWait);
+  EXPECT_FALSE(d.tcb(s).snd_buf.has_value());
+  EXPECT_FALSE(d.tcb(s).rcv_buf.has_value());
+  std::vector<std::uint8_t> out(16);
+  EXPECT_EQ(d.stack.recv(s, out, d.now), 0);            // EOF
+  EXPECT_EQ(d.stack.send(s, bytes(5), d.now), -EPIPE);  // no ring needed to refuse
+  d.inject(kFin | kAck, {}, d.peer_seq - 1);            // the peer's FIN again
+  Seg a2 = d.take_one();
+  EXPECT_EQ(a2.h.ack, d.peer_seq);
+  EXPECT_EQ(a2.h.window, a1.h.window);
+  d.inject(kAck, bytes(10), d.peer_seq);  // text after the FIN: ignored
+  EXPECT_EQ(d.stack.recv(s, out, d.now), 0);
+  // The next connection gets rings (from the spare list) and works.
+  ASSERT_EQ(d.stack.close(s, d.now), 0);
+  d.peer.port += 1;
+  d.local.port = 81;
+  d.peer_seq += 100000;
+  SocketId s2 = d.open_passive(d.listen_on(81));
+  ASSERT_TRUE(d.tcb(s2).snd_buf.has_value() && d.tcb(s2).rcv_buf.has_value());
+  d.send_data(bytes(10));
+  EXPECT_EQ(d.stack.recv(s2, out, d.now), 10);
+}
+
+TEST(TcpClose, TimeWait_UnreadData_ReceiveRingKeptUntilRead) {  // RFC 9293 §3.6 half-close
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.shutdown(s, SHUT_WR, d.now), 0);
+  Seg fin = d.take_one();
+  d.ack(fin.h.seq + 1);
+  d.send_data(bytes(10), kFin);
+  ASSERT_EQ(d.stack.state(s), TcpState::kTimeWait);
+  EXPECT_FALSE(d.tcb(s).snd_buf.has_value());
+  ASSERT_TRUE(d.tcb(s).rcv_buf.has_value());  // the application has not read its 10 bytes
+  std::vector<std::uint8_t> out(16);
+  EXPECT_EQ(d.stack.recv(s, out, d.now), 10);
+  EXPECT_EQ(d.stack.recv(s, out, d.now), 0);
+}
+
 TEST(TcpClose, Established_PeerFin_CloseWaitThenLastAckThenClosed) {  // RFC 9293 §3.6 Figure 12
   Dialogue d;
   SocketId s = d.open_passive(d.listen_on());

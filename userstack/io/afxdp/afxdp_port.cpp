@@ -284,7 +284,10 @@ IoStats AfXdpPort::stats() const {
     s.rx_dropped = xs.rx_dropped;
     s.rx_invalid = xs.rx_invalid_descs;
     s.tx_invalid = xs.tx_invalid_descs;
-    if (len >= sizeof xs) s.rx_fill_empty = xs.rx_fill_ring_empty_descs;
+    if (len >= sizeof xs) {  // the extended statistics (Linux >= 5.9)
+      s.rx_fill_empty = xs.rx_fill_ring_empty_descs;
+      s.rx_ring_full = xs.rx_ring_full;
+    }
   }
   return s;
 }
