@@ -10,6 +10,7 @@
 
 #include "bench/xdptcp_bench/client_loop.h"
 #include "bench/xdptcp_bench/cpu_stat.h"
+#include "bench/xdptcp_bench/engine_report.h"
 #include "bench/xdptcp_bench/fd_limit.h"
 #include "bench/xdptcp_bench/net_kernel.h"
 #include "bench/xdptcp_bench/net_xdptcp.h"
@@ -108,13 +109,16 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
     const unsigned n = stack->engines();
     r.threads = n;
     per.resize(n);
+    std::vector<ContextStats> stats(n);
     stack->run([&](Context& ctx) {
       ClientPlan mine = plan;
       mine.connections = share(plan.connections, n, ctx.engine_id());
       XdptcpNet net(ctx);
       auto loop = std::make_unique<ClientLoop<XdptcpNet>>(net, mine, data, so.max_sockets);
       loop->run(per[ctx.engine_id()], on_measure);
+      stats[ctx.engine_id()] = ctx.stats();
     });
+    print_engine_report("client", stats);
   } else {
     install_stop_handlers(nullptr);
     const unsigned n = o.threads != 0

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/xdptcp_bench/engine_report.h"
 #include "bench/xdptcp_bench/fd_limit.h"
 #include "bench/xdptcp_bench/net_kernel.h"
 #include "bench/xdptcp_bench/net_xdptcp.h"
@@ -37,32 +38,6 @@ void print_totals(const char* stack, const std::vector<ServerCounters>& per) {
   std::fprintf(stderr, "xdptcp-bench server (%s): accepted %llu, closed %llu, bytes in %llu, errors %llu\n",
                stack, static_cast<unsigned long long>(t.accepted), static_cast<unsigned long long>(t.closed),
                static_cast<unsigned long long>(t.bytes_in), static_cast<unsigned long long>(t.errors));
-}
-
-// Frames per connection on the wire: what the copy-mode AF_XDP path charges per frame is most of a
-// short transaction's cost, so this is the first figure to look at when tuning.
-void print_frames(const std::vector<ContextStats>& stats) {
-  ContextStats t;
-  for (const auto& s : stats) {
-    t.conns_accepted += s.conns_accepted;
-    t.rx_frames += s.rx_frames;
-    t.tx_frames += s.tx_frames;
-    t.handoffs += s.handoffs;
-    t.polls += s.polls;
-    t.sleeps += s.sleeps;
-    t.tx_kicks += s.tx_kicks;
-    t.rx_kernel_drops += s.rx_kernel_drops;
-  }
-  const double conns = t.conns_accepted == 0 ? 1.0 : static_cast<double>(t.conns_accepted);
-  std::fprintf(stderr,
-               "xdptcp-bench server (xdptcp): frames rx %llu tx %llu (per accepted connection: %.2f in, "
-               "%.2f out), hand-offs %llu; per connection: %.2f polls, %.2f sleeps, %.2f kicks; kernel RX "
-               "drops %llu\n",
-               static_cast<unsigned long long>(t.rx_frames), static_cast<unsigned long long>(t.tx_frames),
-               static_cast<double>(t.rx_frames) / conns, static_cast<double>(t.tx_frames) / conns,
-               static_cast<unsigned long long>(t.handoffs), static_cast<double>(t.polls) / conns,
-               static_cast<double>(t.sleeps) / conns, static_cast<double>(t.tx_kicks) / conns,
-               static_cast<unsigned long long>(t.rx_kernel_drops));
 }
 
 void announce_ready(const char* what) {
@@ -178,7 +153,7 @@ int run_xdptcp(const ServerOptions& o) {
     stats[ctx.engine_id()] = ctx.stats();
   });
   print_totals("xdptcp", per);
-  print_frames(stats);
+  print_engine_report("server", stats);
   return failed ? 2 : 0;
 }
 

@@ -257,14 +257,18 @@ void AfXdpPort::tx_flush() {
   // Copy mode transmits only inside sendto(), and at most 32 frames per call (the kernel's
   // TX_BATCH_SIZE): kick until the kernel has taken everything we submitted, so nothing waits in
   // the ring while the engine sleeps. The ring says when the kernel wants a kick at all
-  // (need_wakeup); zero-copy drivers usually do not. Bounded: a ring's worth of batches.
+  // (need_wakeup); zero-copy drivers usually do not. Bounded: a ring's worth of batches. Only
+  // descriptors the kernel has not taken call for a kick: frames taken but not yet completed (their
+  // skb still on its way through the device) come back on the COMPLETION ring by themselves, and a
+  // kick for them would be an empty system call (one per sleep, measured on the latency workload).
   const std::uint32_t max_kicks = cfg_.ring_size / 32 + 2;
-  for (std::uint32_t k = 0; k < max_kicks && tx_outstanding_ > 0 && xsk_ring_prod__needs_wakeup(&tx_); ++k) {
+  for (std::uint32_t k = 0;
+       k < max_kicks && __atomic_load_n(tx_.consumer, __ATOMIC_ACQUIRE) != *tx_.producer &&
+       xsk_ring_prod__needs_wakeup(&tx_);
+       ++k) {
     ++stats_.kicks;
     // EAGAIN/EBUSY/ENOBUFS: the kernel cannot take more now; the next iteration kicks again.
     if (sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0) break;
-    // Everything submitted has been consumed by the kernel: done.
-    if (__atomic_load_n(tx_.consumer, __ATOMIC_ACQUIRE) == *tx_.producer) break;
   }
   reap_completions();
 }
