@@ -7,7 +7,9 @@
 namespace xdptcp::engine {
 namespace {
 
-wire::MacAddr mac(std::uint8_t last) { return wire::MacAddr{{0x02, 0, 0, 0, 0, last}}; }
+wire::MacAddr mac(std::uint8_t last) {
+  return wire::MacAddr{{0x02, 0, 0, 0, 0, last}};
+}
 wire::IpAddr ip(std::uint32_t n) {
   return wire::IpAddr::v4(198, 18, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n));
 }
