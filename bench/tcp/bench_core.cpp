@@ -34,10 +34,6 @@ tcp::StackConfig stack_config(const wire::IpAddr& ip) {
   return c;
 }
 
-std::uint64_t segments_out(SimNetwork& net) {
-  return net.stack(0).stats().segments_out + net.stack(1).stats().segments_out;
-}
-
 // Bulk: the client writes as fast as the window allows, the server reads everything. One item
 // is one data segment (client -> server), its ACK traffic included.
 void BM_BulkDataSegment(benchmark::State& state) {
@@ -67,7 +63,7 @@ void BM_BulkDataSegment(benchmark::State& state) {
   const std::function<bool()> reached = [&] { return received >= target; };
   if (!net.run_until(reached, net.now() + Duration::seconds(60))) state.SkipWithError("warm-up failed");
   const std::uint64_t data_segs0 = client.stats().segments_out;
-  const std::uint64_t segs0 = segments_out(net);
+  const std::uint64_t segs0 = net.segments_out();
   const std::uint64_t bytes0 = received;
   for (auto _ : state) {
     target = received + std::uint64_t{64} * 1024;  // about 45 segments of 1460 bytes
@@ -78,7 +74,7 @@ void BM_BulkDataSegment(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(client.stats().segments_out - data_segs0));
   state.SetBytesProcessed(static_cast<std::int64_t>(received - bytes0));
-  state.counters["segs"] = static_cast<double>(segments_out(net) - segs0);
+  state.counters["segs"] = static_cast<double>(net.segments_out() - segs0);
 }
 BENCHMARK(BM_BulkDataSegment);
 
@@ -98,7 +94,7 @@ void BM_RequestResponse64(benchmark::State& state) {
   const std::function<bool()> reached = [&] { return client.completed() >= target; };
   if (!net.run_until(reached, net.now() + Duration::seconds(60))) state.SkipWithError("warm-up failed");
   const std::uint64_t done0 = client.completed();
-  const std::uint64_t segs0 = segments_out(net);
+  const std::uint64_t segs0 = net.segments_out();
   for (auto _ : state) {
     target = client.completed() + 1;
     if (!net.run_until(reached, net.now() + Duration::seconds(60))) {
@@ -107,7 +103,7 @@ void BM_RequestResponse64(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(client.completed() - done0));
-  state.counters["segs"] = static_cast<double>(segments_out(net) - segs0);
+  state.counters["segs"] = static_cast<double>(net.segments_out() - segs0);
 }
 BENCHMARK(BM_RequestResponse64);
 
@@ -127,7 +123,7 @@ void BM_ShortConnection64(benchmark::State& state) {
   });
   std::uint64_t target = 0;
   const std::function<bool()> reached = [&] { return client.completed() >= target && rr.active() == 0; };
-  const std::uint64_t segs0 = segments_out(net);
+  const std::uint64_t segs0 = net.segments_out();
   for (auto _ : state) {
     target = client.completed() + 1;
     if (!net.run_until(reached, net.now() + Duration::seconds(60)) || client.failed() != 0) {
@@ -137,7 +133,7 @@ void BM_ShortConnection64(benchmark::State& state) {
     net.clock().advance(Duration::millis(10));
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(client.completed()));
-  state.counters["segs"] = static_cast<double>(segments_out(net) - segs0);
+  state.counters["segs"] = static_cast<double>(net.segments_out() - segs0);
   state.counters["conns_left"] =
       static_cast<double>(net.stack(0).connection_count() + net.stack(1).connection_count());
 }

@@ -27,6 +27,16 @@ std::vector<Duration> random_delays(std::size_t n) {
   return d;
 }
 
+// Arms nodes[i] at kStart + delays[i], each counting into *fired: the wheel's population.
+void populate(TimerWheel& wheel, std::vector<TimerNode>& nodes, const std::vector<Duration>& delays,
+              std::uint64_t* fired) {
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    nodes[i].callback = count_fire;
+    nodes[i].context = fired;
+    wheel.arm(nodes[i], kStart + delays[i]);
+  }
+}
+
 // Arm then cancel one timer among `range` armed ones (the wheel's population).
 void BM_ArmCancel(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
@@ -34,11 +44,7 @@ void BM_ArmCancel(benchmark::State& state) {
   std::vector<TimerNode> nodes(n);
   TimerWheel wheel(kStart);
   const auto delays = random_delays(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    nodes[i].callback = count_fire;
-    nodes[i].context = &fired;
-    wheel.arm(nodes[i], kStart + delays[i]);
-  }
+  populate(wheel, nodes, delays, &fired);
   TimerNode probe(count_fire, &fired);
   std::size_t i = 0;
   for (auto _ : state) {
@@ -58,11 +64,7 @@ void BM_Rearm(benchmark::State& state) {
   std::vector<TimerNode> nodes(n);
   TimerWheel wheel(kStart);
   const auto delays = random_delays(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    nodes[i].callback = count_fire;
-    nodes[i].context = &fired;
-    wheel.arm(nodes[i], kStart + delays[i]);
-  }
+  populate(wheel, nodes, delays, &fired);
   std::size_t i = 0;
   for (auto _ : state) {
     wheel.arm(nodes[i], kStart + delays[(i * 7) % n]);

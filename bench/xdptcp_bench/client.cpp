@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/xdptcp_bench/client_loop.h"
+#include "bench/xdptcp_bench/core_pinning.h"
 #include "bench/xdptcp_bench/cpu_stat.h"
 #include "bench/xdptcp_bench/engine_report.h"
 #include "bench/xdptcp_bench/fd_limit.h"
@@ -121,22 +122,17 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
     print_engine_report("client", stats);
   } else {
     install_stop_handlers(nullptr);
-    const unsigned n = o.threads != 0
-                           ? o.threads
-                           : std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(),
-                                                             static_cast<unsigned>(plan.connections)));
+    const unsigned n =
+        o.threads != 0
+            ? o.threads
+            : std::max(1u, std::min<unsigned>(core_count(), static_cast<unsigned>(plan.connections)));
     r.threads = n;
     per.resize(n);
     const std::size_t max_fd = raise_fd_limit();
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < n; ++i) {
       threads.emplace_back([&, i] {
-        if (o.pin) {
-          cpu_set_t set;
-          CPU_ZERO(&set);
-          CPU_SET((o.first_core + i) % std::max(1u, std::thread::hardware_concurrency()), &set);
-          pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-        }
+        if (o.pin) pin_to(core_of(o.first_core, i));
         ClientPlan mine = plan;
         mine.connections = share(plan.connections, n, i);
         KernelNet net(stop_flag(), o.busy_poll);

@@ -2,8 +2,6 @@
 #include "bench/xdptcp_bench/server.h"
 
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/xdptcp_bench/core_pinning.h"
 #include "bench/xdptcp_bench/engine_report.h"
 #include "bench/xdptcp_bench/fd_limit.h"
 #include "bench/xdptcp_bench/net_kernel.h"
@@ -71,21 +70,13 @@ int kernel_listener(const ServerOptions& o, int incoming_cpu) {
   return fd;
 }
 
-void pin_to(unsigned cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 int run_kernel(const ServerOptions& o) {
   install_stop_handlers(nullptr);
-  const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned n = o.threads != 0 ? o.threads : ncpu;
+  const unsigned n = o.threads != 0 ? o.threads : core_count();
   const std::size_t max_fd = raise_fd_limit();
   std::vector<int> lfds;
   for (unsigned i = 0; i < n; ++i) {
-    const int fd = kernel_listener(o, o.pin ? static_cast<int>((o.first_core + i) % ncpu) : -1);
+    const int fd = kernel_listener(o, o.pin ? static_cast<int>(core_of(o.first_core, i)) : -1);
     if (fd < 0) return 2;
     lfds.push_back(fd);
   }
@@ -94,7 +85,7 @@ int run_kernel(const ServerOptions& o) {
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
-      if (o.pin) pin_to((o.first_core + i) % ncpu);
+      if (o.pin) pin_to(core_of(o.first_core, i));
       KernelNet net(stop_flag(), o.busy_poll);
       auto loop = std::make_unique<ServerLoop<KernelNet>>(net, o.workload == Workload::kBulk, max_fd);
       loop->run(lfds[i], per[i]);

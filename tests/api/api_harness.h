@@ -3,35 +3,16 @@
 // with no kernel and no sleeping. Each side's epoll_wait(…, 0) runs one engine iteration.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <optional>
 
 #include "api/src/context_impl.h"
+#include "tests/support/engine/static_resolver.h"
+#include "tests/support/sim/virtual_clock.h"
 #include "userstack/engine/engine.h"
 #include "userstack/io/mem_link.h"
 #include "xdptcp/xdptcp.hpp"
 
 namespace xdptcp::testing {
-
-class ManualClock final : public Clock {
- public:
-  Instant now() const override { return now_; }
-  void advance(Duration d) { now_ += d; }
-
- private:
-  Instant now_{1'000'000'000};
-};
-
-class StaticResolver final : public engine::L2Resolver {
- public:
-  std::map<std::string, wire::MacAddr> table;
-  std::optional<wire::MacAddr> resolve(const wire::IpAddr& dst) override {
-    auto it = table.find(dst.to_string());
-    if (it == table.end()) return std::nullopt;
-    return it->second;
-  }
-};
 
 struct Host {
   Host(io::PacketIo& io, const Clock& clock, wire::IpAddr ip4, wire::IpAddr ip6, std::uint8_t mac_last) {
@@ -70,7 +51,7 @@ struct ApiPair {
     client.eng->poll();
     clock.advance(d);
   }
-  ManualClock clock;
+  sim::VirtualClock clock{Instant{1'000'000'000}};
   io::MemLink link;
   Host server;
   Host client;

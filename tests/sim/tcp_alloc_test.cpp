@@ -92,10 +92,6 @@ tcp::StackConfig stack_config(const wire::IpAddr& ip) {
   return c;
 }
 
-std::uint64_t segments(SimNetwork& net) {
-  return net.stack(0).stats().segments_out + net.stack(1).stats().segments_out;
-}
-
 TEST(TcpAlloc, CounterWorks) {
   const std::uint64_t before = g_allocations.load();
   auto* v = new std::vector<int>(10);
@@ -130,18 +126,18 @@ TEST(TcpAlloc, BulkTransferSteadyState_ZeroAllocationsPerSegment) {
   ASSERT_TRUE(net.run_until(warm, net.now() + Duration::seconds(60)));
 
   std::uint64_t target = 0;
-  const std::function<bool()> measured = [&] { return segments(net) >= target; };
-  const std::uint64_t seg0 = segments(net);
+  const std::function<bool()> measured = [&] { return net.segments_out() >= target; };
+  const std::uint64_t seg0 = net.segments_out();
   const std::uint64_t bytes0 = received;
   target = seg0 + 5000;
   const std::uint64_t alloc0 = g_allocations.load();
   const bool ok = net.run_until(measured, net.now() + Duration::seconds(60));
   const std::uint64_t allocs = g_allocations.load() - alloc0;  // read before any gtest macro runs
   ASSERT_TRUE(ok);
-  EXPECT_EQ(allocs, 0u) << "over " << segments(net) - seg0 << " segments and " << received - bytes0
+  EXPECT_EQ(allocs, 0u) << "over " << net.segments_out() - seg0 << " segments and " << received - bytes0
                         << " bytes";
   EXPECT_GT(received - bytes0, 2u << 20);
-  EXPECT_GE(segments(net) - seg0, 5'000u);
+  EXPECT_GE(net.segments_out() - seg0, 5'000u);
 }
 
 TEST(TcpAlloc, RequestResponseSteadyState_ZeroAllocationsPerSegment) {
@@ -160,17 +156,17 @@ TEST(TcpAlloc, RequestResponseSteadyState_ZeroAllocationsPerSegment) {
   const std::function<bool()> reached = [&] { return client.completed() >= target; };
   ASSERT_TRUE(net.run_until(reached, net.now() + Duration::seconds(60)));  // warm-up
 
-  const std::uint64_t seg0 = segments(net);
+  const std::uint64_t seg0 = net.segments_out();
   const std::uint64_t done0 = client.completed();
   target = done0 + 5000;
   const std::uint64_t alloc0 = g_allocations.load();
   const bool ok = net.run_until(reached, net.now() + Duration::seconds(600));
   const std::uint64_t allocs = g_allocations.load() - alloc0;  // read before any gtest macro runs
   ASSERT_TRUE(ok);
-  EXPECT_EQ(allocs, 0u) << "over " << segments(net) - seg0 << " segments, " << client.completed() - done0
+  EXPECT_EQ(allocs, 0u) << "over " << net.segments_out() - seg0 << " segments, " << client.completed() - done0
                         << " transactions";
   EXPECT_EQ(client.failed(), 0u);
-  EXPECT_GE(segments(net) - seg0, 10'000u) << "a request and a response each way per transaction";
+  EXPECT_GE(net.segments_out() - seg0, 10'000u) << "a request and a response each way per transaction";
 }
 
 }  // namespace

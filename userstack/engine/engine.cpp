@@ -82,8 +82,7 @@ std::size_t Engine::poll() {
   stats_.rx_frames += n;
   const std::uint64_t before = stats_.tx_frames + stats_.handoffs_in;
   if (!inbox_.empty()) drain_handoffs(now);
-  tcp_->advance(now);
-  tcp_->flush(now);
+  tcp_->advance(now);  // fires due timers, then flushes every socket's output
   io_.tx_flush();
   if (n > 0 || stats_.tx_frames + stats_.handoffs_in != before) last_work_ = now;
   return n;

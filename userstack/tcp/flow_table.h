@@ -36,41 +36,27 @@ class FlowTable {
   // KeyOf: const wire::FourTuple& (std::uint32_t value), the tuple stored under a value.
   template <typename KeyOf>
   std::optional<std::uint32_t> find(const wire::FourTuple& t, std::uint64_t hash, const KeyOf& key_of) const {
-    const auto h = static_cast<std::uint32_t>(hash);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Slot& e = slots_[i];
-      if (e.value == kEmpty) return std::nullopt;
-      if (e.hash == h && key_of(e.value) == t) return e.value;
-    }
+    const Probe p = probe(t, hash, key_of);
+    if (!p.found) return std::nullopt;
+    return slots_[p.slot].value;
   }
   // False when the tuple is already present or the table holds max_entries. key_of(value) must
   // already give t.
   template <typename KeyOf>
   bool insert(const wire::FourTuple& t, std::uint32_t value, std::uint64_t hash, const KeyOf& key_of) {
     if (size_ >= max_entries_) return false;
-    const auto h = static_cast<std::uint32_t>(hash);
-    std::size_t i = h & mask_;
-    for (;; i = (i + 1) & mask_) {
-      const Slot& e = slots_[i];
-      if (e.value == kEmpty) break;
-      if (e.hash == h && key_of(e.value) == t) return false;
-    }
-    slots_[i] = Slot{h, value};
+    const Probe p = probe(t, hash, key_of);
+    if (p.found) return false;
+    slots_[p.slot] = Slot{static_cast<std::uint32_t>(hash), value};
     ++size_;
     return true;
   }
   // False when absent.
   template <typename KeyOf>
   bool erase(const wire::FourTuple& t, std::uint64_t hash, const KeyOf& key_of) {
-    const auto h = static_cast<std::uint32_t>(hash);
-    std::size_t i = h & mask_;
-    for (;; i = (i + 1) & mask_) {
-      const Slot& e = slots_[i];
-      if (e.value == kEmpty) return false;
-      if (e.hash == h && key_of(e.value) == t) break;
-    }
-    remove_at(i);
-    return true;
+    const Probe p = probe(t, hash, key_of);
+    if (p.found) remove_at(p.slot);
+    return p.found;
   }
   std::size_t size() const { return size_; }
 
@@ -80,6 +66,20 @@ class FlowTable {
     std::uint32_t hash = 0;
     std::uint32_t value = kEmpty;
   };
+  // The probe run of hash: the slot holding t (found), or the empty slot that ends the run.
+  struct Probe {
+    std::size_t slot;
+    bool found;
+  };
+  template <typename KeyOf>
+  Probe probe(const wire::FourTuple& t, std::uint64_t hash, const KeyOf& key_of) const {
+    const auto h = static_cast<std::uint32_t>(hash);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& e = slots_[i];
+      if (e.value == kEmpty) return {i, false};
+      if (e.hash == h && key_of(e.value) == t) return {i, true};
+    }
+  }
   void remove_at(std::size_t i);
 
   std::vector<Slot> slots_;

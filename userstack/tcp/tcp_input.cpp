@@ -406,13 +406,17 @@ void StackCore::process_fin(TcpConnection& c) {
   c.rcv_nxt += 1;
   c.fin_received = true;
   c.rcv_fin_seq.reset();
-  c.ack_now = true;  // a FIN is acknowledged at the next output
-  queue_output(c);
+  // A FIN is acknowledged at the next output. In ESTABLISHED the application usually answers an
+  // end of stream with close(), and its FIN carries the ACK.
+  if (c.state == TcpState::kSynReceived || c.state == TcpState::kEstablished) {
+    hold_ack(c);
+  } else {
+    c.ack_now = true;
+    queue_output(c);
+  }
   switch (c.state) {
     case TcpState::kSynReceived:
     case TcpState::kEstablished:
-      // The application usually answers an end of stream with close(): its FIN carries the ACK.
-      hold_ack(c);
       set_state(c, TcpState::kCloseWait);
       break;
     case TcpState::kFinWait1:

@@ -262,10 +262,7 @@ bool StackCore::ensure_buffers(TcpConnection& c) {
   auto fit = [this](std::optional<ByteRing>& r, std::uint32_t want) {
     const std::size_t cap = ring_capacity(want);
     if (r && r->capacity() != cap) {
-      // Another size (SO_SNDBUF/SO_RCVBUF): give a default-sized ring back, or let it go.
-      if (spare_rings.size() < spare_rings.capacity() &&
-          (r->capacity() == ring_capacity(cfg.sndbuf) || r->capacity() == ring_capacity(cfg.rcvbuf)))
-        spare_rings.push_back(std::move(*r));
+      pool_ring(r);  // another size (SO_SNDBUF/SO_RCVBUF): give it back, or let it go
       r.reset();
     }
     if (!r) {
@@ -284,16 +281,17 @@ bool StackCore::ensure_buffers(TcpConnection& c) {
   return true;
 }
 
+void StackCore::pool_ring(std::optional<ByteRing>& r) {
+  if (!r || spare_rings.size() >= spare_rings.capacity()) return;
+  const std::size_t cap = r->capacity();
+  if (cap != ring_capacity(cfg.sndbuf) && cap != ring_capacity(cfg.rcvbuf)) return;  // not a default size
+  spare_rings.push_back(std::move(*r));
+  r.reset();
+}
+
 void StackCore::release_buffers(TcpConnection& c, bool rcv_too) {
-  auto give = [this](std::optional<ByteRing>& r) {
-    if (!r || spare_rings.size() >= spare_rings.capacity()) return;
-    const std::size_t cap = r->capacity();
-    if (cap != ring_capacity(cfg.sndbuf) && cap != ring_capacity(cfg.rcvbuf)) return;  // kept
-    spare_rings.push_back(std::move(*r));
-    r.reset();
-  };
-  give(c.snd_buf);
-  if (rcv_too) give(c.rcv_buf);
+  pool_ring(c.snd_buf);
+  if (rcv_too) pool_ring(c.rcv_buf);
 }
 
 SeqNum StackCore::make_isn(const wire::FourTuple& t) const {

@@ -89,6 +89,8 @@ class StackCore {
   // nor a receive ring nobody can read; a freed TCB keeps none): a busy client's thousands of
   // TIME-WAITs then hold no buffers, and new connections reuse the rings used last, still in cache.
   void release_buffers(TcpConnection& c, bool rcv_too);
+  // Moves a ring of a default size into spare_rings (while there is room); others stay where they are.
+  void pool_ring(std::optional<ByteRing>& r);
   SeqNum make_isn(const wire::FourTuple& t) const;
   std::uint32_t ts_now(const TcpConnection& c) const;
   std::uint32_t ts_offset_for(const wire::FourTuple& t) const;

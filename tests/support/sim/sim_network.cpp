@@ -71,6 +71,13 @@ SimNetwork::~SimNetwork() = default;
 tcp::TcpStack& SimNetwork::stack(std::size_t i) {
   return *eps_[i]->stack;
 }
+std::uint64_t SimNetwork::segments_out() const {
+  std::uint64_t n = 0;
+  for (const auto& ep : eps_) {
+    if (ep->stack) n += ep->stack->stats().segments_out;
+  }
+  return n;
+}
 SimLink& SimNetwork::uplink(std::size_t i) {
   return *eps_[i]->uplink;
 }

@@ -60,6 +60,8 @@ class SimNetwork {
   std::size_t add_raw(const wire::IpAddr& addr, const LinkConfig& uplink, RawReceiver rx = {});
 
   tcp::TcpStack& stack(std::size_t i);  // i must be an endpoint with a stack
+  // Segments every stack has sent (TcpStats::segments_out summed over the endpoints with one).
+  std::uint64_t segments_out() const;
   SimLink& uplink(std::size_t i);
   std::size_t size() const { return eps_.size(); }
   VirtualClock& clock() { return clock_; }

@@ -10,13 +10,14 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "tests/support/engine/static_resolver.h"
+#include "tests/support/sim/virtual_clock.h"
 #include "userstack/engine/engine.h"
 #include "userstack/engine/toeplitz.h"
 #include "userstack/io/mem_link.h"
@@ -28,25 +29,6 @@ constexpr std::array<std::uint8_t, 40> kMsKey = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0
                                                  0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
                                                  0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
                                                  0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
-
-class ManualClock final : public Clock {
- public:
-  Instant now() const override { return now_; }
-  void advance(Duration d) { now_ += d; }
-
- private:
-  Instant now_{1'000'000'000};
-};
-
-class StaticResolver final : public L2Resolver {
- public:
-  std::map<std::string, wire::MacAddr> table;
-  std::optional<wire::MacAddr> resolve(const wire::IpAddr& dst) override {
-    auto it = table.find(dst.to_string());
-    if (it == table.end()) return std::nullopt;
-    return it->second;
-  }
-};
 
 const wire::IpAddr kServer4 = *wire::IpAddr::parse("198.18.0.1");
 const wire::IpAddr kServer6 = *wire::IpAddr::parse("fd00:198:18::1");
@@ -123,9 +105,9 @@ struct Rig {
     return t;
   }
 
-  ManualClock clock;
+  sim::VirtualClock clock{Instant{1'000'000'000}};
   io::MemLink link;
-  StaticResolver server_resolver, client_resolver;
+  testing::StaticResolver server_resolver, client_resolver;
   std::unique_ptr<Engine> server, client;
 };
 
