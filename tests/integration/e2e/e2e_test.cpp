@@ -12,8 +12,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -57,20 +59,29 @@ class E2E : public ::testing::Test {
     return *sb_;
   }
 
-  // A file of random bytes, removed with the test.
+  // A file of random bytes in the test's scratch directory.
   std::string random_file(const std::string& name, const std::string& size) {
-    const std::string path = "/tmp/xdptcp-e2e-" + name;
-    files_.push_back(path);
-    const CommandResult r = run("head -c " + size + " /dev/urandom > " + path);
+    const std::string path = scratch(name);
+    const CommandResult r = run("head -c " + size + " /dev/urandom > " + shell_quote(path));
     EXPECT_TRUE(r.ok()) << r.output;
     return path;
   }
+  // A path in the test's own scratch directory, a fresh /tmp/xdptcp-e2e-XXXXXX removed with the test:
+  // fixed names under /tmp could meet the files of another run, or of another user.
   std::string scratch(const std::string& name) {
-    files_.push_back("/tmp/xdptcp-e2e-" + name);
-    return files_.back();
+    if (scratch_dir_.empty()) {
+      char tmpl[] = "/tmp/xdptcp-e2e-XXXXXX";
+      if (::mkdtemp(tmpl) == nullptr) {
+        ADD_FAILURE() << "mkdtemp " << tmpl << ": " << std::strerror(errno);
+        return "/nonexistent/" + name;
+      }
+      scratch_dir_ = tmpl;
+    }
+    return scratch_dir_ + "/" + name;
   }
   void TearDown() override {
-    for (const auto& f : files_) std::filesystem::remove_all(f);
+    std::error_code ec;
+    if (!scratch_dir_.empty()) std::filesystem::remove_all(scratch_dir_, ec);
   }
 
   static std::string sha256(const std::string& path) {
@@ -119,7 +130,7 @@ class E2E : public ::testing::Test {
   }
 
   std::unique_ptr<Sandbox> sb_;
-  std::vector<std::string> files_;
+  std::string scratch_dir_;
   int http_port_ = 0;  // this test's ports (set by sandbox())
   int echo_port_ = 0;
 };

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -105,6 +107,22 @@ TEST_F(KernelCoopTest, NoRoute_ReportsEnetunreach) {
   }
 }
 
+// A TCP port that no kernel socket holds right now (the kernel's choice for a bind to port 0). The
+// port reservation tests work in the root namespace, whose ports the whole machine shares: a fixed
+// port may be taken by anything else running there, an outgoing connection's ephemeral port included.
+std::uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ADD_FAILURE() << "cannot find a free port: " << std::strerror(errno);
+  }
+  if (fd >= 0) close(fd);
+  return ntohs(a.sin_port);
+}
+
 bool kernel_can_bind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -116,7 +134,7 @@ bool kernel_can_bind(int port) {
 }
 
 TEST(PortReservationTest, ReservedPort_KernelSocketsCannotTakeIt) {
-  const int port = 47391;
+  const int port = free_port();
   ASSERT_TRUE(kernel_can_bind(port));
   {
     auto r = kernel::PortReservation::reserve(*wire::IpAddr::parse("0.0.0.0"), port);
@@ -125,7 +143,7 @@ TEST(PortReservationTest, ReservedPort_KernelSocketsCannotTakeIt) {
     auto again = kernel::PortReservation::reserve(*wire::IpAddr::parse("0.0.0.0"), port);
     ASSERT_FALSE(again.ok());
     EXPECT_EQ(again.error().code, EADDRINUSE);
-    EXPECT_NE(again.error().message.find("47391"), std::string::npos);
+    EXPECT_NE(again.error().message.find(std::to_string(port)), std::string::npos) << again.error().message;
   }
   EXPECT_TRUE(kernel_can_bind(port));
 }
@@ -133,7 +151,7 @@ TEST(PortReservationTest, ReservedPort_KernelSocketsCannotTakeIt) {
 // A kernel server that closed first leaves TIME-WAIT on its port; the stack must still be able to
 // take the port (as a restarting kernel server with SO_REUSEADDR could), but not from a listener.
 TEST(PortReservationTest, TimeWaitOnPort_StillReserved_ListenerRefuses) {
-  const std::uint16_t port = 47393;
+  const std::uint16_t port = free_port();
   const int l = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -178,6 +196,11 @@ TEST_F(KernelCoopTest, ReserveRange_KernelListsEveryPortAndIsIdempotent) {
     return s;
   };
   const std::string before = read();
+  // Leave the machine as we found it, also when an assertion below ends the test early.
+  struct Restore {
+    std::string value;
+    ~Restore() { std::ofstream("/proc/sys/net/ipv4/ip_local_reserved_ports") << value << "\n"; }
+  } restore{before};
   auto r = kernel::reserve_range({64000, 64010});
   ASSERT_TRUE(r.ok()) << r.error().describe();
   for (unsigned p = 64000; p <= 64010; ++p)
@@ -185,8 +208,6 @@ TEST_F(KernelCoopTest, ReserveRange_KernelListsEveryPortAndIsIdempotent) {
   auto again = kernel::reserve_range({64000, 64010});
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again.value()) << "a covered range must not be added twice";
-  // Leave the machine as we found it.
-  std::ofstream("/proc/sys/net/ipv4/ip_local_reserved_ports") << before << "\n";
   auto k = kernel::kernel_ephemeral_range();
   ASSERT_TRUE(k.ok());
   EXPECT_LT(k->lo, k->hi);

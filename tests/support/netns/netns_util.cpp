@@ -3,12 +3,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -75,6 +79,51 @@ std::string sandbox_script() {
 }
 std::string bin_path(const std::string& name) {
   return std::string(XDPTCP_BIN_DIR) + "/" + name;
+}
+
+std::string as_nobody(const std::string& command) {
+  return "cd / && setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " + command;
+}
+
+// ---- ReadableCopy ----
+
+ReadableCopy::ReadableCopy(const std::string& source) {
+  namespace fs = std::filesystem;
+  char tmpl[] = "/tmp/xdptcp-test-copy-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    error_ = std::string("mkdtemp /tmp/xdptcp-test-copy-XXXXXX: ") + std::strerror(errno);
+    return;
+  }
+  dir_ = tmpl;
+  path_ = (fs::path(dir_) / fs::path(source).filename()).string();
+  std::error_code ec;
+  fs::copy_file(source, path_, ec);
+  if (ec) {
+    error_ = "cannot copy " + source + " to " + path_ + ": " + ec.message();
+    return;
+  }
+  constexpr auto kAll = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec;  // 0755
+  fs::permissions(dir_, kAll, ec);
+  if (!ec) fs::permissions(path_, kAll, ec);
+  if (ec) {
+    error_ = "cannot make " + path_ + " readable: " + ec.message();
+    return;
+  }
+  // Every directory above the copy must let others through, or the copy is no use.
+  for (fs::path d = fs::path(dir_).parent_path();; d = d.parent_path()) {
+    struct stat st {};
+    if (::stat(d.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) {
+      error_ = "other users cannot enter " + d.string() + ", so they cannot reach " + path_;
+      return;
+    }
+    if (d == d.root_path()) break;
+  }
+}
+
+ReadableCopy::~ReadableCopy() {
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }
 
 std::map<std::string, std::string> parse_env_lines(const std::string& text) {

@@ -47,6 +47,35 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 std::string sandbox_script();
 std::string bin_path(const std::string& name);
 
+// Running something as an unprivileged user. The checkout and the build tree may sit in a private
+// (0700) directory, as in a fresh clone under `mktemp -d` (CI runs the tests that way, see .ci/run):
+// nobody can read a script or run a program there. So a test that runs a file of the tree as nobody
+// runs a ReadableCopy of it, never the file in place.
+//
+// `command` (one simple command: program and arguments) as user and group 65534 (nobody), without
+// supplementary groups or inheritable capabilities, from "/" (the caller's directory may be private).
+std::string as_nobody(const std::string& command);
+
+// A copy of the file `source` that every user can read and execute, in a fresh directory (0755) of its
+// own under /tmp (not $TMPDIR, which may be private too); the destructor removes the directory. ok() is
+// false, and error() says why, when the copy could not be made or another user could not reach it.
+class ReadableCopy {
+ public:
+  explicit ReadableCopy(const std::string& source);
+  ~ReadableCopy();
+  ReadableCopy(const ReadableCopy&) = delete;
+  ReadableCopy& operator=(const ReadableCopy&) = delete;
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  const std::string& path() const { return path_; }  // the copy (same file name as `source`)
+
+ private:
+  std::string dir_;
+  std::string path_;
+  std::string error_;
+};
+
 // "KEY=value" lines (as printed by `sandbox.sh status --env`) as a map; other lines are ignored.
 std::map<std::string, std::string> parse_env_lines(const std::string& text);
 
