@@ -28,6 +28,9 @@ class ByteRing {
   std::size_t read(std::span<std::uint8_t> out);
   // Copies bytes starting at `offset` (from the front) without removing them; returns the count.
   std::size_t peek(std::size_t offset, std::span<std::uint8_t> out) const;
+  // Copies up to out.size() bytes from the front without removing them (what read() would
+  // return; recv with MSG_PEEK); returns the count.
+  std::size_t peek(std::span<std::uint8_t> out) const { return peek(0, out); }
   // Removes n <= size() bytes from the front.
   void consume(std::size_t n);
   // Forgets everything, out-of-order bytes included, and starts again at the start of the

@@ -129,7 +129,9 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
           std::min<std::uint32_t>(static_cast<std::uint32_t>(ack - c.snd_buf_seq), c.snd_buf_size());
       if (bytes > 0) c.snd_buf->consume(bytes);  // no ring (TIME-WAIT): nothing is unacknowledged
       c.snd_buf_seq += bytes;
+      c.bytes_acked += bytes;
     }
+    c.stall_since = now;  // progress: TCP_USER_TIMEOUT's wait (RFC 5482) starts again
     // RTT: a timestamp echo is unambiguous (RFC 7323 §4.1); otherwise only a segment never
     // retransmitted is timed (Karn's rule, RFC 6298 §3).
     Duration sample{};

@@ -53,7 +53,8 @@ struct TcbVars {
 
   // --- Options negotiated in the handshake ---
   std::uint16_t snd_mss = 536;  // peer's MSS option (RFC 9293 §3.7.1 default 536 / 1220 v6)
-  std::uint16_t rcv_mss = 536;  // our MSS (mtu - IP - TCP headers)
+  std::uint16_t rcv_mss = 536;  // our MSS (mtu - IP - TCP headers, capped by user_mss)
+  std::uint16_t user_mss = 0;   // TCP_MAXSEG: caps the MSS we advertise (0: none); inherited
   std::uint8_t snd_wscale = 0;  // shift applied to windows the peer sends (RFC 7323 §2.3)
   std::uint8_t rcv_wscale = 0;  // shift applied to windows we send
   bool ws_ok = false;           // both sides sent window scale
@@ -79,6 +80,13 @@ struct TcbVars {
   bool rtt_timing = false;  // a segment is being timed (RFC 6298 §3, Karn's rule)
   SeqNum rtt_seq;           // ... the timed segment's last byte + 1
   Instant rtt_start{};
+  // TCP_USER_TIMEOUT (RFC 5482): how long data may wait for an acknowledgment before the
+  // connection is aborted with ETIMEDOUT; zero: max_retries decides (Linux tcp_retries2).
+  Duration user_timeout{};
+  // Since when the connection has waited on the peer: the later of the first transmission of the
+  // oldest unacknowledged data and the last ACK that advanced SND.UNA; while persisting, the
+  // start of zero-window probing. user_timeout is measured from it.
+  Instant stall_since{};
 
   // --- Loss recovery (RFC 5681, RFC 6582 NewReno, RFC 6675 SACK) ---
   CongestionControl* cc = nullptr;  // constructed in cc_storage
@@ -141,6 +149,19 @@ struct TcbVars {
   std::uint32_t backlog = 0;             // listener: bound on accept_count
   bool in_accept_queue = false;
   bool syn_backlog_counted = false;  // child counted in the SYN-RECEIVED table
+
+  // --- Per-connection counters, read only by TCP_INFO (tcp_info.h); cold, so last ---
+  std::uint64_t bytes_sent = 0;      // payload, retransmissions included
+  std::uint64_t bytes_retrans = 0;   // payload sent again
+  std::uint64_t bytes_acked = 0;     // payload cumulatively acknowledged
+  std::uint64_t bytes_received = 0;  // payload received in order
+  std::uint32_t segs_out = 0;
+  std::uint32_t segs_in = 0;
+  std::uint32_t data_segs_out = 0;
+  std::uint32_t data_segs_in = 0;
+  std::uint32_t total_retrans = 0;  // segments sent again
+  Instant last_data_sent{};         // set at ESTABLISHED, then by each data segment
+  Instant last_data_recv{};
 
   // --- Pool ---
   std::uint32_t next_free = kNoIndex;

@@ -67,6 +67,8 @@ void StackCore::input(std::span<const std::uint8_t> packet) {
 }
 
 void StackCore::segment_arrives(TcpConnection& c, const Segment& seg) {
+  ++c.segs_in;  // TCP_INFO counters (Linux counts before its checks too)
+  if (!seg.payload.empty()) ++c.data_segs_in;
   switch (c.state) {
     case TcpState::kSynSent:
       input_syn_sent(c, seg);
@@ -328,6 +330,7 @@ void StackCore::input_synchronized(TcpConnection& c, const Segment& seg) {
 void StackCore::process_text(TcpConnection& c, const Segment& seg, SeqNum seq,
                              std::span<const std::uint8_t> data) {
   (void)seg;
+  c.last_data_recv = now;
   // No receive ring: TIME-WAIT gave it back. RFC 9293 §3.10.7.4 seventh: after a FIN the text
   // "should not occur"; ignore it.
   if (!c.rcv_buf) return;
@@ -378,6 +381,7 @@ void StackCore::process_text(TcpConnection& c, const Segment& seg, SeqNum seq,
   }
   const auto delivered = static_cast<std::uint32_t>(c.rcv_nxt - before);
   stats.data_bytes_in += delivered;
+  c.bytes_received += delivered;
   if (c.rcv_fin_seq && *c.rcv_fin_seq == c.rcv_nxt) process_fin(c);
   if (delivered > 0) {
     schedule_ack(c);

@@ -27,6 +27,8 @@ void StackCore::inherit_from_listener(TcpConnection& c, const TcpConnection& l,
   c.keep_cnt = l.keep_cnt;
   c.linger = l.linger;
   c.cc_algo = l.cc_algo;
+  c.user_mss = l.user_mss;  // before init_send_side(), which derives rcv_mss from it
+  c.user_timeout = l.user_timeout;
 }
 
 using namespace wire::tcp_flags;
@@ -137,7 +139,8 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
 void StackCore::send_cookie_synack(TcpConnection& l, const Segment& seg) {
   const wire::IpFamily fam = seg.tuple.local.ip.family;
   const std::uint16_t peer_mss = seg.h.options.mss ? *seg.h.options.mss : 536;
-  const std::uint8_t idx = cookie_mss_index(fam, std::min(peer_mss, our_mss(fam)));
+  const std::uint16_t adv_mss = advertised_mss(fam, l.user_mss);
+  const std::uint8_t idx = cookie_mss_index(fam, std::min(peer_mss, adv_mss));
   const std::uint32_t isn = cookie_make(key, seg.tuple, seg.seq.raw(), cookie_count(now.ns - epoch.ns), idx);
   wire::TcpRepr h;
   h.src_port = seg.tuple.local.port;
@@ -146,7 +149,7 @@ void StackCore::send_cookie_synack(TcpConnection& l, const Segment& seg) {
   h.ack = (seg.seq + 1).raw();
   h.flags = kSyn | kAck;
   h.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(l.rcvbuf, 65535));
-  h.options.mss = our_mss(fam);
+  h.options.mss = adv_mss;
   // Without timestamps there is nowhere to keep window scale and SACK-permitted: a cookie
   // connection then has neither (Linux clears them the same way).
   if (seg.h.options.timestamps) {

@@ -179,13 +179,24 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
   std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> data;
   if (len > 0) data = c.snd_buf->readable(static_cast<std::size_t>(seq - c.snd_buf_seq), len);
   if (!emit(c.tuple, h, data.first, data.second)) return false;
+  ++c.segs_out;
+  if (len > 0) {
+    ++c.data_segs_out;
+    c.bytes_sent += len;
+    c.last_data_sent = now;
+  }
 
   const bool fin = (flags & kFin) != 0;
   const std::uint32_t seq_len = len + (syn ? 1 : 0) + (fin ? 1 : 0);
   const SeqNum end = seq + seq_len;
   if (seq_len > 0) {
+    // Nothing was outstanding: the wait for an acknowledgment that TCP_USER_TIMEOUT bounds
+    // (RFC 5482 §3) starts with this segment.
+    if (c.snd_una == c.snd_max) c.stall_since = now;
     if (seq < c.snd_max) {
       ++stats.retransmits;
+      ++c.total_retrans;
+      c.bytes_retrans += len;
       if (c.rtt_timing && seq < c.rtt_seq) c.rtt_timing = false;  // Karn's rule
     } else if (!c.rtt_timing && !c.ts_ok) {
       c.rtt_timing = true;

@@ -323,6 +323,13 @@ std::uint16_t StackCore::our_mss(wire::IpFamily f) const {
   return static_cast<std::uint16_t>(cfg.mtu > hdr ? cfg.mtu - hdr : 536);
 }
 
+std::uint16_t StackCore::advertised_mss(wire::IpFamily f, std::uint16_t user_mss) const {
+  // TCP_MAXSEG lowers the MSS option (RFC 9293 §3.7.1: it must not exceed what we can receive),
+  // never raises it above the MTU's (Linux tcp_mss_clamp()).
+  const std::uint16_t mtu_mss = our_mss(f);
+  return user_mss != 0 ? std::min(mtu_mss, user_mss) : mtu_mss;
+}
+
 void StackCore::init_send_side(TcpConnection& c, SeqNum iss) {
   c.iss = iss;
   c.snd_una = c.snd_nxt = c.snd_max = iss;
@@ -330,7 +337,7 @@ void StackCore::init_send_side(TcpConnection& c, SeqNum iss) {
   c.snd_sml = iss;
   c.recover = iss;
   c.high_rxt = iss;
-  c.rcv_mss = our_mss(c.family);
+  c.rcv_mss = advertised_mss(c.family, c.user_mss);
   c.snd_mss = c.family == wire::IpFamily::kV4 ? 536 : 1220;  // RFC 9293 §3.7.1, RFC 8200 §5
   c.rcv_wscale = choose_wscale(c.rcvbuf);
   c.ts_offset = ts_offset_for(c.tuple);
@@ -361,6 +368,8 @@ void StackCore::on_established(TcpConnection& c) {
   c.cc->init(mss, iw, now);
   c.last_rcv = now;
   c.last_send = now;
+  c.last_data_sent = now;  // as Linux (lsndtime, lrcvtime): TCP_INFO's "since" starts here
+  c.last_data_recv = now;
   set_state(c, TcpState::kEstablished);
   arm_keepalive(c);
 }

@@ -11,6 +11,14 @@
 
 namespace xdptcp::tcp {
 
+namespace {
+// TCP_MAXSEG bounds (Linux TCP_MIN_MSS, MAX_TCP_WINDOW) and the MSS of a socket with none yet
+// (Linux TCP_MSS_DEFAULT; RFC 9293 §3.7.1's IPv4 default).
+constexpr int kMinUserMss = 88;
+constexpr int kMaxUserMss = 32767;
+constexpr int kDefaultMss = 536;
+}  // namespace
+
 struct TcpStack::Impl {
   Impl(StackConfig cfg, PacketSink& sink, Instant now, TcpStats& stats, SocketEventListener* const& l)
       : core(std::move(cfg), sink, now, stats, l) {}
@@ -202,10 +210,19 @@ ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant n
 }
 
 ssize_t TcpStack::recv(SocketId s, std::span<std::uint8_t> out, Instant now) {
+  return recv(s, out, now, RecvFlags{});
+}
+
+ssize_t TcpStack::recv(SocketId s, std::span<std::uint8_t> out, Instant now, RecvFlags flags) {
   StackCore& k = impl_->core;
   k.now = now;
   TcpConnection* c = k.user_socket(s);
   if (c == nullptr) return -EBADF;
+  if (flags.peek && c->rcv_buf && !c->rcv_buf->empty() && !out.empty()) {
+    // MSG_PEEK (Linux tcp_recvmsg()): the bytes stay queued, so the window did not open and no
+    // window update is due (RFC 9293 §3.8.6.2.2 moves the edge only as the buffer drains).
+    return static_cast<ssize_t>(c->rcv_buf->peek(out));
+  }
   if (c->rcv_buf && !c->rcv_buf->empty() && !out.empty()) {
     const auto cur = static_cast<std::uint32_t>(c->rcv_adv > c->rcv_nxt ? c->rcv_adv - c->rcv_nxt : 0);
     const std::size_t n = c->rcv_buf->read(out);
@@ -400,6 +417,17 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
       if (value < 1) return -EINVAL;
       c->keep_cnt = static_cast<unsigned>(value);
       return 0;
+    case SockOpt::kMaxSeg:
+      // Linux do_tcp_setsockopt(): 0 clears; else TCP_MIN_MSS (88) .. MAX_TCP_WINDOW (32767).
+      // Stored only: the next SYN or SYN-ACK (init_send_side) advertises min(MTU MSS, value).
+      if (value != 0 && (value < kMinUserMss || value > kMaxUserMss)) return -EINVAL;
+      c->user_mss = static_cast<std::uint16_t>(value);
+      return 0;
+    case SockOpt::kUserTimeout:
+      // RFC 5482 / Linux: milliseconds, 0 restores the default; the timers read it when they fire.
+      if (value < 0) return -EINVAL;
+      c->user_timeout = Duration::millis(value);
+      return 0;
   }
   return -ENOPROTOOPT;
 }
@@ -444,8 +472,57 @@ int TcpStack::getsockopt(SocketId s, SockOpt opt, int* value) {
     case SockOpt::kKeepCnt:
       *value = static_cast<int>(c->keep_cnt);
       return 0;
+    case SockOpt::kMaxSeg:
+      // Linux do_tcp_getsockopt(): mss_cache (the effective send MSS), or the value set while
+      // CLOSED or LISTEN. A socket that never began a handshake has no send MSS yet: Linux's
+      // initial mss_cache is TCP_MSS_DEFAULT (536, RFC 9293 §3.7.1's default).
+      if (in(c->state, {TcpState::kClosed, TcpState::kListen}) &&
+          (c->user_mss != 0 || !c->ever_established)) {
+        *value = c->user_mss != 0 ? c->user_mss : kDefaultMss;
+      } else {
+        *value = static_cast<int>(impl_->core.effective_mss(*c));
+      }
+      return 0;
+    case SockOpt::kUserTimeout:
+      *value = static_cast<int>(c->user_timeout.as_millis());
+      return 0;
   }
   return -ENOPROTOOPT;
+}
+
+std::size_t TcpStack::readable_bytes(SocketId s) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  // In-order bytes only: out-of-order data lies beyond size() in the ring (ByteRing::write_at).
+  return c != nullptr && c->rcv_buf ? c->rcv_buf->size() : 0;
+}
+
+std::size_t TcpStack::unsent_or_unacked_bytes(SocketId s) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  return c != nullptr ? c->snd_buf_size() : 0;  // snd_buf is [SND.UNA's data, end of the writes)
+}
+
+std::size_t TcpStack::unsent_bytes(SocketId s) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  return c != nullptr ? impl_->core.unsent_bytes(*c) : 0;
+}
+
+int TcpStack::tcp_info(SocketId s, TcpInfoSnapshot* out, Instant now) const {
+  const TcpConnection* c = impl_->core.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (out == nullptr) return -EFAULT;
+  // `now` is the instant the snapshot is for (the "since" fields); a read does not move the
+  // stack's own clock, which only the driving entry points set.
+  *out = TcpInfoSnapshot{};
+  impl_->core.fill_tcp_info(*c, *out);
+  auto ms_since = [now](Instant t) {
+    return static_cast<std::uint32_t>(std::max<std::int64_t>((now - t).as_millis(), 0));
+  };
+  if (c->ever_established) {
+    out->last_data_sent_ms = ms_since(c->last_data_sent);
+    out->last_data_recv_ms = ms_since(c->last_data_recv);
+    out->last_ack_recv_ms = ms_since(c->last_rcv);
+  }
+  return 0;
 }
 
 std::uint32_t TcpStack::poll_events(SocketId s) const {

@@ -19,6 +19,7 @@
 
 #include "userstack/tcp/cc/congestion_control.h"
 #include "userstack/tcp/rtt_estimator.h"
+#include "userstack/tcp/tcp_info.h"
 #include "userstack/tcp/tcp_state.h"
 #include "userstack/tcp/tcp_stats.h"
 #include "userstack/time/clock.h"
@@ -127,6 +128,23 @@ enum class SockOpt : std::uint8_t {
   kKeepIdle,
   kKeepIntvl,
   kKeepCnt,
+  // TCP_MAXSEG. get: the effective send MSS (less the timestamps option) once a handshake has
+  // begun, else the value set, else 536 (Linux's TCP_MSS_DEFAULT). set: 0 (no cap) or 88..32767
+  // (else -EINVAL, as Linux); caps the MSS option of SYNs and SYN-ACKs sent afterwards (a listener
+  // passes it to its children), and so the send MSS too; the MTU-based MSS still caps it. Like
+  // Linux it may be set at any time but changes nothing on a connection past its SYN.
+  kMaxSeg,
+  // TCP_USER_TIMEOUT in ms (RFC 5482): in the synchronized states, data unacknowledged (or a zero
+  // window probed) for longer aborts the connection with ETIMEDOUT, after at least one
+  // retransmission, instead of max_retries; with SO_KEEPALIVE it replaces the probe count. 0 =
+  // default behaviour; < 0 -> -EINVAL. Inherited by a listener's children.
+  kUserTimeout,
+};
+
+// recv() options (the api layer maps MSG_* flags to these).
+struct RecvFlags {
+  // MSG_PEEK: copy without consuming, and send no window update (the buffer did not drain).
+  bool peek = false;
 };
 
 class TcpStack {
@@ -168,7 +186,10 @@ class TcpStack {
   int connect(SocketId s, const wire::SockAddr& remote, Instant now);  // -EINPROGRESS
   ssize_t send(SocketId s, std::span<const std::uint8_t> data, Instant now);
   ssize_t recv(SocketId s, std::span<std::uint8_t> out, Instant now);  // 0 at EOF
-  int shutdown(SocketId s, int how, Instant now);                      // SHUT_RD/WR/RDWR
+  // recv() with flags; with peek the same results (data, 0 at EOF, -EAGAIN, a pending error,
+  // which is cleared as Linux's sock_error() does) but the bytes stay in the receive buffer.
+  ssize_t recv(SocketId s, std::span<std::uint8_t> out, Instant now, RecvFlags flags);
+  int shutdown(SocketId s, int how, Instant now);  // SHUT_RD/WR/RDWR
   int close(SocketId s, Instant now);
   int getsockname(SocketId s, wire::SockAddr* out) const;
   int getpeername(SocketId s, wire::SockAddr* out) const;
@@ -176,7 +197,18 @@ class TcpStack {
   int getsockopt(SocketId s, SockOpt opt, int* value);
 
   std::uint32_t poll_events(SocketId s) const;  // level-triggered readiness (events::)
-  TcpState state(SocketId s) const;             // kClosed for an unknown id
+  // ioctl queue sizes; 0 for an unknown socket (the api layer owns descriptors and reports EBADF
+  // itself) and for a listener (Linux's -EINVAL there is the api layer's, from state()).
+  // FIONREAD/SIOCINQ: bytes recv() can return now (in order; the FIN not counted).
+  std::size_t readable_bytes(SocketId s) const;
+  // SIOCOUTQ: bytes in the send buffer not yet acknowledged, sent or not (the FIN not counted).
+  std::size_t unsent_or_unacked_bytes(SocketId s) const;
+  // SIOCOUTQNSD: bytes in the send buffer never sent (retransmissions pending are not unsent).
+  std::size_t unsent_bytes(SocketId s) const;
+  // TCP_INFO: fills *out (see tcp_info.h for what is tracked); 0, -EBADF for an unknown socket,
+  // -EFAULT for a null out.
+  int tcp_info(SocketId s, TcpInfoSnapshot* out, Instant now) const;
+  TcpState state(SocketId s) const;  // kClosed for an unknown id
   const TcpStats& stats() const { return stats_; }
   std::size_t socket_count() const;
   std::size_t connection_count() const;  // TCBs not CLOSED, TIME_WAIT included, listeners not

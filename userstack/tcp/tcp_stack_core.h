@@ -96,6 +96,8 @@ class StackCore {
   std::uint32_t ts_offset_for(const wire::FourTuple& t) const;
   std::uint8_t choose_wscale(std::uint32_t rcvbuf) const;
   std::uint16_t our_mss(wire::IpFamily f) const;
+  // The MSS option we send: our_mss(), capped by TCP_MAXSEG (user_mss, 0 = none).
+  std::uint16_t advertised_mss(wire::IpFamily f, std::uint16_t user_mss) const;
   // The connection's sending side at ISS, the CC chosen, buffers sized; false when out of memory.
   void init_send_side(TcpConnection& c, SeqNum iss);
   // Applies the options of the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2.2/§3.2, RFC 2018 §2).
@@ -106,6 +108,11 @@ class StackCore {
   bool is_local_addr(const wire::IpAddr& a) const;
   int pick_ephemeral(wire::FourTuple& t);
   bool port_in_use(const wire::SockAddr& local, const TcpConnection* except, bool reuse) const;
+
+  // ---- tcp_info.cpp: TCP_INFO and queue sizes ----
+  void fill_tcp_info(const TcpConnection& c, TcpInfoSnapshot& out) const;
+  // Bytes in snd_buf never sent (beyond SND.MAX; not those an RTO pulled SND.NXT back over).
+  std::uint32_t unsent_bytes(const TcpConnection& c) const;
 
   // ---- tcp_input.cpp ----
   void input(std::span<const std::uint8_t> packet);

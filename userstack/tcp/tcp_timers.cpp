@@ -5,6 +5,8 @@
 //   delack_timer: delayed ACK (RFC 9293 §3.8.6.3).
 //   aux_timer:    keepalive (RFC 1122 §4.2.3.6), orphaned FIN-WAIT-2 (Linux tcp_fin_timeout),
 //                 TIME-WAIT 2*MSL (RFC 9293 §3.10.7.4).
+// TCP_USER_TIMEOUT (RFC 5482) bounds the RTO and persist timers' patience and, with keepalive,
+// replaces the probe count; as in Linux, only in the synchronized states.
 #include <algorithm>
 #include <cerrno>
 
@@ -21,10 +23,16 @@ void StackCore::arm_rto(TcpConnection& c) {
 }
 
 void StackCore::arm_persist(TcpConnection& c) {
+  if (!c.persist_mode) c.stall_since = now;  // probing starts: TCP_USER_TIMEOUT counts from here
   // The persist interval backs off like the RTO, bounded by its maximum (Linux tcp_probe0_when).
   Duration d = c.rtt.rto();
   for (unsigned i = 0; i < c.persist_backoff && d < cfg.rto.max; ++i) d = d * 2;
   d = std::min(d, cfg.rto.max);
+  if (c.user_timeout.ns > 0) {
+    // Linux tcp_clamp_probe0_to_user_timeout(): probe no later than when the user timeout runs
+    // out (on_rtx_timer then aborts), at least one tick ahead.
+    d = std::min(d, std::max(c.stall_since + c.user_timeout - now, wheel.tick()));
+  }
   c.persist_mode = true;
   c.reo_timer = false;
   wheel.arm(c.rtx_timer, now + d);
@@ -66,6 +74,14 @@ void StackCore::on_rtx_timer(TcpConnection& c) {
     return;
   }
   if (c.persist_mode) {
+    // Linux tcp_probe_timer(): a window kept shut for longer than TCP_USER_TIMEOUT aborts the
+    // connection (ETIMEDOUT, no RST), even though the peer answers the probes; as for
+    // retransmissions, not before one probe was sent.
+    if (c.user_timeout.ns > 0 && c.persist_backoff > 0 && now - c.stall_since >= c.user_timeout) {
+      ++stats.conns_timed_out;
+      abort(c, ETIMEDOUT, false);
+      return;
+    }
     // Zero-window probe: like Linux (tcp_xmit_probe_skb), an ACK carrying SND.UNA - 1, which the
     // receiver must answer with its current window (RFC 9293 §3.10.7.4 first check).
     ++stats.persist_probes;
@@ -97,8 +113,13 @@ void StackCore::on_rtx_timer(TcpConnection& c) {
       return;
     default:
       if (c.snd_una == c.snd_max) return;  // nothing outstanding (a stale arm)
-      if (c.rtx_count >= cfg.max_retries) {
-        // tcp_retries2 exhausted: ETIMEDOUT via SO_ERROR and EPOLLERR; Linux sends no RST.
+      // RFC 5482 §3: with TCP_USER_TIMEOUT, data unacknowledged for that long aborts the
+      // connection, whatever the number of retransmissions (Linux retransmits_timed_out(): the
+      // timeout replaces tcp_retries2, and at least one retransmission is made first).
+      if (c.user_timeout.ns > 0 ? c.rtx_count > 0 && now - c.stall_since >= c.user_timeout
+                                : c.rtx_count >= cfg.max_retries) {
+        // tcp_retries2 (or the user timeout) exhausted: ETIMEDOUT via SO_ERROR and EPOLLERR;
+        // Linux sends no RST.
         ++stats.conns_timed_out;
         abort(c, ETIMEDOUT, false);
         return;
@@ -124,6 +145,13 @@ void StackCore::on_rtx_timer(TcpConnection& c) {
     c.high_rxt = c.snd_una;
   }
   arm_rto(c);
+  if (c.user_timeout.ns > 0 && !in(c.state, {TcpState::kSynSent, TcpState::kSynReceived})) {
+    // Linux tcp_clamp_rto_to_user_timeout(): the backed-off timer fires no later than the user
+    // timeout, so the abort comes when RFC 5482 says rather than at the next doubling; at least
+    // one tick ahead.
+    const Instant limit = std::max(c.stall_since + c.user_timeout, now + wheel.tick());
+    if (limit < now + c.rtt.rto()) wheel.arm(c.rtx_timer, limit);
+  }
   output(c);
 }
 
@@ -164,7 +192,11 @@ void StackCore::on_aux_timer(TcpConnection& c) {
     wheel.arm(c.aux_timer, c.last_rcv + c.keep_idle);
     return;
   }
-  if (c.keepalive_probes_out >= c.keep_cnt) {
+  // Linux tcp_keepalive_timer() (tcp(7): TCP_USER_TIMEOUT "will override keepalive"): with a
+  // user timeout, the time since the peer was last heard from, once a probe is out, decides
+  // instead of the probe count.
+  if (c.user_timeout.ns > 0 ? c.keepalive_probes_out > 0 && now - c.last_rcv >= c.user_timeout
+                            : c.keepalive_probes_out >= c.keep_cnt) {
     // Linux tcp_keepalive_timer(): reset the connection and report ETIMEDOUT.
     ++stats.conns_timed_out;
     abort(c, ETIMEDOUT, true);

@@ -176,6 +176,64 @@ TEST(TcpTwoStack, ServerClosesFirst_PastTcbBound_OldestTimeWaitRecycled) {
   EXPECT_LE(l.b.connection_count(), 20u);
 }
 
+// The ioctl queue sizes and TCP_INFO of both ends agree with what crossed the link. The handshake
+// is carried by hand with 10 ms each way: the client times its SYN (20 ms round trip), the server
+// its SYN-ACK through the timestamp echo (10 ms: the ACK leaves as the SYN-ACK arrives).
+TEST(TcpTwoStack, QueueSizesAndTcpInfo_MatchWhatWasSent) {
+  Link l;
+  SocketId ls = l.b.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(l.b.bind(ls, {wire::IpAddr::v4(0, 0, 0, 0), 80}), 0);
+  ASSERT_EQ(l.b.listen(ls, 4), 0);
+  SocketId c = l.a.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(l.a.connect(c, {wire::IpAddr::v4(198, 18, 0, 2), 80}, l.now), -EINPROGRESS);
+  l.a.flush(l.now);
+  ASSERT_EQ(l.sa.q.size(), 1u);  // SYN
+  l.now += Duration::millis(10);
+  l.b.input(l.sa.q.front(), l.now);
+  l.sa.q.clear();
+  l.b.flush(l.now);
+  ASSERT_EQ(l.sb.q.size(), 1u);  // SYN-ACK
+  l.now += Duration::millis(10);
+  l.a.input(l.sb.q.front(), l.now);
+  l.sb.q.clear();
+  l.pump();  // the ACK
+  ASSERT_EQ(l.a.state(c), TcpState::kEstablished);
+  SocketId s = l.b.accept(ls, nullptr);
+  ASSERT_GE(s, 0);
+  TcpInfoSnapshot ia, ib;
+  ASSERT_EQ(l.a.tcp_info(c, &ia, l.now), 0);
+  ASSERT_EQ(l.b.tcp_info(s, &ib, l.now), 0);
+  EXPECT_EQ(ia.state, TcpState::kEstablished);
+  EXPECT_EQ(ib.state, TcpState::kEstablished);
+  EXPECT_EQ(ia.rtt_us, 20'000u);
+  EXPECT_EQ(ib.rtt_us, 10'000u);
+  EXPECT_EQ(ia.snd_mss, 1448u);
+  EXPECT_EQ(ib.rcv_mss, 1448u);
+
+  auto req = bytes(5000, 3);
+  ASSERT_EQ(l.a.send(c, req, l.now), 5000);
+  l.pump();
+  EXPECT_EQ(l.b.readable_bytes(s), 5000u);
+  l.step();  // the server's delayed ACK for the tail
+  l.pump();
+  EXPECT_EQ(l.a.unsent_or_unacked_bytes(c), 0u);
+  EXPECT_EQ(l.a.unsent_bytes(c), 0u);
+
+  ASSERT_EQ(l.a.tcp_info(c, &ia, l.now), 0);
+  ASSERT_EQ(l.b.tcp_info(s, &ib, l.now), 0);
+  EXPECT_GT(ia.rtt_us, 0u);
+  EXPECT_EQ(ia.min_rtt_us, 0u);  // the first data ACK came back over the zero-delay link
+  EXPECT_EQ(ia.bytes_acked, 5000u);
+  EXPECT_EQ(ib.bytes_received, 5000u);
+  EXPECT_EQ(ia.data_segs_out, ib.data_segs_in);
+  EXPECT_EQ(ia.segs_out, ib.segs_in + 1);  // the SYN reached the listener, not the connection
+  EXPECT_EQ(ib.segs_out, ia.segs_in);
+  EXPECT_EQ(ia.total_retrans, 0u);
+
+  EXPECT_EQ(read_all(l.b, s, l.now), req);
+  EXPECT_EQ(l.b.readable_bytes(s), 0u);
+}
+
 TEST(TcpTwoStack, Transfer_WithLoss_RecoveredInOrder) {
   Link l;
   SocketId ls = l.b.socket(wire::IpFamily::kV4);

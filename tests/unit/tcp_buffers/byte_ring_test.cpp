@@ -79,6 +79,25 @@ TEST(ByteRing, Peek_AtOffsets_DoesNotConsume) {
   EXPECT_EQ(r.size(), 12u);
 }
 
+// peek(out): the front, as read() would return it, left in place (recv with MSG_PEEK).
+TEST(ByteRing, PeekFront_AcrossTheWrap_SameBytesAsRead) {
+  ByteRing r(8);
+  std::vector<std::uint8_t> scratch(6);
+  r.write(seq_bytes(6));
+  r.read(scratch);            // head at 6
+  r.write(seq_bytes(5, 30));  // physical 6,7 then 0..2
+  std::vector<std::uint8_t> peeked(8), got(8);
+  EXPECT_EQ(r.peek(std::span(peeked)), 5u);  // clipped to size()
+  EXPECT_EQ(r.size(), 5u);
+  EXPECT_EQ(r.peek(std::span(peeked).first(3)), 3u);
+  EXPECT_EQ(r.read(got), 5u);
+  peeked.resize(5);
+  got.resize(5);
+  EXPECT_EQ(peeked, seq_bytes(5, 30));
+  EXPECT_EQ(got, peeked);
+  EXPECT_EQ(r.peek(std::span(peeked)), 0u);  // empty
+}
+
 TEST(ByteRing, Consume_AdvancesFront) {
   ByteRing r(8);
   r.write(seq_bytes(5));
