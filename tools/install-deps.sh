@@ -12,6 +12,8 @@ PACKAGES=(
   nlohmann-json3-dev libpcap-dev
   iproute2 ethtool iputils-ping procps kmod
   wrk curl socat apache2-utils python3 python3-scapy gnuplot-nox valgrind
+  # unmodified applications under xdptcp-run (tests and `xdptcp-bench app`)
+  nginx-light redis-server redis-tools memcached tcpdump binutils
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -36,5 +38,16 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# Packaged servers (nginx, redis, memcached) must not start as system services: the tests start
+# their own copies in network namespaces, and a service on port 80 or 6379 would take the port.
+# policy-rc.d exit 101 tells invoke-rc.d "not allowed" for the length of the install.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=1
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ((own_policy)); then $SUDO rm -f "$policy"; fi
 echo "install-deps: done"

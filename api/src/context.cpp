@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "api/src/context_impl.h"
+#include "api/src/linux_tcp_info.h"
 
 namespace xdptcp {
 
@@ -206,6 +207,54 @@ ssize_t Context::writev(int fd, const iovec* iov, int iovcnt) {
   return total;
 }
 
+ssize_t Context::recv(int fd, void* buf, std::size_t len, int flags) {
+  if ((flags & ~(MSG_PEEK | MSG_DONTWAIT | MSG_NOSIGNAL)) != 0) return fail(EOPNOTSUPP);
+  const std::span<std::uint8_t> out{static_cast<std::uint8_t*>(buf), len};
+  tcp::RecvFlags f;
+  f.peek = (flags & MSG_PEEK) != 0;
+  return ret(impl_->engine.tcp().recv(fd, out, impl_->engine.now(), f));
+}
+
+std::uint32_t Context::poll_events(int fd) const {
+  const auto& tcp = impl_->engine.tcp();
+  wire::SockAddr unused;
+  if (tcp.getsockname(fd, &unused) == -EBADF) {
+    errno = EBADF;
+    return 0;
+  }
+  return tcp.poll_events(fd);
+}
+
+int Context::readable_bytes(int fd) const {
+  const auto& tcp = impl_->engine.tcp();
+  wire::SockAddr unused;
+  if (tcp.getsockname(fd, &unused) == -EBADF) return fail(EBADF);
+  if (tcp.state(fd) == tcp::TcpState::kListen) return fail(EINVAL);  // Linux: SIOCINQ on a listener
+  return static_cast<int>(std::min<std::size_t>(tcp.readable_bytes(fd), INT32_MAX));
+}
+
+void Context::poll_once() {
+  impl_->engine.poll();
+}
+
+int Context::begin_sleep(int max_ms) {
+  const Duration max = max_ms < 0 ? Duration::seconds(3600) : Duration::millis(max_ms);
+  const std::optional<Duration> d = impl_->engine.begin_sleep(max);
+  if (!d) return 0;
+  if (max_ms < 0 && !impl_->engine.tcp().next_timer()) return -1;
+  return static_cast<int>(std::min<std::int64_t>((d->ns + 999'999) / 1'000'000, INT32_MAX));
+}
+
+void Context::end_sleep() {
+  impl_->engine.end_sleep();
+}
+
+std::vector<int> Context::wait_fds() const {
+  std::vector<int> fds;
+  impl_->engine.poll_fds(fds);
+  return fds;
+}
+
 int Context::shutdown(int fd, int how) {
   return ret(impl_->engine.tcp().shutdown(fd, how, impl_->engine.now()));
 }
@@ -288,6 +337,15 @@ bool map_option(int level, int name, tcp::SockOpt* out) {
       case TCP_KEEPCNT:
         *out = tcp::SockOpt::kKeepCnt;
         return true;
+      case TCP_MAXSEG:
+        *out = tcp::SockOpt::kMaxSeg;
+        return true;
+      case TCP_USER_TIMEOUT:
+        *out = tcp::SockOpt::kUserTimeout;
+        return true;
+      case TCP_CORK:
+        *out = tcp::SockOpt::kCork;
+        return true;
       default:
         return false;
     }
@@ -321,6 +379,13 @@ int Context::setsockopt(int fd, int level, int name, const void* value, socklen_
 }
 
 int Context::getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
+  if (level == IPPROTO_TCP && name == TCP_INFO) {
+    if (value == nullptr || len == nullptr) return fail(EFAULT);
+    tcp::TcpInfoSnapshot info;
+    if (const int e = impl_->engine.tcp().tcp_info(fd, &info, impl_->engine.now()); e < 0) return fail(-e);
+    detail::linux_tcp_info(info, value, len);
+    return 0;
+  }
   tcp::SockOpt opt{};
   if (!map_option(level, name, &opt)) return fail(ENOPROTOOPT);
   if (value == nullptr || len == nullptr) return fail(EFAULT);

@@ -4,7 +4,6 @@
 // Stack-wide (control path, under a mutex): listening-port claims (a kernel reservation and a
 // steering rule per port), and the ephemeral range reserved with the kernel and split between
 // engines.
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
@@ -19,6 +18,7 @@
 #include "api/src/context_impl.h"
 #include "api/src/kernel_resolver.h"
 #include "userstack/io/afxdp/afxdp_port.h"
+#include "userstack/io/multi_queue_io.h"
 #include "userstack/kernel/iface_info.h"
 #include "userstack/kernel/port_reservation.h"
 #include "userstack/kernel/steer_rules.h"
@@ -34,46 +34,29 @@ std::string key_of(const wire::SockAddr& a) {
   return a.to_string();
 }
 
-// Every address of `ifname` (link-local IPv6 excluded: the stack does not do scoped addresses).
-std::vector<wire::IpAddr> interface_addresses(const std::string& ifname) {
-  std::vector<wire::IpAddr> out;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
-  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || ifname != i->ifa_name) continue;
-    if (i->ifa_addr->sa_family == AF_INET) {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
-      out.push_back(wire::IpAddr::v4_bytes(reinterpret_cast<const std::uint8_t*>(&sin->sin_addr)));
-    } else if (i->ifa_addr->sa_family == AF_INET6) {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
-      const auto* b = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
-      if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) continue;
-      out.push_back(wire::IpAddr::v6_bytes(b));
-    }
-  }
-  freeifaddrs(list);
-  return out;
-}
-
 }  // namespace
 
 // Listening ports: reserved with the kernel and steered to the stack the first time any engine
 // listens; released when the last listener closes.
 class StackPortClaims final : public PortClaims {
  public:
-  StackPortClaims(const kernel::SteerMapFds& maps, std::vector<wire::IpAddr> addrs)
-      : maps_(maps), addrs_(std::move(addrs)) {}
+  // reserve: hold each port with a kernel socket of our own; false when the application's own
+  // kernel socket already holds it (StackOptions::reserve_listening_ports).
+  StackPortClaims(const kernel::SteerMapFds& maps, std::vector<wire::IpAddr> addrs, bool reserve)
+      : maps_(maps), addrs_(std::move(addrs)), reserve_(reserve) {}
 
   int claim(const wire::SockAddr& local) override {
     std::lock_guard lock(mu_);
     Claim& c = claims_[key_of(local)];
     if (c.count++ > 0) return 0;
-    auto res = kernel::PortReservation::reserve(local.ip, local.port);
-    if (!res) {
-      claims_.erase(key_of(local));
-      return -res.error().code;
+    if (reserve_) {
+      auto res = kernel::PortReservation::reserve(local.ip, local.port);
+      if (!res) {
+        claims_.erase(key_of(local));
+        return -res.error().code;
+      }
+      c.reservation = std::move(res.value());
     }
-    c.reservation = std::move(res.value());
     kernel::SteerRule rule;
     rule.family = local.ip.family;
     rule.any_addr = local.ip.is_unspecified();
@@ -109,7 +92,20 @@ class StackPortClaims final : public PortClaims {
   std::mutex mu_;
   kernel::SteerMapFds maps_;
   std::vector<wire::IpAddr> addrs_;
+  bool reserve_;
   std::map<std::string, Claim> claims_;
+};
+
+// An engine built on the caller's thread (Stack::drive), with what it runs on.
+struct DrivenEngine {
+  DrivenEngine(const engine::EngineConfig& ec, io::PacketIo& io, unsigned ifindex, const std::atomic<bool>* stop,
+               PortClaims* claims)
+      : resolver(ifindex), eng(ec, io, clock, &resolver), ci(eng, 0, stop, claims), ctx(&ci) {}
+  MonotonicClock clock;
+  KernelResolver resolver;
+  engine::Engine eng;
+  ContextImpl ci;
+  Context ctx;
 };
 
 struct StackImpl {
@@ -117,7 +113,10 @@ struct StackImpl {
   kernel::InterfaceInfo info;
   std::optional<kernel::Attachment> attachment;  // when the stack attached the program itself
   kernel::PinnedSteerMaps maps;
-  std::vector<std::unique_ptr<io::AfXdpPort>> ports;
+  std::vector<std::unique_ptr<io::AfXdpPort>> ports;            // one per RX queue
+  std::vector<std::unique_ptr<io::MultiQueueIo>> multi;         // per engine serving several queues
+  std::vector<io::PacketIo*> engine_io;                         // per engine: its port, or its multi
+  std::unique_ptr<DrivenEngine> driven;                         // Stack::drive()
   kernel::PortRange ephemeral{};
   std::vector<wire::IpAddr> addrs;
   std::unique_ptr<StackPortClaims> claims;
@@ -125,6 +124,7 @@ struct StackImpl {
   std::vector<kernel::SteerRule> ephemeral_rules;  // steering the replies to our active opens
 
   ~StackImpl() {
+    driven.reset();  // its listeners give their ports back while the maps are still open
     for (const auto& r : ephemeral_rules) (void)kernel::del_rule(maps.fds(), r);
     for (std::uint32_t q = 0; q < ports.size(); ++q) (void)kernel::unregister_socket(maps.fds(), q);
     ports.clear();
@@ -190,7 +190,7 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   (void)kernel::remove_rules_of_dead_owners(impl->maps.fds());
 
   if (options.addresses.empty()) {
-    impl->addrs = detail::interface_addresses(options.iface);
+    impl->addrs = kernel::interface_addresses(options.iface);
   } else {
     for (const auto& a : options.addresses) {
       auto ip = wire::IpAddr::parse(a);
@@ -203,15 +203,16 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
 
   const unsigned queues = impl->info.rx_queues;
   const unsigned engines = options.engines == 0 ? queues : options.engines;
-  if (engines != queues) {
-    // A queue without an engine has no AF_XDP socket: the steering program passes its flows to
-    // the kernel, which resets them. Refuse rather than serve part of the traffic.
+  if (engines > queues) {
+    // An engine without a queue would receive nothing: its connections' replies would all be
+    // handed over from the others. Refuse rather than run a useless engine.
     return set("engines: " + std::to_string(engines) + " requested but " + options.iface + " has " +
-               std::to_string(queues) +
-               " RX queue(s), and every queue needs an engine; change the queues with `ethtool -L " +
-               options.iface + " combined " + std::to_string(engines) + "`, or run " +
-               std::to_string(queues) + " engines");
+               std::to_string(queues) + " RX queue(s); run at most " + std::to_string(queues) +
+               " engines, or add queues with `ethtool -L " + options.iface + " combined " +
+               std::to_string(engines) + "`");
   }
+  // Fewer engines than queues: engine i serves queues i, i + engines, ... (every queue needs an
+  // AF_XDP socket, or the steering program passes its flows to the kernel, which resets them).
   // Active opens use ports above the kernel's ephemeral range, reserved so the kernel never
   // picks them, split evenly between engines (so an engine knows which engine owns a port).
   auto krange = kernel::kernel_ephemeral_range();
@@ -242,7 +243,7 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
     }
   }
 
-  for (unsigned q = 0; q < engines; ++q) {
+  for (unsigned q = 0; q < queues; ++q) {
     io::AfXdpConfig pc;
     pc.ifname = options.iface;
     pc.queue = q;
@@ -255,12 +256,23 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
     if (!reg) return fail_with(error, reg), nullptr;
     impl->ports.push_back(std::move(port.value()));
   }
-  impl->claims = std::make_unique<detail::StackPortClaims>(impl->maps.fds(), impl->addrs);
+  for (unsigned e = 0; e < engines; ++e) {
+    std::vector<io::PacketIo*> parts;
+    for (unsigned q = e; q < queues; q += engines) parts.push_back(impl->ports[q].get());
+    if (parts.size() == 1) {
+      impl->engine_io.push_back(parts[0]);
+    } else {
+      impl->multi.push_back(std::make_unique<io::MultiQueueIo>(std::move(parts), options.busy_poll));
+      impl->engine_io.push_back(impl->multi.back().get());
+    }
+  }
+  impl->claims = std::make_unique<detail::StackPortClaims>(impl->maps.fds(), impl->addrs,
+                                                           options.reserve_listening_ports);
   return std::unique_ptr<Stack>(new Stack(std::move(impl)));
 }
 
 unsigned Stack::engines() const {
-  return static_cast<unsigned>(impl_->ports.size());
+  return static_cast<unsigned>(impl_->engine_io.size());
 }
 
 void Stack::stop() {
@@ -269,8 +281,8 @@ void Stack::stop() {
 
 std::string Stack::describe() const {
   std::ostringstream o;
-  o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), " << engines()
-    << " engine(s), AF_XDP " << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy")
+  o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), " << impl_->ports.size()
+    << " queue(s), " << engines() << " engine(s), AF_XDP " << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy")
     << " mode";
   if (impl_->attachment) {
     o << ", steering program attached by this process (" << kernel::to_string(impl_->attachment->info().mode)
@@ -287,44 +299,69 @@ std::string Stack::describe() const {
   return o.str();
 }
 
+namespace detail {
+
+// Engine i's configuration: the stack's options, addresses, MTU and its slice of the ephemeral
+// range (the slice names the engine that owns an active open's replies, design brief §5).
+engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n) {
+  const unsigned span = (65536u - impl.ephemeral.lo) / n;
+  engine::EngineConfig ec;
+  ec.id = i;
+  ec.engine_count = n;
+  ec.rx_batch = impl.opts.rx_batch;
+  std::copy(impl.info.mac.begin(), impl.info.mac.end(), ec.mac.bytes.begin());
+  ec.tcp.local_addrs = impl.addrs;
+  ec.tcp.mtu = static_cast<std::uint16_t>(std::min<std::uint32_t>(impl.info.mtu, 65535));
+  ec.tcp.max_sockets = impl.opts.max_sockets;
+  ec.tcp.sndbuf = impl.opts.sndbuf;
+  ec.tcp.rcvbuf = impl.opts.rcvbuf;
+  if (impl.opts.time_wait_ms != 0) ec.tcp.time_wait = Duration::millis(impl.opts.time_wait_ms);
+  ec.spin = Duration::micros(impl.opts.spin_us);
+  ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl.ephemeral.lo + i * span);
+  ec.tcp.ephemeral_hi = static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl.ephemeral.lo + (i + 1) * span - 1);
+  // Design brief §5: with the NIC's RSS key and table each engine picks, within its slice,
+  // source ports whose replies come back to its queue; without them (veth) the hand-off does.
+  // An engine serving several queues cannot name one, so it takes any port.
+  if (impl.info.rss_toeplitz && impl.ports.size() == n) ec.rss = {impl.info.rss_key, impl.info.rss_indir};
+  return ec;
+}
+
+}  // namespace detail
+
+Context* Stack::drive(std::string* error) {
+  if (impl_->driven) return &impl_->driven->ctx;
+  if (engines() != 1) {
+    if (error != nullptr) {
+      *error = "drive: the stack has " + std::to_string(engines()) +
+               " engines; a stack driven by the caller's thread has one (StackOptions::engines = 1), which "
+               "serves every queue";
+    }
+    return nullptr;
+  }
+  impl_->driven = std::make_unique<detail::DrivenEngine>(detail::engine_config(*impl_, 0, 1), *impl_->engine_io[0],
+                                                         impl_->info.ifindex, &impl_->stop, impl_->claims.get());
+  return &impl_->driven->ctx;
+}
+
 void Stack::run(const std::function<void(Context&)>& fn) {
   const unsigned n = engines();
   const unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned span = (65536u - impl_->ephemeral.lo) / n;
   std::vector<std::thread> threads;
   // Every engine must exist before any of them polls: they hand frames to each other.
   std::vector<engine::Engine*> all(n, nullptr);
   std::latch constructed(n);
   std::latch finished(n);  // no engine is destroyed while another may still hand it frames
   for (unsigned i = 0; i < n; ++i) {
-    threads.emplace_back([this, i, n, ncpu, span, &fn, &all, &constructed, &finished] {
+    threads.emplace_back([this, i, n, ncpu, &fn, &all, &constructed, &finished] {
       if (impl_->opts.pin_cores) {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET((impl_->opts.first_core + i) % ncpu, &set);
         pthread_setaffinity_np(pthread_self(), sizeof set, &set);
       }
-      engine::EngineConfig ec;
-      ec.id = i;
-      ec.engine_count = n;
-      ec.rx_batch = impl_->opts.rx_batch;
-      std::copy(impl_->info.mac.begin(), impl_->info.mac.end(), ec.mac.bytes.begin());
-      ec.tcp.local_addrs = impl_->addrs;
-      ec.tcp.mtu = static_cast<std::uint16_t>(std::min<std::uint32_t>(impl_->info.mtu, 65535));
-      ec.tcp.max_sockets = impl_->opts.max_sockets;
-      ec.tcp.sndbuf = impl_->opts.sndbuf;
-      ec.tcp.rcvbuf = impl_->opts.rcvbuf;
-      if (impl_->opts.time_wait_ms != 0) ec.tcp.time_wait = Duration::millis(impl_->opts.time_wait_ms);
-      ec.spin = Duration::micros(impl_->opts.spin_us);
-      ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl_->ephemeral.lo + i * span);
-      ec.tcp.ephemeral_hi =
-          static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl_->ephemeral.lo + (i + 1) * span - 1);
-      // Design brief §5: with the NIC's RSS key and table each engine picks, within its slice,
-      // source ports whose replies come back to its queue; without them (veth) the hand-off does.
-      if (impl_->info.rss_toeplitz) ec.rss = {impl_->info.rss_key, impl_->info.rss_indir};
       MonotonicClock clock;
       detail::KernelResolver resolver(impl_->info.ifindex);
-      engine::Engine eng(ec, *impl_->ports[i], clock, &resolver);
+      engine::Engine eng(detail::engine_config(*impl_, i, n), *impl_->engine_io[i], clock, &resolver);
       all[i] = &eng;
       constructed.arrive_and_wait();
       eng.set_peers(all);

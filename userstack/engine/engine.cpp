@@ -89,9 +89,14 @@ std::size_t Engine::poll() {
 }
 
 void Engine::wait_for_work(Duration max) {
+  if (const std::optional<Duration> d = begin_sleep(max)) io_.wait(*d);
+  end_sleep();
+}
+
+std::optional<Duration> Engine::begin_sleep(Duration max) {
   // Adaptive polling (see EngineConfig::spin): still within the spin window, re-poll.
   const Instant now = clock_.now();
-  if (cfg_.spin.ns > 0 && now - last_work_ < cfg_.spin) return;
+  if (cfg_.spin.ns > 0 && now - last_work_ < cfg_.spin) return std::nullopt;
   ++stats_.sleeps;
   // Nothing for the application this turn: what waited for it goes now, before the sleep.
   tcp_->release_held_acks();
@@ -104,17 +109,22 @@ void Engine::wait_for_work(Duration max) {
     // seeing the flag has its frame found here; one that pushes after rings the doorbell.
     sleeping_.store(true, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (inboxes_pending()) {
-      sleeping_.store(false, std::memory_order_relaxed);
-      return;
-    }
+    if (inboxes_pending()) return std::nullopt;
   }
-  io_.wait(d);
+  return d;
+}
+
+void Engine::end_sleep() {
   if (wake_fd_ >= 0) {
     sleeping_.store(false, std::memory_order_relaxed);
     std::uint64_t rung = 0;
     (void)!read(wake_fd_, &rung, sizeof rung);  // clear the doorbell (EAGAIN when not rung)
   }
+}
+
+void Engine::poll_fds(std::vector<int>& out) const {
+  io_.poll_fds(out);
+  if (wake_fd_ >= 0) out.push_back(wake_fd_);
 }
 
 void Engine::handle_frame(std::span<const std::uint8_t> frame, Instant now) {

@@ -96,6 +96,15 @@ class Engine final : public tcp::PacketSink,
   std::size_t poll();
   // Sleeps in the PacketIo until a frame may be ready, the next TCP timer is due, or `max` passes.
   void wait_for_work(Duration max);
+  // wait_for_work() in two halves, for a caller that sleeps in its own poll/epoll set (the preload
+  // library puts poll_fds() in the application's epoll). begin_sleep() sends what waited for the
+  // application (held ACKs, queued output) and returns how long the caller may sleep: up to `max`,
+  // less when a TCP timer is due first; nullopt when it must not sleep (spin window, a hand-off
+  // pending). end_sleep() must follow every begin_sleep() once the caller wakes (or does not sleep).
+  std::optional<Duration> begin_sleep(Duration max);
+  void end_sleep();
+  // The descriptors whose readability ends a sleep: the PacketIo's and the hand-off doorbell.
+  void poll_fds(std::vector<int>& out) const;
 
   tcp::TcpStack& tcp() { return *tcp_; }
   const tcp::TcpStack& tcp() const { return *tcp_; }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "userstack/time/clock.h"
 
@@ -57,6 +58,13 @@ class PacketIo {
   // An extra file descriptor whose readability also ends wait() (the engine's hand-off doorbell,
   // an eventfd); -1 for none. Implementations without a real wait ignore it.
   virtual void set_wake_fd(int fd) { (void)fd; }
+  // The descriptor that is readable when frames are waiting (for an application that sleeps in
+  // its own poll/epoll set instead of wait()); -1 when there is none (the in-memory link).
+  virtual int poll_fd() const { return -1; }
+  // Every such descriptor (one per queue when the PacketIo serves several), appended to out.
+  virtual void poll_fds(std::vector<int>& out) const {
+    if (poll_fd() >= 0) out.push_back(poll_fd());
+  }
 
   virtual std::size_t frame_capacity() const = 0;
   virtual IoStats stats() const = 0;

@@ -2,6 +2,8 @@
 #include "userstack/kernel/iface_info.h"
 
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -164,6 +166,26 @@ std::string format_mac(const std::array<std::uint8_t, 6>& mac) {
   std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
                 mac[5]);
   return buf;
+}
+
+std::vector<wire::IpAddr> interface_addresses(const std::string& ifname) {
+  std::vector<wire::IpAddr> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || ifname != i->ifa_name) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      out.push_back(wire::IpAddr::v4_bytes(reinterpret_cast<const std::uint8_t*>(&sin->sin_addr)));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      const auto* b = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
+      if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) continue;
+      out.push_back(wire::IpAddr::v6_bytes(b));
+    }
+  }
+  freeifaddrs(list);
+  return out;
 }
 
 }  // namespace xdptcp::kernel

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "userstack/base/result.h"
+#include "userstack/wire/ip_addr.h"
 
 namespace xdptcp::kernel {
 
@@ -42,5 +43,9 @@ Result<int> interface_index(std::string_view ifname);
 
 // "02:fc:00:00:00:01"
 std::string format_mac(const std::array<std::uint8_t, 6>& mac);
+
+// Every address of `ifname` (getifaddrs), link-local IPv6 excluded: the stack does not do scoped
+// addresses. Empty when the interface has none or does not exist.
+std::vector<wire::IpAddr> interface_addresses(const std::string& ifname);
 
 }  // namespace xdptcp::kernel

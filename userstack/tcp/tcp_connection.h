@@ -128,6 +128,7 @@ struct TcbVars {
   bool shut_wr = false;
   bool reuse_addr = false;
   bool nodelay = false;    // TCP_NODELAY: Nagle off
+  bool cork = false;       // TCP_CORK: hold less-than-MSS segments until uncorked
   bool keepalive = false;  // SO_KEEPALIVE
   int linger = -1;         // SO_LINGER seconds; 0 = RST on close; -1 = off
   int so_error = 0;        // pending error (positive errno), read by SO_ERROR

@@ -331,7 +331,8 @@ bool StackCore::output(TcpConnection& c) {
           // Nagle (RFC 9293 §3.7.4, RFC 896) with Minshall's refinement, as Linux does
           // (tcp_minshall_check()): hold a small segment only while an earlier small segment
           // is unacknowledged, so the tail of a write never waits behind full segments.
-          ok = c.nodelay || flight == 0 || !(c.snd_sml > c.snd_una);
+          // TCP_CORK holds it whatever Nagle says, until uncorked (or the FIN, handled above).
+          ok = !c.cork && (c.nodelay || flight == 0 || !(c.snd_sml > c.snd_una));
         } else {
           // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-limited segment goes when it
           // is at least half the largest window offered; with nothing in flight at once, as

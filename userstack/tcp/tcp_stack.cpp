@@ -393,6 +393,10 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
       c->nodelay = value != 0;
       if (c->nodelay) k.queue_output(*c);
       return 0;
+    case SockOpt::kCork:
+      c->cork = value != 0;
+      if (!c->cork) k.queue_output(*c);  // uncorking pushes what was held
+      return 0;
     case SockOpt::kCongestion: {
       if (value != static_cast<int>(CcAlgorithm::kNewReno) &&
           value != static_cast<int>(CcAlgorithm::kCubic)) {
@@ -454,6 +458,9 @@ int TcpStack::getsockopt(SocketId s, SockOpt opt, int* value) {
       return 0;
     case SockOpt::kNoDelay:
       *value = c->nodelay;
+      return 0;
+    case SockOpt::kCork:
+      *value = c->cork;
       return 0;
     case SockOpt::kCongestion:
       *value = static_cast<int>(c->cc_algo);

@@ -139,6 +139,10 @@ enum class SockOpt : std::uint8_t {
   // retransmission, instead of max_retries; with SO_KEEPALIVE it replaces the probe count. 0 =
   // default behaviour; < 0 -> -EINVAL. Inherited by a listener's children.
   kUserTimeout,
+  // TCP_CORK: while set, a segment smaller than the MSS is held (even with TCP_NODELAY) until
+  // clearing it, or a FIN, sends the rest (Linux tcp_push(); nginx sets it around a header and a
+  // sendfile). Linux also flushes a corked tail after 200 ms; the stack holds it until uncorked.
+  kCork,
 };
 
 // recv() options (the api layer maps MSG_* flags to these).

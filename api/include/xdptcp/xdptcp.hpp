@@ -43,7 +43,7 @@ struct ContextImpl;
 struct StackOptions {
   std::string iface;                   // the interface to serve on (required)
   std::vector<std::string> addresses;  // local addresses served; empty: every address of iface
-  unsigned engines = 0;                // 0: one per RX queue of iface
+  unsigned engines = 0;                // 0: one per RX queue; fewer: engine i serves queues i, i+engines, ...
   std::string bind_mode = "auto";      // AF_XDP: auto | zerocopy | copy
   std::string xdp_mode = "auto";       // when the stack attaches the program itself: auto | native | generic
   bool busy_poll = false;              // spin instead of sleeping in poll() (dedicated cores)
@@ -60,6 +60,11 @@ struct StackOptions {
   // TIME-WAIT length in ms (0: 60 s, Linux's TCP_TIMEWAIT_LEN). A load generator that closes first
   // may shorten it, as Linux's tcp_tw_reuse lets a client reuse a TIME-WAIT tuple after 1 s.
   std::uint32_t time_wait_ms = 0;
+  // listen() holds its port with a kernel socket of the stack's own (bound, never listening), so
+  // no kernel socket can take it. False when the application already holds the port with its own
+  // kernel socket (the preload library: the application's kernel listener serves loopback and the
+  // interface's other addresses beside the stack).
+  bool reserve_listening_ports = true;
 };
 
 class Context;
@@ -103,6 +108,13 @@ class Stack {
   unsigned engines() const;
   // Runs fn on every engine's thread with that engine's Context; returns when all have returned.
   void run(const std::function<void(Context&)>& fn);
+  // For an application that runs its own event loop (the preload library): builds the stack's one
+  // engine (StackOptions::engines = 1; it serves every queue) on the calling thread, without
+  // starting threads, and returns its Context, valid until the Stack is destroyed. The caller
+  // drives it with the Context's epoll_wait, or with poll_once()/begin_sleep() around its own
+  // poll/epoll set holding wait_fds(). Returns nullptr and sets *error when the stack has several
+  // engines. Repeated calls return the same Context.
+  Context* drive(std::string* error);
   // Asks every engine to stop: Context::stopping() turns true and epoll_wait returns early.
   // Safe from a signal handler.
   void stop();
@@ -136,7 +148,9 @@ class Context {
   int getsockname(int fd, sockaddr* addr, socklen_t* len);
   int getpeername(int fd, sockaddr* addr, socklen_t* len);
   // SOL_SOCKET: SO_REUSEADDR, SO_RCVBUF, SO_SNDBUF, SO_KEEPALIVE, SO_LINGER, SO_ERROR (get);
-  // IPPROTO_TCP: TCP_NODELAY, TCP_CONGESTION ("reno", "cubic"), TCP_KEEPIDLE/INTVL/CNT.
+  // IPPROTO_TCP: TCP_NODELAY, TCP_CONGESTION ("reno", "cubic"), TCP_KEEPIDLE/INTVL/CNT, TCP_MAXSEG,
+  // TCP_USER_TIMEOUT, TCP_CORK, TCP_INFO (get: Linux's struct tcp_info, the fields the stack tracks).
+  // Others fail with ENOPROTOOPT.
   int setsockopt(int fd, int level, int name, const void* value, socklen_t len);
   int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
 
@@ -145,6 +159,27 @@ class Context {
   // Drives the engine (receive, TCP, timers, transmit) until an event is ready or timeout_ms
   // passes (-1: until stop()).
   int epoll_wait(int epfd, epoll_event* events, int max_events, int timeout_ms);
+
+  // recv(2) flags: MSG_PEEK (the data stays to be read again), MSG_DONTWAIT (every call here is
+  // non-blocking anyway); others fail with EOPNOTSUPP. MSG_WAITALL is the caller's loop.
+  ssize_t recv(int fd, void* buf, std::size_t len, int flags);
+  // Level-triggered readiness of one socket now, as epoll bits (EPOLLIN, EPOLLOUT, EPOLLERR,
+  // EPOLLHUP, EPOLLRDHUP), for poll(2) and select(2) emulation. EBADF: 0 and errno set.
+  std::uint32_t poll_events(int fd) const;
+  // Bytes the application can read now (FIONREAD, SIOCINQ); -1/EBADF, -1/EINVAL on a listener.
+  int readable_bytes(int fd) const;
+
+  // --- Driving the engine from the caller's own event loop (see Stack::drive) ---
+  // One engine iteration (receive, TCP input, timers, transmit) without sleeping.
+  void poll_once();
+  // Call before the caller sleeps on wait_fds(): sends what waited for the application (ACKs held
+  // for its reply, queued output) and returns how long it may sleep, in ms: at most max_ms (-1: no
+  // limit), less when a TCP timer is due first; 0: do not sleep (spin window, pending work). Then
+  // end_sleep() once it wakes.
+  int begin_sleep(int max_ms);
+  void end_sleep();
+  // Descriptors that become readable when the engine has frames or hand-offs waiting.
+  std::vector<int> wait_fds() const;
 
   explicit Context(detail::ContextImpl* impl) : impl_(impl) {}
   detail::ContextImpl* impl() { return impl_; }

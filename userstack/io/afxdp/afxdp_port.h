@@ -49,6 +49,7 @@ class AfXdpPort final : public PacketIo {
   void tx_flush() override;
   void wait(Duration timeout) override;
   void set_wake_fd(int fd) override { wake_fd_ = fd; }
+  int poll_fd() const override { return fd(); }
   std::size_t frame_capacity() const override { return cfg_.frame_size; }
   IoStats stats() const override;
 

@@ -1,0 +1,26 @@
+// The preload library's settings, from XDPTCP_* environment variables (xdptcp-run sets them from
+// its options; docs/PRELOAD.md lists them). Parsed once when the library loads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace xdptcp::preload {
+
+struct PreloadConfig {
+  bool enabled = false;                // XDPTCP_IFACE set and every variable valid
+  std::string iface;                   // XDPTCP_IFACE
+  std::vector<std::string> addresses;  // XDPTCP_ADDRESSES, comma-separated; empty: the interface's
+  unsigned engines = 1;                // XDPTCP_ENGINES (one event-loop thread drives one engine)
+  bool busy_poll = false;              // XDPTCP_BUSY_POLL=1: spin instead of sleeping
+  std::string bind_mode = "auto";      // XDPTCP_BIND_MODE: auto | zerocopy | copy
+  std::size_t max_sockets = 16384;     // XDPTCP_MAX_SOCKETS
+  int log_level = 1;                   // XDPTCP_LOG: 0 errors only, 1 start-up, 2 every decision
+  std::string error;                   // why enabled is false although XDPTCP_IFACE is set
+};
+
+// Reads the variables from `getenv`. A bad value leaves enabled false and names the variable.
+PreloadConfig read_config();
+
+}  // namespace xdptcp::preload

@@ -1,0 +1,312 @@
+// The stack's life in an application's process; see process_state.h.
+#include "api/preload/process_state.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "api/preload/libc_calls.h"
+#include "userstack/kernel/iface_info.h"
+
+namespace xdptcp::preload {
+
+thread_local int t_reentry = 0;
+
+namespace {
+
+void fork_prepare() {
+  Process::get().before_fork();
+}
+void fork_parent() {
+  Process::get().after_fork_parent();
+}
+void fork_child() {
+  Process::get().after_fork_child();
+}
+void exit_handler() {
+  Process::get().at_exit();
+}
+
+}  // namespace
+
+Process& Process::get() {
+  // Never destroyed: interposed calls may come from other libraries' destructors after ours.
+  static Process* p = new Process();
+  return *p;
+}
+
+Process::Process() : cfg_(read_config()) {
+  if (!cfg_.error.empty()) {
+    log(0, "%s; every socket stays with the kernel", cfg_.error.c_str());
+  }
+  if (!cfg_.enabled) return;
+  // glibc's daemon() and system() fork inside libc, past any interposed fork(): atfork sees them.
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  std::atexit(exit_handler);
+}
+
+void Process::log(int level, const char* fmt, ...) const {
+  if (level > cfg_.log_level) return;
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf, "xdptcp-preload[%d]: ", static_cast<int>(getpid()));
+  va_list ap;
+  va_start(ap, fmt);
+  n += std::vsnprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), fmt, ap);
+  va_end(ap);
+  n = std::min<int>(n, static_cast<int>(sizeof buf) - 2);
+  buf[n++] = '\n';
+  (void)!libc().write(2, buf, static_cast<std::size_t>(n));
+}
+
+bool Process::serves(const wire::IpAddr& ip) {
+  if (!served_loaded_) {
+    ReentryGuard g;  // getifaddrs opens a netlink socket
+    if (cfg_.addresses.empty()) {
+      served_ = kernel::interface_addresses(cfg_.iface);
+    } else {
+      for (const auto& a : cfg_.addresses) {
+        if (auto p = wire::IpAddr::parse(a)) served_.push_back(*p);
+      }
+    }
+    served_loaded_ = true;
+  }
+  for (const auto& a : served_) {
+    if (a == ip) return true;
+  }
+  return false;
+}
+
+bool Process::ensure_started() {
+  if (state_ == StackState::kRunning) return true;
+  if (state_ != StackState::kNotStarted) return false;
+  if (!start()) {
+    state_ = StackState::kFailed;
+    return false;
+  }
+  state_ = StackState::kRunning;
+  // Listeners the application created before the stack ran (or before it forked) join it now.
+  fds_.for_each([this](int fd, FdEntry& e) {
+    if (e.kind.load(std::memory_order_relaxed) == Kind::kListener && e.sid < 0) (void)start_listener(fd, e);
+  });
+  return true;
+}
+
+bool Process::start() {
+  ReentryGuard g;
+  StackOptions o;
+  o.iface = cfg_.iface;
+  o.addresses = cfg_.addresses;
+  o.engines = 1;  // one event-loop thread drives one engine over every queue (Stack::drive)
+  o.bind_mode = cfg_.bind_mode;
+  o.busy_poll = cfg_.busy_poll;
+  o.pin_cores = false;  // the application's thread is the application's to place
+  o.max_sockets = cfg_.max_sockets;
+  // The application's own kernel socket holds each listening port (and serves loopback).
+  o.reserve_listening_ports = false;
+  std::string err;
+  stack_ = Stack::create(o, &err);
+  if (!stack_) {
+    log(0, "cannot start the stack on %s: %s; every socket stays with the kernel", cfg_.iface.c_str(), err.c_str());
+    return false;
+  }
+  ctx_ = stack_->drive(&err);
+  if (ctx_ == nullptr) {
+    log(0, "cannot drive the stack: %s; every socket stays with the kernel", err.c_str());
+    stack_.reset();
+    return false;
+  }
+  // One descriptor for the application's epoll sets and poll(): readable when a frame waits.
+  wake_epfd_ = libc().epoll_create1(EPOLL_CLOEXEC);
+  for (const int fd : ctx_->wait_fds()) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    (void)libc().epoll_ctl(wake_epfd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  refs_.assign(cfg_.max_sockets, 0);
+  owner_ = getpid();
+  log(1, "%s", stack_->describe().c_str());
+  return true;
+}
+
+int Process::new_placeholder(int family, bool cloexec) {
+  const int k = family == AF_INET6 ? 1 : 0;
+  if (placeholder_[k] < 0) {
+    placeholder_[k] = libc().socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (placeholder_[k] < 0) return -1;
+  }
+  return libc().fcntl(placeholder_[k], cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+}
+
+void Process::ref(int sid) {
+  if (sid >= 0 && static_cast<std::size_t>(sid) < refs_.size()) ++refs_[static_cast<std::size_t>(sid)];
+}
+
+bool Process::unref(int sid) {
+  if (sid < 0 || static_cast<std::size_t>(sid) >= refs_.size()) return false;
+  auto& r = refs_[static_cast<std::size_t>(sid)];
+  if (r > 0) --r;
+  return r == 0;
+}
+
+namespace {
+
+// Options the stack's sockets take (docs/API.md); the others the kernel socket keeps alone.
+bool replayable(int level, int name) {
+  if (level == SOL_SOCKET) {
+    return name == SO_REUSEADDR || name == SO_RCVBUF || name == SO_SNDBUF || name == SO_KEEPALIVE;
+  }
+  if (level == IPPROTO_TCP) {
+    return name == TCP_NODELAY || name == TCP_KEEPIDLE || name == TCP_KEEPINTVL || name == TCP_KEEPCNT;
+  }
+  return false;
+}
+
+int open_listener(Context& ctx, const FdEntry& e, const wire::SockAddr& local) {
+  const int family = local.ip.is_v4() ? AF_INET : AF_INET6;
+  const int sid = ctx.socket(family);
+  if (sid < 0) return -errno;
+  for (std::size_t i = 0; i < e.option_count; ++i) {
+    const SavedOption& o = e.options[i];
+    if (replayable(o.level, o.name)) (void)ctx.setsockopt(sid, o.level, o.name, &o.value, sizeof o.value);
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  from_sock_addr(local, false, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (ctx.bind(sid, reinterpret_cast<sockaddr*>(&ss), len) < 0 || ctx.listen(sid, e.backlog) < 0) {
+    const int err = errno;
+    (void)ctx.close(sid);
+    return -err;
+  }
+  return sid;
+}
+
+}  // namespace
+
+int Process::start_listener(int fd, FdEntry& e) {
+  const int sid = open_listener(*ctx_, e, e.local);
+  if (sid < 0) {
+    log(0, "fd %d: the stack cannot listen on %s (%s); the kernel serves it alone", fd, e.local.to_string().c_str(),
+        std::strerror(-sid));
+    return sid;
+  }
+  e.sid = sid;
+  ref(sid);
+  // [::] without IPV6_V6ONLY takes IPv4 too, as Linux's dual-stack socket does.
+  if (e.family == AF_INET6 && e.local.ip.is_unspecified() && !e.v6only) {
+    wire::SockAddr any4{wire::IpAddr::v4(0, 0, 0, 0), e.local.port};
+    const int sid4 = open_listener(*ctx_, e, any4);
+    if (sid4 >= 0) {
+      e.sid4 = sid4;
+      ref(sid4);
+    }
+  }
+  log(2, "fd %d: listening on %s on the stack and the kernel", fd, e.local.to_string().c_str());
+  return 0;
+}
+
+void Process::before_fork() {
+  mu_.lock();
+}
+
+void Process::after_fork_parent() {
+  mu_.unlock();
+}
+
+void Process::after_fork_child() {
+  // The lock was taken in before_fork by the forking thread, the only one the child has.
+  mu_.unlock();
+  if (state_ != StackState::kRunning) return;  // not started: the child may start its own
+  // The stack (its AF_XDP sockets, UMEM, TCP state) is the parent's. The child must never drive
+  // it nor tear it down: its connections become orphans (close() only closes the descriptor),
+  // its listeners plain kernel listeners, and the Stack object is left as it is (never freed).
+  state_ = StackState::kInherited;
+  (void)stack_.release();
+  ctx_ = nullptr;
+  fds_.for_each([](int, FdEntry& e) {
+    switch (e.kind.load(std::memory_order_relaxed)) {
+      case Kind::kConn:
+        e.kind.store(Kind::kOrphan, std::memory_order_release);
+        break;
+      case Kind::kListener:
+        e.sid = e.sid4 = -1;
+        e.kind.store(Kind::kCandidate, std::memory_order_release);  // the kernel socket alone
+        break;
+      case Kind::kEpoll:
+        e.queue = -1;
+        e.xdptcp_members = 0;
+        break;
+      default:
+        break;
+    }
+  });
+}
+
+void Process::at_exit() {
+  std::lock_guard lock(mu_);
+  if (state_ != StackState::kRunning || getpid() != owner_) return;
+  ReentryGuard g;
+  // Rules and XSKMAP entries go now; a process killed without exit loses its AF_XDP sockets with
+  // it, and the steering program passes its ports back to the kernel at once.
+  ctx_ = nullptr;
+  stack_.reset();
+  state_ = StackState::kFailed;
+}
+
+int to_sock_addr(const sockaddr* addr, socklen_t len, wire::SockAddr* out) {
+  if (addr == nullptr) return -EFAULT;
+  if (addr->sa_family == AF_INET) {
+    if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return -EINVAL;
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(addr);
+    out->ip = wire::IpAddr::v4_bytes(reinterpret_cast<const std::uint8_t*>(&sin->sin_addr));
+    out->port = ntohs(sin->sin_port);
+    return 0;
+  }
+  if (addr->sa_family == AF_INET6) {
+    if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return -EINVAL;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    const auto* b = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
+    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    out->ip = std::memcmp(b, kMapped, sizeof kMapped) == 0 ? wire::IpAddr::v4_bytes(b + 12) : wire::IpAddr::v6_bytes(b);
+    out->port = ntohs(sin6->sin6_port);
+    return 0;
+  }
+  return -EAFNOSUPPORT;
+}
+
+void from_sock_addr(const wire::SockAddr& a, bool as_v6, sockaddr* addr, socklen_t* len) {
+  if (addr == nullptr || len == nullptr) return;
+  sockaddr_storage ss{};
+  socklen_t n = 0;
+  if (a.ip.is_v4() && !as_v6) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(a.port);
+    std::memcpy(&sin->sin_addr, a.ip.bytes.data(), 4);
+    n = sizeof *sin;
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(a.port);
+    auto* b = reinterpret_cast<std::uint8_t*>(&sin6->sin6_addr);
+    if (a.ip.is_v4()) {
+      b[10] = b[11] = 0xff;
+      std::memcpy(b + 12, a.ip.bytes.data(), 4);
+    } else {
+      std::memcpy(b, a.ip.bytes.data(), 16);
+    }
+    n = sizeof *sin6;
+  }
+  std::memcpy(addr, &ss, std::min(n, *len));
+  *len = n;
+}
+
+}  // namespace xdptcp::preload

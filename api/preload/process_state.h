@@ -1,0 +1,139 @@
+// The preload library's state in one process: its settings, the descriptor table, and the xdptcp
+// stack, which starts lazily in the process that first uses an xdptcp socket after the last fork
+// (nginx creates its listeners in the master and serves them from a worker) and is left untouched
+// by a forked child (redis's BGSAVE child closes the inherited listeners; the parent's connections
+// must not notice). See docs/PRELOAD.md.
+//
+// Threads: one lock serialises every call into the stack (Context is single-threaded). A single
+// event-loop application takes it uncontended; nothing blocks while holding it. The stack's own
+// code calls socket(), bind(), close()... through the interposed symbols: a thread-local depth
+// (ReentryGuard) sends those straight to the C library.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/preload/fd_table.h"
+#include "api/preload/preload_config.h"
+#include "userstack/wire/ip_addr.h"
+#include "xdptcp/xdptcp.hpp"
+
+namespace xdptcp::preload {
+
+enum class StackState : std::uint8_t {
+  kNotStarted,  // no xdptcp socket used yet in this process
+  kRunning,     // this process drives the stack
+  kFailed,      // could not start (said why once): every socket stays with the kernel
+  kInherited,   // a forked child of a process whose stack runs: the stack is the parent's
+};
+
+// Tags that replace the application's epoll data for what the library registers itself.
+inline constexpr std::uint64_t kWakeTag = 0x7864'7470'ffff'ffffULL;  // the engine's wake-up set
+inline constexpr std::uint64_t kFdTagHigh = 0x7864'7470'0000'0000ULL;  // | fd: a listener's sides
+inline bool is_fd_tag(std::uint64_t d) {
+  return (d & 0xffff'ffff'0000'0000ULL) == kFdTagHigh && d != kWakeTag;
+}
+
+class Process {
+ public:
+  static Process& get();
+
+  const PreloadConfig& config() const { return cfg_; }
+  FdTable& fds() { return fds_; }
+  std::mutex& mutex() { return mu_; }
+
+  // Under the lock. Starts the stack when it is not running yet; false when it cannot run here
+  // (failed, inherited, disabled).
+  bool ensure_started();
+  StackState state() const { return state_; }
+  Context& ctx() { return *ctx_; }
+  int wake_epfd() const { return wake_epfd_; }
+
+  // Whether the stack serves `ip` (one of the interface's addresses, or XDPTCP_ADDRESSES).
+  bool serves(const wire::IpAddr& ip);
+  // Under the lock: a new kernel descriptor standing for a stack socket (dup of a private unbound
+  // socket: no kernel socket allocated per connection), close-on-exec when asked.
+  int new_placeholder(int family, bool cloexec);
+
+  // Reference counts of stack sockets shared by several descriptors (dup).
+  void ref(int sid);
+  bool unref(int sid);  // true when the last descriptor is gone
+
+  // Creates the stack's listeners of a listening entry (its kernel socket listens already).
+  int start_listener(int fd, FdEntry& e);
+
+  void log(int level, const char* fmt, ...) const __attribute__((format(printf, 3, 4)));
+
+  // pthread_atfork handlers.
+  void before_fork();
+  void after_fork_parent();
+  void after_fork_child();
+  void at_exit();
+
+ private:
+  Process();
+  bool start();
+
+  PreloadConfig cfg_;
+  FdTable fds_;
+  std::mutex mu_;
+  StackState state_ = StackState::kNotStarted;
+  pid_t owner_ = 0;
+  std::unique_ptr<Stack> stack_;
+  Context* ctx_ = nullptr;
+  int wake_epfd_ = -1;
+  int placeholder_[2] = {-1, -1};  // AF_INET, AF_INET6
+  std::vector<std::uint16_t> refs_;
+  std::vector<wire::IpAddr> served_;
+  bool served_loaded_ = false;
+};
+
+// Depth of calls into the stack on this thread: non-zero means "go straight to the C library".
+extern thread_local int t_reentry;
+
+struct ReentryGuard {
+  ReentryGuard() { ++t_reentry; }
+  ~ReentryGuard() { --t_reentry; }
+  ReentryGuard(const ReentryGuard&) = delete;
+  ReentryGuard& operator=(const ReentryGuard&) = delete;
+};
+
+// The process lock plus the re-entry mark: hold it for every call into the stack.
+class StackLock {
+ public:
+  StackLock() : lock_(Process::get().mutex()) { ++t_reentry; }
+  ~StackLock() {
+    if (lock_.owns_lock()) --t_reentry;
+  }
+  StackLock(const StackLock&) = delete;
+  StackLock& operator=(const StackLock&) = delete;
+  void unlock() {
+    --t_reentry;
+    lock_.unlock();
+  }
+  void lock() {
+    lock_.lock();
+    ++t_reentry;
+  }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+};
+
+// Whether an interposed call should look at the table at all (library enabled, not re-entered).
+inline bool intercepting() {
+  return t_reentry == 0 && Process::get().config().enabled;
+}
+
+// sockaddr <-> SockAddr, IPv4-mapped IPv6 addresses unmapped (an AF_INET6 socket may connect to
+// ::ffff:198.18.0.2, which the stack serves as IPv4). Negative errno on a bad address.
+int to_sock_addr(const sockaddr* addr, socklen_t len, wire::SockAddr* out);
+// As the kernel fills a sockaddr: copies what fits, sets *len to the full size. `as_v6` writes an
+// IPv4 address as ::ffff:a.b.c.d (an AF_INET6 descriptor's view).
+void from_sock_addr(const wire::SockAddr& a, bool as_v6, sockaddr* addr, socklen_t* len);
+
+}  // namespace xdptcp::preload
