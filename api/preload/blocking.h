@@ -26,7 +26,7 @@ struct Deadline {
 // released. kernel_fd (or -1) is also slept on for POLLIN; when it becomes readable, *kernel_ready
 // is set and the wait ends. Returns 0, or -1 with errno EINTR (a signal: the kernel's call would
 // return EINTR too) or EAGAIN (the deadline passed, as SO_RCVTIMEO's expiry does).
-int wait_until(StackLock& lock, const std::function<bool()>& ready, const Deadline& deadline, int kernel_fd = -1,
-               bool* kernel_ready = nullptr);
+int wait_until(StackLock& lock, const std::function<bool()>& ready, const Deadline& deadline,
+               int kernel_fd = -1, bool* kernel_ready = nullptr);
 
 }  // namespace xdptcp::preload

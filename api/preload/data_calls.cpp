@@ -34,7 +34,8 @@ ssize_t on_conn(int fd, std::uint32_t want, bool dontwait, Op op) {
   StackLock lock;
   Process& p = Process::get();
   FdEntry* e = p.fds().find(fd);
-  if (e == nullptr || e->kind.load(std::memory_order_relaxed) != Kind::kConn || p.state() != StackState::kRunning) {
+  if (e == nullptr || e->kind.load(std::memory_order_relaxed) != Kind::kConn ||
+      p.state() != StackState::kRunning) {
     errno = EBADF;
     return -1;
   }
@@ -150,7 +151,8 @@ XDPTCP_EXPORT ssize_t __read_chk(int fd, void* buf, size_t len, size_t buflen) {
 
 XDPTCP_EXPORT ssize_t readv(int fd, const iovec* iov, int iovcnt) {
   if (!is_conn(fd)) return is_orphan(fd) ? set_errno(EBADF) : libc().readv(fd, iov, iovcnt);
-  return on_conn(fd, EPOLLIN, false, [iov, iovcnt](Context& c, int sid) { return c.readv(sid, iov, iovcnt); });
+  return on_conn(fd, EPOLLIN, false,
+                 [iov, iovcnt](Context& c, int sid) { return c.readv(sid, iov, iovcnt); });
 }
 
 XDPTCP_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
@@ -160,12 +162,14 @@ XDPTCP_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
 
 XDPTCP_EXPORT ssize_t writev(int fd, const iovec* iov, int iovcnt) {
   if (!is_conn(fd)) return is_orphan(fd) ? set_errno(EBADF) : libc().writev(fd, iov, iovcnt);
-  return sent(on_conn(fd, EPOLLOUT, false, [iov, iovcnt](Context& c, int sid) { return c.writev(sid, iov, iovcnt); }),
-              0);
+  return sent(
+      on_conn(fd, EPOLLOUT, false, [iov, iovcnt](Context& c, int sid) { return c.writev(sid, iov, iovcnt); }),
+      0);
 }
 
 XDPTCP_EXPORT ssize_t recv(int fd, void* buf, size_t len, int flags) {
-  if (!is_conn(fd)) return is_orphan(fd) ? set_errno(EBADF) : libc().recvfrom(fd, buf, len, flags, nullptr, nullptr);
+  if (!is_conn(fd))
+    return is_orphan(fd) ? set_errno(EBADF) : libc().recvfrom(fd, buf, len, flags, nullptr, nullptr);
   return recv_impl(fd, buf, len, flags);
 }
 
@@ -200,7 +204,8 @@ XDPTCP_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
     // Peek into the first buffer only (MSG_PEEK readers pass one).
     r = n > 0 ? recv_impl(fd, iov[0].iov_base, iov[0].iov_len, flags) : 0;
   } else {
-    r = on_conn(fd, EPOLLIN, (flags & MSG_DONTWAIT) != 0, [iov, n](Context& c, int sid) { return c.readv(sid, iov, n); });
+    r = on_conn(fd, EPOLLIN, (flags & MSG_DONTWAIT) != 0,
+                [iov, n](Context& c, int sid) { return c.readv(sid, iov, n); });
   }
   if (r >= 0) {
     if (msg->msg_name != nullptr) fill_peer(fd, static_cast<sockaddr*>(msg->msg_name), &msg->msg_namelen);
@@ -215,7 +220,8 @@ XDPTCP_EXPORT ssize_t send(int fd, const void* buf, size_t len, int flags) {
   return send_impl(fd, buf, len, flags);
 }
 
-XDPTCP_EXPORT ssize_t sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* addr, socklen_t alen) {
+XDPTCP_EXPORT ssize_t sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* addr,
+                             socklen_t alen) {
   if (!is_conn(fd)) return is_orphan(fd) ? set_errno(EBADF) : libc().sendto(fd, buf, len, flags, addr, alen);
   return send_impl(fd, buf, len, flags);  // a connected TCP socket ignores the address, as Linux does
 }
@@ -232,7 +238,8 @@ XDPTCP_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
 }
 
 XDPTCP_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
-  if (!is_conn(out_fd)) return is_orphan(out_fd) ? set_errno(EBADF) : libc().sendfile(out_fd, in_fd, offset, count);
+  if (!is_conn(out_fd))
+    return is_orphan(out_fd) ? set_errno(EBADF) : libc().sendfile(out_fd, in_fd, offset, count);
   return sendfile_impl(out_fd, in_fd, offset, count);
 }
 

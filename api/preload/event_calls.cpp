@@ -149,8 +149,9 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
         int fd = -1;
         if (!untag(epfd, data, &fd, &data)) continue;
         p.fds().find(fd)->kernel_ready = true;
-        const auto* same = std::find_if(listeners.begin(), listeners.begin() + static_cast<std::ptrdiff_t>(nl),
-                                        [fd](const auto& x) { return x.first == fd; });
+        const auto* same =
+            std::find_if(listeners.begin(), listeners.begin() + static_cast<std::ptrdiff_t>(nl),
+                         [fd](const auto& x) { return x.first == fd; });
         if (same != listeners.begin() + static_cast<std::ptrdiff_t>(nl)) {
           events[same->second].events |= events[i].events;  // one event per fd, as epoll reports
           continue;
@@ -214,7 +215,8 @@ int poll_impl(pollfd* fds, nfds_t nfds, int timeout, const sigset_t* sigmask) {
     }
     kfds[nfds] = {p.wake_epfd(), POLLIN, 0};
     const int left = deadline.remaining_ms();
-    const int ms = (ready > 0 || timeout == 0 || p.config().busy_poll) ? 0 : ctx.begin_sleep(timeout < 0 ? -1 : left);
+    const int ms =
+        (ready > 0 || timeout == 0 || p.config().busy_poll) ? 0 : ctx.begin_sleep(timeout < 0 ? -1 : left);
     const bool slept = ready == 0;
     lock.unlock();
     timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1'000'000};
@@ -228,7 +230,8 @@ int poll_impl(pollfd* fds, nfds_t nfds, int timeout, const sigset_t* sigmask) {
     for (nfds_t i = 0; i < nfds; ++i) {
       if (kfds[i].fd >= 0 && kfds[i].revents != 0) {
         FdEntry* e = p.fds().find(fds[i].fd);
-        if (e != nullptr && e->kind.load(std::memory_order_relaxed) == Kind::kListener) e->kernel_ready = true;
+        if (e != nullptr && e->kind.load(std::memory_order_relaxed) == Kind::kListener)
+          e->kernel_ready = true;
         fds[i].revents = static_cast<short>(fds[i].revents | kfds[i].revents);
       }
       if (fds[i].revents != 0) ++total;
@@ -309,7 +312,8 @@ XDPTCP_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   if (!intercepting()) return libc().epoll_ctl(epfd, op, fd, ev);
   Process& p = Process::get();
   const Kind k = p.fds().kind(fd);
-  p.log(2, "epoll_ctl(%d, %d, fd %d): kinds %d %d", epfd, op, fd, static_cast<int>(p.fds().kind(epfd)), static_cast<int>(k));
+  p.log(2, "epoll_ctl(%d, %d, fd %d): kinds %d %d", epfd, op, fd, static_cast<int>(p.fds().kind(epfd)),
+        static_cast<int>(k));
   if ((k != Kind::kConn && k != Kind::kListener) || p.fds().kind(epfd) != Kind::kEpoll) {
     return libc().epoll_ctl(epfd, op, fd, ev);
   }
@@ -339,7 +343,8 @@ XDPTCP_EXPORT int epoll_pwait(int epfd, epoll_event* events, int max, int timeou
   return wait_impl(epfd, events, max, timeout, sigmask);
 }
 
-XDPTCP_EXPORT int epoll_pwait2(int epfd, epoll_event* events, int max, const timespec* ts, const sigset_t* sigmask) {
+XDPTCP_EXPORT int epoll_pwait2(int epfd, epoll_event* events, int max, const timespec* ts,
+                               const sigset_t* sigmask) {
   return wait_impl(epfd, events, max, timeout_ms_of(ts), sigmask);
 }
 
@@ -356,7 +361,8 @@ XDPTCP_EXPORT int ppoll(pollfd* fds, nfds_t nfds, const timespec* ts, const sigs
   return poll_impl(fds, nfds, timeout_ms_of(ts), sigmask);
 }
 
-XDPTCP_EXPORT int __ppoll_chk(pollfd* fds, nfds_t nfds, const timespec* ts, const sigset_t* sigmask, size_t fdslen) {
+XDPTCP_EXPORT int __ppoll_chk(pollfd* fds, nfds_t nfds, const timespec* ts, const sigset_t* sigmask,
+                              size_t fdslen) {
   if (fdslen / sizeof(pollfd) < nfds) __chk_fail();
   return poll_impl(fds, nfds, timeout_ms_of(ts), sigmask);
 }
@@ -367,6 +373,7 @@ XDPTCP_EXPORT int select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, timeval* 
   return select_impl(nfds, rd, wr, ex, &ts, nullptr);
 }
 
-XDPTCP_EXPORT int pselect(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, const timespec* ts, const sigset_t* sigmask) {
+XDPTCP_EXPORT int pselect(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, const timespec* ts,
+                          const sigset_t* sigmask) {
   return select_impl(nfds, rd, wr, ex, ts, sigmask);
 }

@@ -47,8 +47,8 @@ struct FdEntry {
   static constexpr std::size_t kMaxEpolls = 8;
 
   std::atomic<Kind> kind{Kind::kNone};  // read without the lock on every call
-  int family = 0;                        // AF_INET or AF_INET6, as the application created it
-  bool nonblock = false;                 // O_NONBLOCK as the application set it
+  int family = 0;                       // AF_INET or AF_INET6, as the application created it
+  bool nonblock = false;                // O_NONBLOCK as the application set it
   bool bound = false;
   bool v6only = false;
   bool kernel_ready = false;  // listener: the kernel side reported a connection to accept

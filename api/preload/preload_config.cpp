@@ -41,9 +41,9 @@ PreloadConfig read_config() {
   unsigned long long v = 0;
   if (const char* e = std::getenv("XDPTCP_ENGINES"); e != nullptr && *e != '\0') {
     if (!parse_uint(e, 0, 1, &v)) {
-      return bad("XDPTCP_ENGINES",
-                 std::string("'") + e +
-                     "': an application's event-loop thread drives one engine, which serves every queue; use 1 (or 0)");
+      return bad("XDPTCP_ENGINES", std::string("'") + e +
+                                       "': an application's event-loop thread drives one engine, which "
+                                       "serves every queue; use 1 (or 0)");
     }
     c.engines = 1;
   }

@@ -114,7 +114,8 @@ bool Process::start() {
   std::string err;
   stack_ = Stack::create(o, &err);
   if (!stack_) {
-    log(0, "cannot start the stack on %s: %s; every socket stays with the kernel", cfg_.iface.c_str(), err.c_str());
+    log(0, "cannot start the stack on %s: %s; every socket stays with the kernel", cfg_.iface.c_str(),
+        err.c_str());
     return false;
   }
   ctx_ = stack_->drive(&err);
@@ -194,8 +195,8 @@ int open_listener(Context& ctx, const FdEntry& e, const wire::SockAddr& local) {
 int Process::start_listener(int fd, FdEntry& e) {
   const int sid = open_listener(*ctx_, e, e.local);
   if (sid < 0) {
-    log(0, "fd %d: the stack cannot listen on %s (%s); the kernel serves it alone", fd, e.local.to_string().c_str(),
-        std::strerror(-sid));
+    log(0, "fd %d: the stack cannot listen on %s (%s); the kernel serves it alone", fd,
+        e.local.to_string().c_str(), std::strerror(-sid));
     return sid;
   }
   e.sid = sid;
@@ -275,7 +276,8 @@ int to_sock_addr(const sockaddr* addr, socklen_t len, wire::SockAddr* out) {
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(addr);
     const auto* b = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
     static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    out->ip = std::memcmp(b, kMapped, sizeof kMapped) == 0 ? wire::IpAddr::v4_bytes(b + 12) : wire::IpAddr::v6_bytes(b);
+    out->ip = std::memcmp(b, kMapped, sizeof kMapped) == 0 ? wire::IpAddr::v4_bytes(b + 12)
+                                                           : wire::IpAddr::v6_bytes(b);
     out->port = ntohs(sin6->sin6_port);
     return 0;
   }

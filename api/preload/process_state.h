@@ -32,7 +32,7 @@ enum class StackState : std::uint8_t {
 };
 
 // Tags that replace the application's epoll data for what the library registers itself.
-inline constexpr std::uint64_t kWakeTag = 0x7864'7470'ffff'ffffULL;  // the engine's wake-up set
+inline constexpr std::uint64_t kWakeTag = 0x7864'7470'ffff'ffffULL;    // the engine's wake-up set
 inline constexpr std::uint64_t kFdTagHigh = 0x7864'7470'0000'0000ULL;  // | fd: a listener's sides
 inline bool is_fd_tag(std::uint64_t d) {
   return (d & 0xffff'ffff'0000'0000ULL) == kFdTagHigh && d != kWakeTag;

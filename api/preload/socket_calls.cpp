@@ -40,7 +40,8 @@ bool route_source(const wire::SockAddr& dst, wire::IpAddr* src) {
   if (s < 0) return false;
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  from_sock_addr({dst.ip, dst.port == 0 ? std::uint16_t{9} : dst.port}, false, reinterpret_cast<sockaddr*>(&ss), &len);
+  from_sock_addr({dst.ip, dst.port == 0 ? std::uint16_t{9} : dst.port}, false,
+                 reinterpret_cast<sockaddr*>(&ss), &len);
   bool ok = libc().connect(s, reinterpret_cast<sockaddr*>(&ss), len) == 0;
   if (ok) {
     len = sizeof ss;
@@ -62,8 +63,8 @@ FdEntry* entry_of(int fd, Kind k) {
 void replay_options(Context& ctx, int sid, const FdEntry& e) {
   for (std::size_t i = 0; i < e.option_count; ++i) {
     const SavedOption& o = e.options[i];
-    const bool ok = (o.level == SOL_SOCKET && (o.name == SO_REUSEADDR || o.name == SO_RCVBUF || o.name == SO_SNDBUF ||
-                                               o.name == SO_KEEPALIVE)) ||
+    const bool ok = (o.level == SOL_SOCKET && (o.name == SO_REUSEADDR || o.name == SO_RCVBUF ||
+                                               o.name == SO_SNDBUF || o.name == SO_KEEPALIVE)) ||
                     (o.level == IPPROTO_TCP && (o.name == TCP_NODELAY || o.name == TCP_KEEPIDLE ||
                                                 o.name == TCP_KEEPINTVL || o.name == TCP_KEEPCNT));
     if (ok) (void)ctx.setsockopt(sid, o.level, o.name, &o.value, sizeof o.value);
@@ -119,7 +120,8 @@ int accept_impl(int fd, sockaddr* addr, socklen_t* len, int flags) {
       ce->kind.store(Kind::kConn, std::memory_order_release);
       if (addr != nullptr && len != nullptr) {
         wire::SockAddr a;
-        if (to_sock_addr(reinterpret_cast<sockaddr*>(&peer), plen, &a) == 0) from_sock_addr(a, ce->mapped, addr, len);
+        if (to_sock_addr(reinterpret_cast<sockaddr*>(&peer), plen, &a) == 0)
+          from_sock_addr(a, ce->mapped, addr, len);
       }
       p.log(2, "fd %d: accepted a stack connection on fd %d", pfd, fd);
       return pfd;
@@ -137,7 +139,8 @@ int accept_impl(int fd, sockaddr* addr, socklen_t* len, int flags) {
     auto ready = [&ctx, sid, sid4] {
       return ((ctx.poll_events(sid) | (sid4 >= 0 ? ctx.poll_events(sid4) : 0)) & EPOLLIN) != 0;
     };
-    if (wait_until(lock, ready, Deadline(static_cast<int>(e->rcv_timeout_ms)), fd, &e->kernel_ready) < 0) return -1;
+    if (wait_until(lock, ready, Deadline(static_cast<int>(e->rcv_timeout_ms)), fd, &e->kernel_ready) < 0)
+      return -1;
     e = entry_of(fd, Kind::kListener);
     if (e == nullptr || e->sid < 0) return set_errno(EBADF);
   }
@@ -225,7 +228,8 @@ XDPTCP_EXPORT int bind(int fd, const sockaddr* addr, socklen_t len) {
   }
   e->bound = true;
   e->local = a;
-  Process::get().log(2, "fd %d: bound to %s: the stack's if it listens or connects", fd, a.to_string().c_str());
+  Process::get().log(2, "fd %d: bound to %s: the stack's if it listens or connects", fd,
+                     a.to_string().c_str());
   return r;
 }
 
@@ -262,7 +266,8 @@ XDPTCP_EXPORT int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) {
 }
 
 XDPTCP_EXPORT int connect(int fd, const sockaddr* addr, socklen_t len) {
-  if (!intercepting() || Process::get().fds().kind(fd) != Kind::kCandidate) return libc().connect(fd, addr, len);
+  if (!intercepting() || Process::get().fds().kind(fd) != Kind::kCandidate)
+    return libc().connect(fd, addr, len);
   wire::SockAddr dst;
   if (to_sock_addr(addr, len, &dst) < 0) return libc().connect(fd, addr, len);
   Process& p = Process::get();
@@ -325,7 +330,8 @@ XDPTCP_EXPORT int shutdown(int fd, int how) {
 }
 
 XDPTCP_EXPORT int getsockname(int fd, sockaddr* addr, socklen_t* len) {
-  if (!intercepting() || Process::get().fds().kind(fd) != Kind::kConn) return libc().getsockname(fd, addr, len);
+  if (!intercepting() || Process::get().fds().kind(fd) != Kind::kConn)
+    return libc().getsockname(fd, addr, len);
   StackLock lock;
   FdEntry* e = entry_of(fd, Kind::kConn);
   if (e == nullptr) return set_errno(EBADF);
@@ -339,7 +345,8 @@ XDPTCP_EXPORT int getsockname(int fd, sockaddr* addr, socklen_t* len) {
 }
 
 XDPTCP_EXPORT int getpeername(int fd, sockaddr* addr, socklen_t* len) {
-  if (!intercepting() || Process::get().fds().kind(fd) != Kind::kConn) return libc().getpeername(fd, addr, len);
+  if (!intercepting() || Process::get().fds().kind(fd) != Kind::kConn)
+    return libc().getpeername(fd, addr, len);
   StackLock lock;
   FdEntry* e = entry_of(fd, Kind::kConn);
   if (e == nullptr) return set_errno(EBADF);
@@ -370,7 +377,8 @@ int conn_setsockopt(FdEntry& e, int level, int name, const void* value, socklen_
     return 0;
   }
   // Meaningless on a connected socket, accepted by the kernel all the same.
-  if ((level == SOL_SOCKET && name == SO_REUSEPORT) || (level == IPPROTO_TCP && name == TCP_DEFER_ACCEPT)) return 0;
+  if ((level == SOL_SOCKET && name == SO_REUSEPORT) || (level == IPPROTO_TCP && name == TCP_DEFER_ACCEPT))
+    return 0;
   if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) return set_errno(EINVAL);  // Linux: not once connected
   return Process::get().ctx().setsockopt(e.sid, level, name, value, len);
 }
@@ -513,7 +521,8 @@ XDPTCP_EXPORT int ioctl(int fd, unsigned long request, ...) {
   va_end(ap);
   if (!intercepting()) return libc().ioctl(fd, request, arg);
   const Kind k = Process::get().fds().kind(fd);
-  if (k != Kind::kConn && k != Kind::kListener && k != Kind::kCandidate) return libc().ioctl(fd, request, arg);
+  if (k != Kind::kConn && k != Kind::kListener && k != Kind::kCandidate)
+    return libc().ioctl(fd, request, arg);
   StackLock lock;
   FdEntry* e = Process::get().fds().find(fd);
   if (e == nullptr || e->kind.load(std::memory_order_relaxed) != k) return set_errno(EBADF);
@@ -552,7 +561,8 @@ int dup_onto(int oldfd, int newfd, int flags, bool is_dup3) {
   StackLock lock;
   if (oldfd == newfd) return is_dup3 ? set_errno(EINVAL) : libc().dup2(oldfd, newfd);
   // The kernel closes newfd silently; its stack state goes first.
-  if (FdEntry* old = p.fds().find(newfd); old != nullptr && old->kind.load(std::memory_order_relaxed) != Kind::kNone) {
+  if (FdEntry* old = p.fds().find(newfd);
+      old != nullptr && old->kind.load(std::memory_order_relaxed) != Kind::kNone) {
     forget(*old);
   }
   const int r = is_dup3 ? libc().dup3(oldfd, newfd, flags) : libc().dup2(oldfd, newfd);

@@ -98,8 +98,8 @@ class StackPortClaims final : public PortClaims {
 
 // An engine built on the caller's thread (Stack::drive), with what it runs on.
 struct DrivenEngine {
-  DrivenEngine(const engine::EngineConfig& ec, io::PacketIo& io, unsigned ifindex, const std::atomic<bool>* stop,
-               PortClaims* claims)
+  DrivenEngine(const engine::EngineConfig& ec, io::PacketIo& io, unsigned ifindex,
+               const std::atomic<bool>* stop, PortClaims* claims)
       : resolver(ifindex), eng(ec, io, clock, &resolver), ci(eng, 0, stop, claims), ctx(&ci) {}
   MonotonicClock clock;
   KernelResolver resolver;
@@ -113,10 +113,10 @@ struct StackImpl {
   kernel::InterfaceInfo info;
   std::optional<kernel::Attachment> attachment;  // when the stack attached the program itself
   kernel::PinnedSteerMaps maps;
-  std::vector<std::unique_ptr<io::AfXdpPort>> ports;            // one per RX queue
-  std::vector<std::unique_ptr<io::MultiQueueIo>> multi;         // per engine serving several queues
-  std::vector<io::PacketIo*> engine_io;                         // per engine: its port, or its multi
-  std::unique_ptr<DrivenEngine> driven;                         // Stack::drive()
+  std::vector<std::unique_ptr<io::AfXdpPort>> ports;     // one per RX queue
+  std::vector<std::unique_ptr<io::MultiQueueIo>> multi;  // per engine serving several queues
+  std::vector<io::PacketIo*> engine_io;                  // per engine: its port, or its multi
+  std::unique_ptr<DrivenEngine> driven;                  // Stack::drive()
   kernel::PortRange ephemeral{};
   std::vector<wire::IpAddr> addrs;
   std::unique_ptr<StackPortClaims> claims;
@@ -282,8 +282,8 @@ void Stack::stop() {
 std::string Stack::describe() const {
   std::ostringstream o;
   o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), " << impl_->ports.size()
-    << " queue(s), " << engines() << " engine(s), AF_XDP " << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy")
-    << " mode";
+    << " queue(s), " << engines() << " engine(s), AF_XDP "
+    << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy") << " mode";
   if (impl_->attachment) {
     o << ", steering program attached by this process (" << kernel::to_string(impl_->attachment->info().mode)
       << ")";
@@ -318,7 +318,8 @@ engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n
   if (impl.opts.time_wait_ms != 0) ec.tcp.time_wait = Duration::millis(impl.opts.time_wait_ms);
   ec.spin = Duration::micros(impl.opts.spin_us);
   ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl.ephemeral.lo + i * span);
-  ec.tcp.ephemeral_hi = static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl.ephemeral.lo + (i + 1) * span - 1);
+  ec.tcp.ephemeral_hi =
+      static_cast<std::uint16_t>(i + 1 == n ? 65535u : impl.ephemeral.lo + (i + 1) * span - 1);
   // Design brief §5: with the NIC's RSS key and table each engine picks, within its slice,
   // source ports whose replies come back to its queue; without them (veth) the hand-off does.
   // An engine serving several queues cannot name one, so it takes any port.
@@ -338,8 +339,9 @@ Context* Stack::drive(std::string* error) {
     }
     return nullptr;
   }
-  impl_->driven = std::make_unique<detail::DrivenEngine>(detail::engine_config(*impl_, 0, 1), *impl_->engine_io[0],
-                                                         impl_->info.ifindex, &impl_->stop, impl_->claims.get());
+  impl_->driven =
+      std::make_unique<detail::DrivenEngine>(detail::engine_config(*impl_, 0, 1), *impl_->engine_io[0],
+                                             impl_->info.ifindex, &impl_->stop, impl_->claims.get());
   return &impl_->driven->ctx;
 }
 

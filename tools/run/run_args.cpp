@@ -80,12 +80,14 @@ RunParse parse_run_args(int argc, const char* const* argv, const char* (*env)(co
   return p;
 }
 
-std::vector<std::pair<std::string, std::string>> preload_environment(const RunOptions& o, const std::string& library,
+std::vector<std::pair<std::string, std::string>> preload_environment(const RunOptions& o,
+                                                                     const std::string& library,
                                                                      const char* existing_ld_preload) {
   std::string addrs;
   for (const auto& a : o.addresses) addrs += (addrs.empty() ? "" : ",") + a;
   std::string preload = library;
-  if (existing_ld_preload != nullptr && *existing_ld_preload != '\0') preload += std::string(":") + existing_ld_preload;
+  if (existing_ld_preload != nullptr && *existing_ld_preload != '\0')
+    preload += std::string(":") + existing_ld_preload;
   return {
       {"XDPTCP_IFACE", o.iface},
       {"XDPTCP_ADDRESSES", addrs},

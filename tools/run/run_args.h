@@ -21,16 +21,17 @@ struct RunOptions {
 
 struct RunParse {
   std::optional<RunOptions> options;  // set when the command should run
-  int exit_code = 0;                   // otherwise: 0 after --help, 64 (EX_USAGE) on a bad argument
-  std::string out;                     // what to print on stdout (help)
-  std::string err;                     // what to print on stderr (the argument at fault)
+  int exit_code = 0;                  // otherwise: 0 after --help, 64 (EX_USAGE) on a bad argument
+  std::string out;                    // what to print on stdout (help)
+  std::string err;                    // what to print on stderr (the argument at fault)
 };
 
 // argv as main() has it; `env` looks a variable up (getenv in production).
 RunParse parse_run_args(int argc, const char* const* argv, const char* (*env)(const char*));
 
 // The environment the command gets: XDPTCP_* from the options, LD_PRELOAD with the library first.
-std::vector<std::pair<std::string, std::string>> preload_environment(const RunOptions& o, const std::string& library,
+std::vector<std::pair<std::string, std::string>> preload_environment(const RunOptions& o,
+                                                                     const std::string& library,
                                                                      const char* existing_ld_preload);
 
 }  // namespace xdptcp::run

@@ -16,6 +16,7 @@
 
 #include "tools/run/run_args.h"
 #include "userstack/kernel/iface_info.h"
+#include "userstack/kernel/xdp_attach.h"
 
 namespace {
 
@@ -42,7 +43,8 @@ std::string find_library() {
   std::string dir(self);
   dir = dir.substr(0, dir.rfind('/'));
   const std::string prefix = dir.substr(0, dir.rfind('/'));
-  for (const std::string& cand : {prefix + "/lib/libxdptcp-preload.so", prefix + "/" XDPTCP_LIBDIR "/libxdptcp-preload.so"}) {
+  for (const std::string& cand :
+       {prefix + "/lib/libxdptcp-preload.so", prefix + "/" XDPTCP_LIBDIR "/libxdptcp-preload.so"}) {
     struct stat st {};
     if (stat(cand.c_str(), &st) == 0) return cand;
   }
@@ -52,7 +54,8 @@ std::string find_library() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  xdptcp::run::RunParse parsed = xdptcp::run::parse_run_args(argc, argv, [](const char* n) -> const char* { return std::getenv(n); });
+  xdptcp::run::RunParse parsed =
+      xdptcp::run::parse_run_args(argc, argv, [](const char* n) -> const char* { return std::getenv(n); });
   std::cout << parsed.out;
   std::cerr << parsed.err;
   if (!parsed.options) return parsed.exit_code;
@@ -68,9 +71,10 @@ int main(int argc, char** argv) {
   const unsigned long long caps = effective_caps();
   auto has = [caps](int c) { return (caps >> c & 1ULL) != 0; };
   if (!has(CAP_NET_RAW) || !has(CAP_NET_ADMIN) || !(has(CAP_BPF) || has(CAP_SYS_ADMIN))) {
-    std::cerr << "xdptcp-run: needs root, or CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF, to open AF_XDP sockets and "
-                 "use the steering program on "
-              << o.iface << "; run it with sudo\n";
+    std::cerr
+        << "xdptcp-run: needs root, or CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF, to open AF_XDP sockets and "
+           "use the steering program on "
+        << o.iface << "; run it with sudo\n";
     return kExNoPerm;
   }
   const int probe = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -86,10 +90,31 @@ int main(int argc, char** argv) {
               << "`) or pass --addresses\n";
     return kExUnavailable;
   }
+  // The steering program outlives the application: attached here (as `xdptcp-ctl attach` does)
+  // when the interface has none, and left attached, so that an application's exit never detaches it
+  // from under another one on the same interface, and an application whose workers drop their
+  // rights needs none to load it. `xdptcp-ctl detach` removes it.
+  if (!xdptcp::kernel::open_pinned(o.iface)) {
+    auto att = xdptcp::kernel::attach(o.iface, xdptcp::kernel::XdpMode::kAuto);
+    if (!att && att.error().code != EEXIST) {
+      std::cerr << "xdptcp-run: cannot attach the steering program to " << o.iface << ": "
+                << att.error().describe() << "\n";
+      return kExUnavailable;
+    }
+    if (att) {
+      att.value().keep();
+      if (o.log_level >= 1) {
+        std::cerr << "xdptcp-run: attached the steering program to " << o.iface << " ("
+                  << xdptcp::kernel::to_string(att.value().info().mode) << "); `xdptcp-ctl detach --iface "
+                  << o.iface << "` removes it\n";
+      }
+    }
+  }
   const std::string lib = find_library();
   if (lib.empty()) {
-    std::cerr << "xdptcp-run: cannot find libxdptcp-preload.so next to this program; set XDPTCP_PRELOAD_LIBRARY to "
-                 "its path\n";
+    std::cerr
+        << "xdptcp-run: cannot find libxdptcp-preload.so next to this program; set XDPTCP_PRELOAD_LIBRARY to "
+           "its path\n";
     return kExUnavailable;
   }
   for (const auto& [k, v] : xdptcp::run::preload_environment(o, lib, std::getenv("LD_PRELOAD"))) {

@@ -41,9 +41,9 @@ class MultiQueueIo final : public PacketIo {
   std::vector<PacketIo*> parts_;
   bool busy_poll_;
   int wake_fd_ = -1;
-  std::size_t next_ = 0;                         // the part the next burst starts with
+  std::size_t next_ = 0;                        // the part the next burst starts with
   std::array<std::size_t, kMaxParts> taken_{};  // frames each part gave in the last burst
-  std::size_t first_ = 0;                        // the part the last burst started with
+  std::size_t first_ = 0;                       // the part the last burst started with
 };
 
 }  // namespace xdptcp::io

@@ -3,10 +3,10 @@
 
 #include <dirent.h>
 #include <ifaddrs.h>
-#include <netinet/in.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -218,5 +218,53 @@ TEST(TcpData, Established_TxRingFull_DataKeptAndSentLater) {
   EXPECT_EQ(d.take_one().data.size(), 100u);
 }
 
+// TCP_CORK (Linux tcp(7)): less-than-MSS segments wait until uncorked; full segments go.
+TEST(TcpData, Corked_SmallWriteWithNothingInFlight_HeldUntilUncorked) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 1), 0);
+  int v = 0;
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kCork, &v), 0);
+  EXPECT_EQ(v, 1);
+  d.stack.send(s, bytes(100), d.now);
+  d.expect_none();  // Nagle alone would send it (nothing in flight)
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 0), 0);
+  EXPECT_EQ(d.take_one().data.size(), 100u);
+}
+
+TEST(TcpData, Corked_WithNoDelay_StillHeld) {  // Linux: TCP_CORK wins over TCP_NODELAY
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kNoDelay, 1), 0);
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 1), 0);
+  d.stack.send(s, bytes(10), d.now);
+  d.expect_none();
+}
+
+TEST(TcpData, Corked_FullSegmentsGo_TailWaits) {  // nginx: header, then sendfile, then uncork
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 1), 0);
+  d.stack.send(s, bytes(3000), d.now);
+  auto segs = d.take();
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs[0].data.size() + segs[1].data.size(), 2u * segs[0].data.size());
+  const std::size_t tail = 3000 - 2 * segs[0].data.size();
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 0), 0);
+  EXPECT_EQ(d.take_one().data.size(), tail);
+}
+
+TEST(TcpData, Corked_CloseSendsTheTailWithTheFin) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 1), 0);
+  d.stack.send(s, bytes(50), d.now);
+  d.expect_none();
+  ASSERT_EQ(d.stack.close(s, d.now), 0);
+  Seg last = d.take_one();
+  EXPECT_EQ(last.data.size(), 50u);
+  EXPECT_TRUE(last.has(kFin));
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
