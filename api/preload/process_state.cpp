@@ -230,6 +230,15 @@ void Process::after_fork_child() {
   // it nor tear it down: its connections become orphans (close() only closes the descriptor),
   // its listeners plain kernel listeners, and the Stack object is left as it is (never freed).
   state_ = StackState::kInherited;
+  // The child's copies of the AF_XDP sockets would keep them (and their XSKMAP entries) alive after
+  // the parent dies, so that the port's frames went to a socket nobody reads instead of back to the
+  // kernel: close them here (the parent's descriptors are its own). Their mappings stay, unused.
+  {
+    ReentryGuard g;
+    for (const int fd : ctx_->wait_fds()) (void)libc().close(fd);
+    if (wake_epfd_ >= 0) (void)libc().close(wake_epfd_);
+    wake_epfd_ = -1;
+  }
   (void)stack_.release();
   ctx_ = nullptr;
   fds_.for_each([](int, FdEntry& e) {

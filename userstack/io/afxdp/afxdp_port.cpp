@@ -1,6 +1,8 @@
 // AF_XDP socket + UMEM for one queue; see afxdp_port.h for the frame accounting.
 #include "userstack/io/afxdp/afxdp_port.h"
 
+#include <fcntl.h>
+
 #include <linux/if_xdp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -112,6 +114,10 @@ Result<void> AfXdpPort::setup(bool zero_copy) {
                                           : ": cannot bind the socket")};
   }
   zero_copy_ = zero_copy;
+  // libxdp opens the socket without SOCK_CLOEXEC. A program this process execs (system(), an
+  // upgrade) must not hold it: a socket outliving its reader stays in the XSKMAP and swallows the
+  // port's frames that the kernel would otherwise get back (design brief §4).
+  if (const int fl = fcntl(fd(), F_GETFD); fl >= 0) (void)fcntl(fd(), F_SETFD, fl | FD_CLOEXEC);
 
   // Half the frames (fill_size) go to the FILL ring, the rest form the transmit pool.
   pool_.clear();
