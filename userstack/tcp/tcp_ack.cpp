@@ -167,7 +167,7 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
         for (std::size_t i = 0; i < seg.h.options.sack_count; ++i) {
           blocks[i] = {SeqNum(seg.h.options.sack[i].left), SeqNum(seg.h.options.sack[i].right)};
         }
-        c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), seg.h.options.sack_count});
+        newly_sacked = c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), seg.h.options.sack_count});
       } else {
         c.scoreboard.advance(c.snd_una);
       }
@@ -205,6 +205,18 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
       if (!c.persist_mode) wheel.cancel(c.rtx_timer);
     } else {
       arm_rto(c);
+    }
+    // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment, the TCP MUST reset
+    // DupAcks to zero. If the incoming ACK is a duplicate acknowledgment per the definition in
+    // Section 2 (regardless of its status as a cumulative acknowledgment), then the TCP MUST
+    // increase DupAcks by one" and go to (4), loss recovery, when DupAcks >= DupThresh (1) or
+    // IsLost(HighACK + 1) (2). The ACK that reveals a loss may well advance SND.UNA too (the
+    // receiver's earlier ACKs were lost or coalesced); SACKed bytes above the hole count then as
+    // on a duplicate ACK, as Linux does, rather than leaving the hole to the RTO.
+    if (c.sack_ok && !c.in_recovery && newly_sacked > 0 && c.snd_max > c.snd_una) {
+      c.dupacks = 1;
+      // RFC 6675 §5.1: no new recovery until HighACK reaches the previous RecoveryPoint.
+      if (c.snd_una >= c.recover && c.scoreboard.is_lost(c.snd_una, effective_mss(c))) loss_detected(c);
     }
     queue_output(c);
     notify(c);  // send buffer space

@@ -65,6 +65,53 @@ TEST(TcpRecovery, Established_SackedAboveHole_HoleRetransmitted) {  // RFC 6675 
   EXPECT_FALSE(d.tcb(s).in_recovery);
 }
 
+// RFC 6675 §5: "If the incoming ACK is a duplicate acknowledgment per the definition in Section 2
+// (regardless of its status as a cumulative acknowledgment)" DupAcks grows and IsLost(HighACK + 1)
+// is checked. Here the one ACK that reveals the loss also advances SND.UNA (the receiver's
+// earlier ACKs were lost, or it coalesced them): three segments SACKed above the hole start
+// recovery at once, as in Linux, instead of waiting for the RTO.
+TEST(TcpRecovery, Established_CumulativeAckSacksThreeAboveHole_FastRetransmitAtOnce) {  // RFC 6675 §5
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  auto segs = fill(d, s, 8);
+  const std::uint32_t una = segs[0].h.seq;
+  // Segment 0 arrives, 1 is lost, 2..4 arrive.
+  wire::TcpOptions o;
+  o.timestamps = wire::TcpTimestamps{d.peer_ts, d.our_tsval};
+  o.sack_count = 1;
+  o.sack[0] = {una + 2 * 1448, una + 5 * 1448};
+  d.inject(kAck, {}, d.peer_seq, una + 1448, o);
+  auto r = d.take();
+  ASSERT_GE(r.size(), 1u) << Dialogue::describe(r);
+  EXPECT_EQ(r[0].h.seq, una + 1448);
+  EXPECT_EQ(r[0].data.size(), 1448u);
+  EXPECT_EQ(d.stack.stats().sack_recoveries, 1u);
+  EXPECT_EQ(d.stack.stats().rtos, 0u);
+  EXPECT_TRUE(d.tcb(s).in_recovery);
+  for (std::size_t i = 1; i < r.size(); ++i) {
+    EXPECT_FALSE(r[i].h.seq >= una + 2 * 1448 && r[i].h.seq < una + 5 * 1448) << r[i].str();  // SACKed
+  }
+  d.ack(una + 8 * 1448);
+  EXPECT_FALSE(d.tcb(s).in_recovery);
+}
+
+// Below DupThresh (RFC 6675 §5 steps (1)-(2)): an advancing ACK that SACKs one segment is one
+// duplicate, not a loss.
+TEST(TcpRecovery, Established_CumulativeAckSacksOneAboveHole_NoRecoveryYet) {  // RFC 6675 §5
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  auto segs = fill(d, s, 8);
+  const std::uint32_t una = segs[0].h.seq;
+  wire::TcpOptions o;
+  o.timestamps = wire::TcpTimestamps{d.peer_ts, d.our_tsval};
+  o.sack_count = 1;
+  o.sack[0] = {una + 2 * 1448, una + 3 * 1448};
+  d.inject(kAck, {}, d.peer_seq, una + 1448, o);
+  d.take();
+  EXPECT_EQ(d.stack.stats().sack_recoveries, 0u);
+  EXPECT_FALSE(d.tcb(s).in_recovery);
+}
+
 TEST(TcpRecovery, Established_Rto_CwndToOneSegmentGoBack) {  // RFC 5681 §3.1, RFC 6298 (5.4)
   Dialogue d;
   SocketId s = d.open_passive(d.listen_on());
