@@ -334,10 +334,13 @@ bool StackCore::output(TcpConnection& c) {
           // TCP_CORK holds it whatever Nagle says, until uncorked (or the FIN, handled above).
           ok = !c.cork && (c.nodelay || flight == 0 || !(c.snd_sml > c.snd_una));
         } else {
-          // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-limited segment goes when it
-          // is at least half the largest window offered; with nothing in flight at once, as
-          // Linux does, instead of waiting for the override timeout.
-          ok = len >= c.max_snd_wnd / 2 || flight == 0;
+          // Sender SWS avoidance (RFC 9293 §3.8.6.2.1, MUST-38): a window-limited segment
+          // smaller than the MSS goes only when it is at least Fs = 1/2 of the largest window
+          // offered, (3) of the RFC's rule; else it waits for the window to open or for the
+          // override timeout (4), even with nothing in flight. The persist timer armed below
+          // serves as that timer and sends what the window allows (on_rtx_timer), as Linux's
+          // does: tcp_snd_wnd_test() fails, tcp_probe_timer() -> tcp_write_wakeup().
+          ok = len >= c.max_snd_wnd / 2;
         }
         if (!ok) break;
       }
@@ -348,8 +351,9 @@ bool StackCore::output(TcpConnection& c) {
       c.snd_nxt += len + (fin ? 1 : 0);
       if (fin) break;
     }
-    // Zero window with data waiting and nothing in flight: the persist timer probes it
-    // (RFC 9293 §3.8.6.1).
+    // A zero window (or one too small to use, see SWS avoidance above) with data waiting and
+    // nothing in flight: the persist timer probes it (RFC 9293 §3.8.6.1) or, when some of the
+    // window can be used, is the override timeout (§3.8.6.2.1).
     const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
     if (c.snd_nxt == c.snd_una && c.snd_una == c.snd_max && data_end > c.snd_nxt && !c.rtx_timer.armed()) {
       arm_persist(c);

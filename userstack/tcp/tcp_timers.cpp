@@ -82,6 +82,23 @@ void StackCore::on_rtx_timer(TcpConnection& c) {
       abort(c, ETIMEDOUT, false);
       return;
     }
+    // The window is open but too small for sender SWS avoidance (RFC 9293 §3.8.6.2.1, see
+    // output()): this is the override timeout, (4) of the rule, and what the window allows goes
+    // now, as Linux's tcp_write_wakeup() sends it. Only when the window is what holds the data
+    // (a corked tail with room to spare stays corked).
+    const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
+    const SeqNum wnd_end = c.snd_una + c.snd_wnd;
+    const std::uint32_t avail = data_end > c.snd_nxt ? static_cast<std::uint32_t>(data_end - c.snd_nxt) : 0;
+    const std::uint32_t wnd = wnd_end > c.snd_nxt ? static_cast<std::uint32_t>(wnd_end - c.snd_nxt) : 0;
+    if (c.snd_nxt == c.snd_max && wnd > 0 && wnd < std::min(avail, send_room(c))) {
+      if (send_segment(c, c.snd_nxt, wnd, kAck)) {  // arms the RTO: persisting is over
+        c.snd_nxt += wnd;
+        c.persist_backoff = 0;
+      } else {
+        arm_persist(c);  // no TX buffer: try again at the next expiry
+      }
+      return;
+    }
     // Zero-window probe: like Linux (tcp_xmit_probe_skb), an ACK carrying SND.UNA - 1, which the
     // receiver must answer with its current window (RFC 9293 §3.10.7.4 first check).
     ++stats.persist_probes;

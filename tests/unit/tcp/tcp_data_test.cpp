@@ -184,6 +184,66 @@ TEST(TcpData, Established_ZeroWindow_PersistProbesUntilOpen) {  // RFC 9293 §3.
   EXPECT_EQ(data.data.size(), 500u);
 }
 
+// Sender SWS avoidance (RFC 9293 §3.8.6.2.1, MUST-38): a 10-byte window with nothing in flight
+// is no reason to send a 10-byte segment; the override timeout (here the persist timer, as
+// Linux's tcp_probe_timer() -> tcp_write_wakeup()) sends what the window allows, and once the
+// window opens the rest flows.
+TEST(TcpData, Established_TinyWindowNothingInFlight_WaitsForOverrideTimeout) {  // RFC 9293 §3.8.6.2.1
+  Dialogue d;
+  PeerOptions p;
+  p.wscale = std::nullopt;  // unscaled, so the peer can offer exactly 10 bytes
+  SocketId s = d.open_active(p);
+  d.stack.send(s, bytes(1000), d.now);
+  Seg first = d.take_one();
+  d.note(first);
+  d.peer_window = 10;
+  d.ack(first.h.seq + 1000);  // all acknowledged; the peer's application is slow
+  d.expect_none();
+  d.stack.send(s, bytes(1000), d.now);
+  d.expect_none();  // 10 < min(MSS, max window / 2): a silly-window segment
+  EXPECT_EQ(d.stack.unsent_bytes(s), 1000u);
+  const Duration rto = d.tcb(s).rtt.rto();
+  d.advance(rto - Duration::millis(1));
+  d.expect_none();
+  d.advance(Duration::millis(1));
+  Seg o = d.take_one();  // the override timeout: what the window allows goes
+  EXPECT_EQ(o.h.seq, first.h.seq + 1000);
+  EXPECT_EQ(o.data.size(), 10u);
+  d.note(o);
+  d.peer_window = 65535;
+  d.ack(o.h.seq + 10);
+  auto rest = d.take();
+  std::size_t total = 0;
+  for (auto& x : rest) total += x.data.size();
+  EXPECT_EQ(total, 990u);
+}
+
+// The window stays tiny: the override timer keeps the data moving, a window's worth at a time.
+TEST(TcpData, Established_TinyWindowStaysTiny_DataStillFlows) {  // RFC 9293 §3.8.6.2.1
+  Dialogue d;
+  PeerOptions p;
+  p.wscale = std::nullopt;
+  SocketId s = d.open_active(p);
+  d.peer_window = 10;
+  d.inject(kAck);
+  d.stack.send(s, bytes(30), d.now);
+  std::size_t total = 0;
+  for (int i = 0; i < 3 && total < 30; ++i) {
+    auto v = d.take();
+    if (v.empty()) {
+      d.advance(d.tcb(s).rtt.rto() * 8);
+      v = d.take();
+    }
+    ASSERT_EQ(v.size(), 1u) << Dialogue::describe(v);
+    EXPECT_EQ(v[0].data.size(), 10u);
+    total += v[0].data.size();
+    d.note(v[0]);
+    d.ack(v[0].h.seq + 10);
+  }
+  EXPECT_EQ(total, 30u);
+  EXPECT_EQ(d.stack.unsent_or_unacked_bytes(s), 0u);
+}
+
 TEST(TcpData, Established_ReceiveBufferFull_AdvertisesZeroThenUpdates) {  // §3.8.6.2.2
   auto cfg = Dialogue::default_config();
   cfg.rcvbuf = 4096;
