@@ -112,6 +112,10 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     } else {
       ++stats.conns_opened;  // simultaneous open
     }
+    // RFC 6298 (5.7): the SYN-ACK (or, in a simultaneous open, the SYN) timed out: data
+    // transmission starts with an RTO of 3 s, not with their backoff. An RTT sample taken from
+    // this ACK below (a timestamp echo, RFC 7323 §4.1) replaces it.
+    if (c.rtx_count > 0) c.rtt.restore_after_syn_timeout();
     on_established(c);
     if (c.parent != kNoIndex) enqueue_accept(pool_[c.parent], c);
     if (c.fin_queued) set_state(c, TcpState::kFinWait1);

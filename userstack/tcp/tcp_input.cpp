@@ -131,11 +131,15 @@ void StackCore::input_syn_sent(TcpConnection& c, const Segment& seg) {
     if (c.snd_nxt < c.snd_una) c.snd_nxt = c.snd_una;
     c.snd_wl2 = seg.ack;
     wheel.cancel(c.rtx_timer);
+    const bool syn_timed_out = c.rtx_count > 0;
     c.rtx_count = 0;
     if (c.rtt_timing) {
       c.rtt.sample(now - c.rtt_start);
       c.rtt_timing = false;
     }
+    // RFC 6298 (5.7): after the SYN timed out, data transmission starts with an RTO of 3 s
+    // (unless measured), not with the backoff of the SYN's retransmissions.
+    if (syn_timed_out) c.rtt.restore_after_syn_timeout();
     ++stats.conns_opened;
     on_established(c);
     if (c.fin_queued) set_state(c, TcpState::kFinWait1);

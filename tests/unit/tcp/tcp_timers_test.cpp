@@ -68,6 +68,63 @@ TEST(TcpTimers, SynSent_NoAnswer_SynRetriedThenEtimedout) {  // RFC 6298 (5.7), 
   EXPECT_EQ(err, ETIMEDOUT);
 }
 
+// RFC 6298 (5.7): after SYN retransmissions "the RTO MUST be re-initialized to 3 seconds when
+// data transmission begins": neither the 4 s backed off by two SYN timeouts nor 1 s.
+TEST(TcpTimers, SynSent_SynRetransmittedTwice_FirstDataRtoIsThreeSeconds) {  // RFC 6298 (5.7)
+  Dialogue d;
+  SocketId s = d.stack.socket(wire::IpFamily::kV4);
+  d.stack.connect(s, d.peer, d.now);
+  Seg syn = d.take_one();
+  d.advance(Duration::seconds(1));
+  EXPECT_EQ(d.take_one().h.seq, syn.h.seq);
+  d.advance(Duration::seconds(2));
+  Seg syn3 = d.take_one();
+  EXPECT_EQ(syn3.h.seq, syn.h.seq);
+  d.local.port = syn.h.src_port;
+  d.note(syn3);
+  wire::TcpOptions o = d.syn_options({});
+  o.timestamps->tsecr = d.our_tsval;
+  d.inject(kSyn | kAck, {}, d.peer_seq, syn.h.seq + 1, o);
+  d.peer_seq += 1;
+  d.peer_ack = syn.h.seq + 1;
+  ASSERT_EQ(d.stack.state(s), TcpState::kEstablished);
+  d.take();
+  EXPECT_EQ(d.tcb(s).rtt.rto(), Duration::seconds(3));
+  d.stack.send(s, bytes(100), d.now);
+  Seg data = d.take_one();
+  d.advance(Duration::seconds(3) - Duration::millis(1));
+  d.expect_none();
+  d.advance(Duration::millis(1));
+  EXPECT_EQ(d.take_one().h.seq, data.h.seq);
+}
+
+TEST(TcpTimers, SynReceived_SynAckRetransmittedTwice_FirstDataRtoIsThreeSeconds) {  // RFC 6298 (5.7)
+  Dialogue d;
+  SocketId l = d.listen_on();
+  PeerOptions p;
+  p.timestamps = false;  // no sample from the handshake (Karn's rule, RFC 6298 §3)
+  d.peer_ts_on = false;
+  d.inject(kSyn, {}, d.peer_seq, {}, d.syn_options(p));
+  Seg synack = d.take_one();
+  d.advance(Duration::seconds(1));
+  EXPECT_EQ(d.take_one().h.seq, synack.h.seq);
+  d.advance(Duration::seconds(2));
+  EXPECT_EQ(d.take_one().h.seq, synack.h.seq);
+  d.peer_seq += 1;
+  d.peer_ack = synack.h.seq + 1;
+  d.inject(kAck);
+  SocketId s = d.stack.accept(l, nullptr);
+  ASSERT_GE(s, 0);
+  EXPECT_FALSE(d.tcb(s).rtt.has_sample());
+  EXPECT_EQ(d.tcb(s).rtt.rto(), Duration::seconds(3));
+  d.stack.send(s, bytes(100), d.now);
+  Seg data = d.take_one();
+  d.advance(Duration::seconds(3) - Duration::millis(1));
+  d.expect_none();
+  d.advance(Duration::millis(1));
+  EXPECT_EQ(d.take_one().h.seq, data.h.seq);
+}
+
 TEST(TcpTimers, Established_KarnRule_NoSampleFromRetransmission) {  // RFC 6298 §3
   Dialogue d;
   PeerOptions p;
