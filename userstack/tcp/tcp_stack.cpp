@@ -224,11 +224,16 @@ ssize_t TcpStack::recv(SocketId s, std::span<std::uint8_t> out, Instant now, Rec
     return static_cast<ssize_t>(c->rcv_buf->peek(out));
   }
   if (c->rcv_buf && !c->rcv_buf->empty() && !out.empty()) {
-    const auto cur = static_cast<std::uint32_t>(c->rcv_adv > c->rcv_nxt ? c->rcv_adv - c->rcv_nxt : 0);
+    // Both windows are capped at the largest that can be advertised (RFC 7323 §2.3: 65535 <<
+    // Rcv.Wind.Shift; 65535 when the peer does not scale): free space beyond it is no update,
+    // and an ACK that changes nothing would be a duplicate ACK to the sender (RFC 5681 §2).
+    const std::uint32_t max_wnd = std::uint32_t{65535} << c->rcv_wscale;
+    const auto cur = std::min<std::uint32_t>(
+        static_cast<std::uint32_t>(c->rcv_adv > c->rcv_nxt ? c->rcv_adv - c->rcv_nxt : 0), max_wnd);
     const std::size_t n = c->rcv_buf->read(out);
     // Window update (RFC 9293 §3.8.6.2.2; Linux tcp_cleanup_rbuf()): tell the peer when the
     // window grows by two segments, or opens from below one segment.
-    const auto free = static_cast<std::uint32_t>(c->rcv_buf->free_space());
+    const auto free = std::min(static_cast<std::uint32_t>(c->rcv_buf->free_space()), max_wnd);
     if (in(c->state, {TcpState::kEstablished, TcpState::kFinWait1, TcpState::kFinWait2}) &&
         (free >= cur + 2u * c->rcv_mss || (cur < c->rcv_mss && free >= c->rcv_mss))) {
       c->ack_now = true;

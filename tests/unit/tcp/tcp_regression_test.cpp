@@ -108,5 +108,46 @@ TEST(TcpRegression, TimestampEchoFromFuture_NoRttSample) {
   EXPECT_EQ(d.tcb(s).rtt.srtt().ns, srtt.ns);
 }
 
+// RFC 7323 §2.3 / RFC 9293 §3.8.6.2.2: without window scaling no window above 65535 can be
+// advertised, however large SO_RCVBUF is. The window-update test after a read compared the
+// free buffer with the advertised window uncapped, so every recv() sent an ACK that changed
+// nothing, and three of them are a duplicate-ACK signal to the sender (RFC 5681 §2).
+TEST(TcpRegression, NoWindowScaling_LargeRcvbuf_ReadSendsNoDuplicateAck) {
+  auto cfg = Dialogue::default_config();
+  cfg.rcvbuf = 256 * 1024;
+  Dialogue d(cfg);
+  PeerOptions p;
+  p.wscale = std::nullopt;
+  SocketId s = d.open_passive(d.listen_on(), p);
+  std::vector<std::uint8_t> out(8192);
+  for (int i = 0; i < 3; ++i) {
+    d.send_data(bytes(kSeg));
+    d.send_data(bytes(kSeg));
+    Seg a = d.take_one();  // every second full segment (RFC 1122 §4.2.3.2)
+    EXPECT_EQ(a.h.ack, d.peer_seq);
+    EXPECT_EQ(a.h.window, 65535);
+    ASSERT_EQ(d.stack.recv(s, out, d.now), static_cast<ssize_t>(2 * kSeg));
+    d.expect_none();  // the window is 65535 before and after: no update to send
+  }
+}
+
+// With window scaling the same read still sends the update when the window grows (two
+// segments, Linux tcp_cleanup_rbuf()).
+TEST(TcpRegression, WindowScaling_LargeRcvbuf_ReadAfterFillSendsUpdate) {
+  auto cfg = Dialogue::default_config();
+  cfg.rcvbuf = 8192;
+  Dialogue d(cfg);
+  SocketId s = d.open_passive(d.listen_on());
+  d.send_data(bytes(kSeg));
+  d.send_data(bytes(kSeg));
+  d.send_data(bytes(kSeg));
+  d.send_data(bytes(kSeg));
+  d.take();
+  std::vector<std::uint8_t> out(8192);
+  ASSERT_EQ(d.stack.recv(s, out, d.now), static_cast<ssize_t>(4 * kSeg));
+  Seg upd = d.take_one();
+  EXPECT_EQ(upd.h.ack, d.peer_seq);
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
