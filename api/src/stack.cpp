@@ -7,11 +7,13 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <latch>
 #include <map>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -32,6 +34,19 @@ namespace {
 
 std::string key_of(const wire::SockAddr& a) {
   return a.to_string();
+}
+
+// The stack's TCP secret (tcp::StackConfig::secret), drawn once per stack from the kernel's CSPRNG
+// and never 0 (0 would let each engine draw its own).
+std::uint64_t draw_secret() {
+  std::uint64_t s = 0;
+  while (s == 0) {
+    if (getrandom(&s, sizeof s, 0) != static_cast<ssize_t>(sizeof s)) {
+      std::random_device rd;  // getrandom interrupted or unavailable
+      s = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+    }
+  }
+  return s;
 }
 
 }  // namespace
@@ -122,6 +137,9 @@ struct StackImpl {
   std::unique_ptr<StackPortClaims> claims;
   std::atomic<bool> stop{false};
   std::vector<kernel::SteerRule> ephemeral_rules;  // steering the replies to our active opens
+  // One secret for every engine (ISNs, SYN cookies, timestamp offsets): a flow's segments can reach
+  // any engine (hand-off), so a cookie issued by one is checked by another.
+  std::uint64_t secret = draw_secret();
 
   ~StackImpl() {
     driven.reset();  // its listeners give their ports back while the maps are still open
@@ -315,6 +333,7 @@ engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n
   ec.tcp.max_sockets = impl.opts.max_sockets;
   ec.tcp.sndbuf = impl.opts.sndbuf;
   ec.tcp.rcvbuf = impl.opts.rcvbuf;
+  ec.tcp.secret = impl.secret;
   if (impl.opts.time_wait_ms != 0) ec.tcp.time_wait = Duration::millis(impl.opts.time_wait_ms);
   ec.spin = Duration::micros(impl.opts.spin_us);
   ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl.ephemeral.lo + i * span);
