@@ -2,11 +2,13 @@
 //   xdptcp-bench server  --stack kernel|xdptcp --workload W ...   a benchmark server
 //   xdptcp-bench client  --stack kernel|xdptcp --workload W --target IP:PORT ...   a load generator
 //   xdptcp-bench compare --workload W ...   sandbox + both servers + the same client, alternating
+//   xdptcp-bench app --app nginx|redis ...  an unmodified server on the kernel and under xdptcp-run
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <exception>
 
+#include "bench/xdptcp_bench/app.h"
 #include "bench/xdptcp_bench/client.h"
 #include "bench/xdptcp_bench/compare.h"
 #include "bench/xdptcp_bench/server.h"
@@ -77,7 +79,15 @@ int run(int argc, char** argv) {
   add_compare_options(*com, cmp);
   com->get_option("--workload")->transform(CLI::CheckedTransformer(workload_map()));
 
+  AppOptions ao;
+  auto* apc = app.add_subcommand(
+      "app",
+      "an unmodified server (nginx, redis) on the kernel and under xdptcp-run, same client, alternating");
+  add_app_options(*apc, ao);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (apc->parsed()) return run_app(ao);
 
   if (srv->parsed()) return run_server(so);
   if (cli->parsed()) {
