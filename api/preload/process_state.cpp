@@ -133,6 +133,10 @@ bool Process::start() {
     (void)libc().epoll_ctl(wake_epfd_, EPOLL_CTL_ADD, fd, &ev);
   }
   refs_.assign(cfg_.max_sockets, 0);
+  // The placeholders' originals now, with the stack's own descriptors: made at the first accept,
+  // one would take the lowest free number, which the kernel's accept gives the application.
+  placeholder_[0] = libc().socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  placeholder_[1] = libc().socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   owner_ = getpid();
   log(1, "%s", stack_->describe().c_str());
   return true;
@@ -264,6 +268,15 @@ void Process::at_exit() {
   std::lock_guard lock(mu_);
   if (state_ != StackState::kRunning || getpid() != owner_) return;
   ReentryGuard g;
+  // The kernel would still send what the application wrote, and the FIN of every connection it
+  // left open, after the process ended; the stack can only do it now (or its peers wait for data
+  // that never comes, then get RST): close what is open and run the engine a few turns.
+  fds_.for_each([this](int, FdEntry& e) {
+    if (e.kind.load(std::memory_order_relaxed) == Kind::kConn && e.sid >= 0 && unref(e.sid)) {
+      (void)ctx_->close(e.sid);
+    }
+  });
+  for (int i = 0; i < 3; ++i) ctx_->poll_once();
   // Rules and XSKMAP entries go now; a process killed without exit loses its AF_XDP sockets with
   // it, and the steering program passes its ports back to the kernel at once.
   ctx_ = nullptr;

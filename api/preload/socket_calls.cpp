@@ -462,6 +462,22 @@ XDPTCP_EXPORT int getsockopt(int fd, int level, int name, void* value, socklen_t
 
 namespace {
 
+// O_NONBLOCK is the open file's, which dup()'s descriptors share: under the lock, sets it on every
+// descriptor of e's stack socket (when another holds it: unref then ref tells without a scan).
+void set_nonblock(FdEntry& e, bool on) {
+  e.nonblock = on;
+  Process& p = Process::get();
+  const Kind k = e.kind.load(std::memory_order_relaxed);
+  if ((k != Kind::kConn && k != Kind::kListener) || e.sid < 0) return;
+  const bool alone = p.unref(e.sid);
+  p.ref(e.sid);
+  if (alone) return;
+  const int sid = e.sid;
+  p.fds().for_each([k, sid, on](int, FdEntry& other) {
+    if (other.kind.load(std::memory_order_relaxed) == k && other.sid == sid) other.nonblock = on;
+  });
+}
+
 int fcntl_impl(int fd, int cmd, void* arg) {
   const auto larg = reinterpret_cast<long>(arg);
   if (!intercepting()) return libc().fcntl(fd, cmd, arg);
@@ -478,7 +494,7 @@ int fcntl_impl(int fd, int cmd, void* arg) {
       return fl;
     }
     case F_SETFL: {
-      e->nonblock = (larg & O_NONBLOCK) != 0;
+      set_nonblock(*e, (larg & O_NONBLOCK) != 0);
       // A candidate's kernel socket behaves as asked (it may stay the kernel's); a listener's
       // stays non-blocking underneath; a placeholder is never waited on.
       if (k == Kind::kCandidate) return libc().fcntl(fd, F_SETFL, larg);
@@ -528,7 +544,7 @@ XDPTCP_EXPORT int ioctl(int fd, unsigned long request, ...) {
   if (e == nullptr || e->kind.load(std::memory_order_relaxed) != k) return set_errno(EBADF);
   if (request == FIONBIO) {
     if (arg == nullptr) return set_errno(EFAULT);
-    e->nonblock = *static_cast<const int*>(arg) != 0;
+    set_nonblock(*e, *static_cast<const int*>(arg) != 0);
     if (k == Kind::kCandidate) return libc().ioctl(fd, request, arg);
     return 0;
   }
