@@ -65,13 +65,16 @@ class PreloadShim : public ::testing::Test {
 
   static const Sandbox& sb() { return *sb_; }
 
-  // The probe under xdptcp-run (a hard limit of 90 s: the test must end even if the probe hangs);
-  // `reference`: on the kernel alone, without xdptcp-run (PRELOAD_PROBE_REFERENCE=1).
+  // Every command run in the background has a hard time limit, so that the test ends even if it
+  // hangs; `timeout --foreground` stays in the command's process group, which BackgroundCommand
+  // stops at the end of a test (plain `timeout` makes a group of its own and would outlive it).
+  //
+  // The probe under xdptcp-run, or with `reference` on the kernel alone (PRELOAD_PROBE_REFERENCE=1).
   static std::unique_ptr<BackgroundCommand> start_probe(const std::string& scenario, int port, int port2 = 0,
                                                         bool reference = false) {
-    std::string cmd =
-        reference ? "exec env PRELOAD_PROBE_REFERENCE=1 timeout 90 "
-                  : "exec timeout 90 " + bin_path("xdptcp-run") + " --iface " + sb().iface() + " --log 2 -- ";
+    std::string cmd = reference ? "exec env PRELOAD_PROBE_REFERENCE=1 timeout --foreground 90 "
+                                : "exec timeout --foreground 90 " + bin_path("xdptcp-run") + " --iface " +
+                                      sb().iface() + " --log 2 -- ";
     cmd += bin_path("preload_probe") + " " + scenario + " " + sb().stack_ip4() + " " + sb().peer_ip4() + " " +
            std::to_string(port);
     if (port2 != 0) cmd += " " + std::to_string(port2);
@@ -81,13 +84,13 @@ class PreloadShim : public ::testing::Test {
   // The remote-controlled client in the peer namespace, connecting to the stack's address.
   static std::unique_ptr<BackgroundCommand> peer_client(int port, int delay_ms = 0) {
     return std::make_unique<BackgroundCommand>(in_netns(
-        sb().peer_ns(), "exec timeout 60 " + bin_path("preload_probe") + " client " + sb().stack_ip4() + " " +
-                            std::to_string(port) + " " + std::to_string(delay_ms)));
+        sb().peer_ns(), "exec timeout --foreground 60 " + bin_path("preload_probe") + " client " +
+                            sb().stack_ip4() + " " + std::to_string(port) + " " + std::to_string(delay_ms)));
   }
 
   // The remote-controlled client in the root namespace, over loopback (the kernel's, no preload).
   static std::unique_ptr<BackgroundCommand> loopback_client(int port) {
-    return std::make_unique<BackgroundCommand>("exec timeout 60 " + bin_path("preload_probe") +
+    return std::make_unique<BackgroundCommand>("exec timeout --foreground 60 " + bin_path("preload_probe") +
                                                " client 127.0.0.1 " + std::to_string(port));
   }
 
@@ -222,11 +225,11 @@ TEST_F(PreloadShim, Loopback_StaysWithTheKernel) {
 // 7. connect() to the peer goes over the stack (blocking and non-blocking) and echoes through a
 // kernel socat server; connect() to 127.0.0.1 stays with the kernel.
 TEST_F(PreloadShim, ActiveOpen_ThroughTheStackAndLoopbackThroughTheKernel) {
-  BackgroundCommand peer_echo(
-      in_netns(sb().peer_ns(), "exec timeout 60 socat TCP4-LISTEN:" + std::to_string(kPortConnect) +
-                                   ",bind=" + sb().peer_ip4() + ",reuseaddr,fork EXEC:cat"));
-  BackgroundCommand local_echo("exec timeout 60 socat TCP4-LISTEN:" + std::to_string(kPortConnect2) +
-                               ",bind=127.0.0.1,reuseaddr,fork EXEC:cat");
+  BackgroundCommand peer_echo(in_netns(
+      sb().peer_ns(), "exec timeout --foreground 60 socat TCP4-LISTEN:" + std::to_string(kPortConnect) +
+                          ",bind=" + sb().peer_ip4() + ",reuseaddr,fork EXEC:cat"));
+  BackgroundCommand local_echo("exec timeout --foreground 60 socat TCP4-LISTEN:" +
+                               std::to_string(kPortConnect2) + ",bind=127.0.0.1,reuseaddr,fork EXEC:cat");
   auto listening = [](const std::string& prefix, int port) {
     return wait_until(
         [&] {
