@@ -346,6 +346,9 @@ bool map_option(int level, int name, tcp::SockOpt* out) {
       case TCP_CORK:
         *out = tcp::SockOpt::kCork;
         return true;
+      case TCP_QUICKACK:
+        *out = tcp::SockOpt::kQuickAck;
+        return true;
       default:
         return false;
     }

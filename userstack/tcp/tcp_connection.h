@@ -107,9 +107,15 @@ struct TcbVars {
   // --- ACK generation (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2) ---
   bool ack_now = false;  // send an ACK at the next output
   // A pure ACK held back until the application has had its turn (StackConfig::hold_acks_for_app),
-  // so that its reply (the request after a SYN-ACK, the FIN after a FIN) carries it.
+  // so that its reply (the request after a SYN-ACK, the FIN after a FIN, the response to a
+  // request quick-ACKed) carries it.
   bool ack_held = false;
   bool in_output_queue = false;
+  // Quick-ack mode (Linux icsk_ack.quick; RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2 let an ACK go
+  // at once): this many more in-order data segments are acknowledged without the delayed-ACK
+  // wait. Refilled at ESTABLISHED, after the peer was silent longer than an RTO, and by
+  // TCP_QUICKACK; see StackCore::enter_quickack().
+  std::uint8_t quickack = 0;
 
   // --- Keepalive (RFC 1122 §4.2.3.6); also FIN-WAIT-2 and TIME-WAIT timeouts ---
   Instant last_rcv{};  // last segment received (keepalive idle)

@@ -334,6 +334,9 @@ void StackCore::input_synchronized(TcpConnection& c, const Segment& seg) {
 void StackCore::process_text(TcpConnection& c, const Segment& seg, SeqNum seq,
                              std::span<const std::uint8_t> data) {
   (void)seg;
+  // Linux tcp_event_data_recv(): data after a silence longer than the RTO finds a sender whose
+  // congestion window restarts (RFC 5681 §4.1): ACK its segments at once again.
+  if (now - c.last_data_recv > c.rtt.rto()) enter_quickack(c);
   c.last_data_recv = now;
   // No receive ring: TIME-WAIT gave it back. RFC 9293 §3.10.7.4 seventh: after a FIN the text
   // "should not occur"; ignore it.
@@ -395,14 +398,43 @@ void StackCore::process_text(TcpConnection& c, const Segment& seg, SeqNum seq,
   }
 }
 
+void StackCore::enter_quickack(TcpConnection& c) {
+  const std::uint32_t buf = c.rcv_buf ? static_cast<std::uint32_t>(c.rcv_buf->capacity()) : c.rcvbuf;
+  std::uint32_t n = buf / (2u * std::max<std::uint32_t>(c.rcv_mss, 1));
+  if (n == 0) n = 2;
+  n = std::min<std::uint32_t>(n, kMaxQuickAcks);
+  if (n > c.quickack) c.quickack = static_cast<std::uint8_t>(n);
+}
+
 // RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: delay the ACK, but ACK at least every second
 // full-sized segment. Like Linux (__tcp_ack_snd_check), ACK at once when more than one
-// full-sized segment is unacknowledged.
+// full-sized segment is unacknowledged, and in quick-ack mode.
 void StackCore::schedule_ack(TcpConnection& c) {
   const std::uint32_t full = c.rcv_mss - (c.ts_ok ? kTsOptionLen : 0);
   if (c.ack_now || static_cast<std::uint32_t>(c.rcv_nxt - c.last_ack_sent) > full) {
+    if (c.quickack > 0) --c.quickack;  // an ACK sent at once (Linux tcp_dec_quickack_mode())
     c.ack_now = true;
     queue_output(c);
+    return;
+  }
+  if (c.quickack > 0 && !c.in_accept_queue) {
+    // Quick-ack mode: no delayed-ACK wait. The ACK still waits for the application's turn when
+    // the stack holds ACKs for it (StackConfig::hold_acks_for_app), so that a reply written in
+    // that turn carries it: at most one loop of the driver, not the delayed-ACK timeout. Not
+    // when data or a FIN is already waiting to go: it carries the ACK now. A child not yet
+    // accepted keeps the delayed ACK (and its budget): its application needs a turn to accept
+    // it and another to read, and its reply then carries the ACK of a request that came with
+    // the handshake's last ACK.
+    --c.quickack;
+    wheel.cancel(c.delack_timer);
+    const bool unsent =
+        c.snd_buf_seq + c.snd_buf_size() > c.snd_max || (c.fin_queued && c.snd_max <= c.fin_seq());
+    if (unsent) {
+      c.ack_now = true;
+      queue_output(c);
+    } else {
+      hold_ack(c);
+    }
     return;
   }
   if (!c.delack_timer.armed()) wheel.arm(c.delack_timer, now + cfg.delayed_ack);

@@ -372,6 +372,10 @@ void StackCore::on_established(TcpConnection& c) {
   c.last_data_recv = now;
   set_state(c, TcpState::kEstablished);
   arm_keepalive(c);
+  // Quick-ack mode at the start (Linux tcp_event_data_recv(): the first data enters it): the
+  // peer's slow start grows with each ACK, and a delayed ACK of its first segment would hold
+  // its initial window back for the delayed-ACK timeout (RFC 5681 §4.2 allows ACKing every segment).
+  enter_quickack(c);
 }
 
 bool StackCore::is_local_addr(const wire::IpAddr& a) const {

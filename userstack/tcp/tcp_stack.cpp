@@ -402,6 +402,22 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
       c->cork = value != 0;
       if (!c->cork) k.queue_output(*c);  // uncorking pushes what was held
       return 0;
+    case SockOpt::kQuickAck:
+      if (value == 0) {
+        c->quickack = 0;
+        return 0;
+      }
+      k.enter_quickack(*c);
+      // Linux __tcp_sock_set_quickack(): an ACK scheduled (delayed, or held for the
+      // application) is sent now, in ESTABLISHED and CLOSE-WAIT.
+      if (in(c->state, {TcpState::kEstablished, TcpState::kCloseWait}) &&
+          (c->ack_now || c->last_ack_sent != c->rcv_nxt || c->delack_timer.armed())) {
+        c->ack_now = true;
+        c->ack_held = false;
+        k.wheel.cancel(c->delack_timer);
+        k.queue_output(*c);
+      }
+      return 0;
     case SockOpt::kCongestion: {
       if (value != static_cast<int>(CcAlgorithm::kNewReno) &&
           value != static_cast<int>(CcAlgorithm::kCubic)) {
@@ -466,6 +482,9 @@ int TcpStack::getsockopt(SocketId s, SockOpt opt, int* value) {
       return 0;
     case SockOpt::kCork:
       *value = c->cork;
+      return 0;
+    case SockOpt::kQuickAck:
+      *value = c->quickack > 0 ? 1 : 0;
       return 0;
     case SockOpt::kCongestion:
       *value = static_cast<int>(c->cc_algo);

@@ -111,7 +111,9 @@ struct StackConfig {
   // for transmission MAY be included") and the ACK of a FIN in ESTABLISHED (a delayed ACK, RFC 1122
   // §4.2.3.2; Linux enters pingpong mode there) until release_held_acks(): a driver that runs the
   // application between input() and the next flush then sends request+ACK and FIN+ACK as one
-  // segment each, two frames fewer per short connection. Off: they go at the next flush.
+  // segment each, two frames fewer per short connection. The quick ACKs of data (the first
+  // segments of a connection, TCP_QUICKACK) are held the same way, so that a reply carries them.
+  // Off: they go at the next flush.
   bool hold_acks_for_app = false;
   std::uint64_t secret = 0;  // key for ISNs (RFC 6528) and cookies; 0: random
 };
@@ -143,6 +145,12 @@ enum class SockOpt : std::uint8_t {
   // clearing it, or a FIN, sends the rest (Linux tcp_push(); nginx sets it around a header and a
   // sendfile). Linux also flushes a corked tail after 200 ms; the stack holds it until uncorked.
   kCork,
+  // TCP_QUICKACK (Linux tcp(7)). set 1: an ACK owed for received data (delayed, or held for the
+  // application) goes at the next flush, and quick-ack mode is entered: the next in-order data
+  // segments (up to 16, fewer for a small receive buffer) are acknowledged at once. set 0: quick-ack
+  // mode ends; delayed ACKs (RFC 9293 §3.8.6.3) until the connection next idles longer than an
+  // RTO. Not permanent, as in Linux. get: 1 while in quick-ack mode.
+  kQuickAck,
 };
 
 // recv() options (the api layer maps MSG_* flags to these).

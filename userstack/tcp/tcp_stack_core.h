@@ -51,6 +51,8 @@ inline constexpr std::uint32_t kTsOptionLen = 12;    // NOP NOP + 10-byte timest
 // RFC 5961 §7: at most this many challenge ACKs per second per stack (Linux's historical
 // tcp_challenge_ack_limit default).
 inline constexpr std::uint32_t kChallengeAckLimit = 1000;
+// Linux's TCP_MAX_QUICKACKS: the most segments a quick-ack mode acknowledges one by one.
+inline constexpr std::uint8_t kMaxQuickAcks = 16;
 // Linux's tcp_fin_timeout: an orphaned FIN-WAIT-2 connection is closed after this long.
 inline constexpr Duration kFinWait2Timeout = Duration::seconds(60);
 // RFC 7323 §5.5: TS.Recent older than 24 days is invalid for PAWS.
@@ -126,6 +128,9 @@ class StackCore {
   void process_text(TcpConnection& c, const Segment& seg, SeqNum seq, std::span<const std::uint8_t> data);
   void process_fin(TcpConnection& c);
   void schedule_ack(TcpConnection& c);
+  // Quick-ack mode (Linux tcp_incr_quickack()): at least min(receive buffer / (2 * RCV.MSS),
+  // kMaxQuickAcks) segments, 2 when the buffer holds less, will be acknowledged at once.
+  void enter_quickack(TcpConnection& c);
 
   // ---- tcp_listen.cpp ----
   TcpConnection* find_listener(const wire::SockAddr& local) const;

@@ -93,6 +93,60 @@ TEST(TcpAckHold, FinWait2_PeerFin_AckedAtOnce) {  // RFC 9293 §3.10.7.4: nothin
   EXPECT_EQ(a.h.ack, d.peer_seq);
 }
 
+// Quick-ack mode (the first data segments, Linux TCP_MAX_QUICKACKS): no delayed-ACK wait, but
+// the ACK is still held for the application's turn, so that its reply carries it.
+TEST(TcpAckHold, Established_QuickAck_RidesOnReply) {  // RFC 9293 §3.8.6.3 piggybacking
+  Dialogue d(holding_config());
+  SocketId s = d.open_passive(d.listen_on());
+  d.send_data(bytes(10));
+  d.expect_none();  // held for the application
+  std::vector<std::uint8_t> out(100);
+  EXPECT_EQ(d.stack.recv(s, out, d.now), 10);
+  ASSERT_EQ(d.stack.send(s, bytes(20), d.now), 20);
+  d.stack.release_held_acks();
+  Seg r = d.take_one();
+  EXPECT_EQ(r.data.size(), 20u);
+  EXPECT_EQ(r.h.ack, d.peer_seq);
+}
+
+TEST(TcpAckHold, Established_QuickAckNoReply_PureAckOnceReleased) {  // no 40 ms wait
+  Dialogue d(holding_config());
+  d.open_passive(d.listen_on());
+  d.send_data(bytes(10));
+  d.expect_none();
+  d.stack.release_held_acks();
+  Seg a = d.take_one();
+  EXPECT_TRUE(a.data.empty());
+  EXPECT_EQ(a.h.ack, d.peer_seq);
+  EXPECT_EQ(d.stack.stats().delayed_acks, 0u);
+}
+
+// A request that comes with the handshake's last ACK, before accept(): the application needs a
+// turn to accept and another to read, so the ACK is delayed (not quick) and its reply carries it.
+TEST(TcpAckHold, NotYetAccepted_RequestWithHandshakeAck_ReplyCarriesAck) {
+  Dialogue d(holding_config());
+  SocketId l = d.listen_on();
+  d.inject(kSyn, {}, d.peer_seq, {}, d.syn_options({}));
+  Seg synack = d.take_one();
+  d.note(synack);
+  d.peer_seq += 1;
+  d.peer_ack = synack.h.seq + 1;
+  d.send_data(bytes(10));
+  d.stack.release_held_acks();
+  d.expect_none();  // a turn to accept
+  SocketId s = d.stack.accept(l, nullptr);
+  ASSERT_GE(s, 0);
+  d.stack.release_held_acks();
+  d.expect_none();  // a turn to read
+  std::vector<std::uint8_t> out(100);
+  EXPECT_EQ(d.stack.recv(s, out, d.now), 10);
+  ASSERT_EQ(d.stack.send(s, bytes(20), d.now), 20);
+  d.stack.release_held_acks();
+  Seg r = d.take_one();
+  EXPECT_EQ(r.data.size(), 20u);
+  EXPECT_EQ(r.h.ack, d.peer_seq);
+}
+
 TEST(TcpAckHold, HoldingOff_SynAckAndFin_AckedAtOnce) {  // the default: RFC 9293 as written
   Dialogue d;
   connect_and_answer(d);

@@ -8,6 +8,7 @@ namespace {
 TEST(TcpData, Established_InOrderData_DeliveredAndAckDelayed) {  // RFC 9293 §3.8.6.3
   Dialogue d;
   SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kQuickAck, 0), 0);  // past the quick-ack start
   auto data = bytes(100);
   d.send_data(data);
   d.expect_none();  // one small segment: the ACK is delayed
@@ -25,13 +26,70 @@ TEST(TcpData, Established_InOrderData_DeliveredAndAckDelayed) {  // RFC 9293 §3
 
 TEST(TcpData, Established_TwoFullSegments_AckedAtOnce) {  // RFC 1122 §4.2.3.2 every 2nd segment
   Dialogue d;
-  d.open_passive(d.listen_on());
-  auto data = bytes(1448);  // full-sized with timestamps
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kQuickAck, 0), 0);  // past the quick-ack start
+  auto data = bytes(1448);                                     // full-sized with timestamps
   d.send_data(data);
   d.expect_none();
   d.send_data(data);
   Seg a = d.take_one();
   EXPECT_EQ(a.h.ack, d.peer_seq);
+}
+
+// Quick-ack mode (Linux tcp_event_data_recv(), TCP_MAX_QUICKACKS): the first data segments of a
+// connection are acknowledged at once, so that the peer's slow start (RFC 5681 §3.1) is not
+// held back by the delayed-ACK timeout; then delayed ACKs (RFC 9293 §3.8.6.3).
+TEST(TcpData, Established_FirstSegments_QuickAckedThenDelayed) {  // RFC 5681 §4.2, RFC 9293 §3.8.6.3
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  int v = 0;
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kQuickAck, &v), 0);
+  EXPECT_EQ(v, 1);
+  for (int i = 0; i < 16; ++i) {  // 64 KiB receive buffer: min(65536 / (2 * 1460), 16)
+    d.send_data(bytes(100));
+    Seg a = d.take_one();  // no delayed-ACK wait
+    EXPECT_EQ(a.h.ack, d.peer_seq) << i;
+  }
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kQuickAck, &v), 0);
+  EXPECT_EQ(v, 0);
+  d.send_data(bytes(100));
+  d.expect_none();  // the budget is spent: delayed
+  d.advance(Duration::millis(40));
+  EXPECT_EQ(d.take_one().h.ack, d.peer_seq);
+  EXPECT_EQ(d.stack.stats().delayed_acks, 1u);
+}
+
+TEST(TcpData, Established_DataAfterIdleLongerThanRto_QuickAckedAgain) {  // Linux tcp_event_data_recv()
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kQuickAck, 0), 0);
+  d.send_data(bytes(100));
+  d.expect_none();  // delayed
+  d.advance(Duration::millis(40));
+  d.take_one();
+  d.advance(d.tcb(s).rtt.rto() / 2);
+  d.send_data(bytes(100));
+  d.expect_none();  // silence shorter than the RTO: still delayed
+  d.advance(Duration::millis(40));
+  d.take_one();
+  d.advance(d.tcb(s).rtt.rto() + Duration::millis(1));
+  d.send_data(bytes(100));
+  EXPECT_EQ(d.take_one().h.ack, d.peer_seq);  // the sender restarts from idle: ACK at once
+}
+
+// A small receive buffer allows fewer quick ACKs (Linux: rcv_wnd / (2 * rcv_mss), at least 2).
+TEST(TcpData, Established_SmallReceiveBuffer_FewerQuickAcks) {
+  auto cfg = Dialogue::default_config();
+  cfg.rcvbuf = 8192;
+  Dialogue d(cfg);
+  SocketId s = d.open_passive(d.listen_on());
+  (void)s;
+  for (int i = 0; i < 2; ++i) {  // 8192 / 2920
+    d.send_data(bytes(100));
+    EXPECT_EQ(d.take_one().h.ack, d.peer_seq);
+  }
+  d.send_data(bytes(100));
+  d.expect_none();
 }
 
 TEST(TcpData, Established_ReplyData_CarriesAck) {  // piggybacking: no separate ACK

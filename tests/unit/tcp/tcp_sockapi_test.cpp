@@ -474,5 +474,35 @@ TEST(TcpUserTimeout, OnListener_InheritedByChildren) {
   EXPECT_EQ(v, 1234);
 }
 
+// TCP_QUICKACK (Linux tcp(7), __tcp_sock_set_quickack()): 1 sends an owed ACK now and enters
+// quick-ack mode; 0 leaves it (delayed ACKs, RFC 9293 §3.8.6.3).
+TEST(TcpQuickAck, SetOne_DelayedAckGoesNowThenQuickAcks) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kQuickAck, 0), 0);
+  int v = -1;
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kQuickAck, &v), 0);
+  EXPECT_EQ(v, 0);
+  d.send_data(bytes(100));
+  d.expect_none();  // delayed
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kQuickAck, 1), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kQuickAck, &v), 0);
+  EXPECT_EQ(v, 1);
+  EXPECT_EQ(d.take_one().h.ack, d.peer_seq);  // at once, not after 40 ms
+  d.advance(Duration::millis(40));
+  d.expect_none();  // nothing owed any more
+  EXPECT_EQ(d.stack.stats().delayed_acks, 0u);
+  d.send_data(bytes(100));
+  EXPECT_EQ(d.take_one().h.ack, d.peer_seq);  // quick-ack mode
+}
+
+TEST(TcpQuickAck, SetOne_NothingOwed_NothingSent) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kQuickAck, 1), 0);
+  d.expect_none();
+  EXPECT_EQ(d.stack.setsockopt(99, SockOpt::kQuickAck, 1), -EBADF);
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
