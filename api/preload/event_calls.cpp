@@ -312,8 +312,6 @@ XDPTCP_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   if (!intercepting()) return libc().epoll_ctl(epfd, op, fd, ev);
   Process& p = Process::get();
   const Kind k = p.fds().kind(fd);
-  p.log(2, "epoll_ctl(%d, %d, fd %d): kinds %d %d", epfd, op, fd, static_cast<int>(p.fds().kind(epfd)),
-        static_cast<int>(k));
   if ((k != Kind::kConn && k != Kind::kListener) || p.fds().kind(epfd) != Kind::kEpoll) {
     return libc().epoll_ctl(epfd, op, fd, ev);
   }
