@@ -136,22 +136,24 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
       c.bytes_acked += bytes;
     }
     c.stall_since = now;  // progress: TCP_USER_TIMEOUT's wait (RFC 5482) starts again
-    // RTT: a timestamp echo is unambiguous (RFC 7323 §4.1); otherwise only a segment never
-    // retransmitted is timed (Karn's rule, RFC 6298 §3).
+    // RTT (RFC 6298 §2): the timed segment's clock sample first, as Linux prefers its own
+    // per-segment clock (tcp_ack_update_rtt()): it has the clock's resolution, where a timestamp
+    // echo has TSval's 1 ms. Karn's rule (RFC 6298 §3) leaves only segments never retransmitted
+    // timed. Otherwise the echo (unambiguous, RFC 7323 §4.1) when it reads at least one tick: an
+    // echo of this very millisecond says only "below 1 ms" (a sub-millisecond path, where the
+    // timed samples carry the figure; feeding 0 would drag SRTT down, TCP_INFO would show none).
     Duration sample{};
-    if (c.ts_ok && seg.h.options.timestamps && seg.h.options.timestamps->tsecr != 0) {
-      // A TSecr from the future (a corrupted or forged echo) gives no sample at all: feeding
-      // zero would drag SRTT and the RTO down.
-      const auto ms = static_cast<std::int32_t>(ts_now(c) - seg.h.options.timestamps->tsecr);
-      if (ms >= 0) {
-        sample = Duration::millis(ms);
-        c.rtt.sample(sample);
-      }
-      c.rtt_timing = false;
-    } else if (c.rtt_timing && ack >= c.rtt_seq) {
+    if (c.rtt_timing && ack >= c.rtt_seq) {
       sample = now - c.rtt_start;
       c.rtt.sample(sample);
       c.rtt_timing = false;
+    } else if (c.ts_ok && seg.h.options.timestamps && seg.h.options.timestamps->tsecr != 0) {
+      // A TSecr from the future (a corrupted or forged echo) gives no sample at all.
+      const auto ms = static_cast<std::int32_t>(ts_now(c) - seg.h.options.timestamps->tsecr);
+      if (ms > 0) {
+        sample = Duration::millis(ms);
+        c.rtt.sample(sample);
+      }
     }
     c.rtt.reset_backoff();
     c.rtx_count = 0;

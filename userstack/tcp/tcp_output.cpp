@@ -198,7 +198,7 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
       ++c.total_retrans;
       c.bytes_retrans += len;
       if (c.rtt_timing && seq < c.rtt_seq) c.rtt_timing = false;  // Karn's rule
-    } else if (!c.rtt_timing && !c.ts_ok) {
+    } else if (!c.rtt_timing) {
       c.rtt_timing = true;
       c.rtt_seq = end;
       c.rtt_start = now;

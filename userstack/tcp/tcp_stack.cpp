@@ -132,6 +132,10 @@ SocketId TcpStack::accept(SocketId s, wire::SockAddr* peer) {
   --l->accept_count;
   c.accept_next = kNoIndex;
   c.in_accept_queue = false;
+  // Accepted, the connection is the application's alone: closing the listener later must not
+  // reset it (Linux inet_csk_listen_stop() resets only the accept queue), even once the
+  // application has closed it and it is finishing its close.
+  c.parent = kNoIndex;
   if (peer != nullptr) *peer = c.tuple.remote;
   return k.open_socket(c);
 }

@@ -254,5 +254,30 @@ TEST(TcpClose, Listener_Close_QueuedChildrenReset) {  // Linux inet_csk_listen_s
   EXPECT_EQ(d.stack.socket_count(), 0u);
 }
 
+// Linux inet_csk_listen_stop(): closing a listener resets only the connections still in its accept
+// queue. One the application accepted and has closed itself, still sending its data and FIN, is
+// not the listener's any more (nginx closes its listeners on reload while such connections drain).
+TEST(TcpClose, AcceptedClosedConnection_ListenerClosed_NotReset) {
+  Dialogue d;
+  SocketId l = d.listen_on();
+  SocketId s = d.open_passive(l);
+  d.stack.send(s, bytes(100), d.now);
+  ASSERT_EQ(d.stack.close(s, d.now), 0);
+  auto out = d.take();  // the data and the FIN
+  ASSERT_FALSE(out.empty());
+  EXPECT_TRUE(out.back().has(kFin));
+  ASSERT_EQ(d.stack.close(l, d.now), 0);
+  for (const Seg& seg : d.take()) EXPECT_FALSE(seg.has(kRst));
+  EXPECT_EQ(d.stack.state(s), TcpState::kClosed);  // the descriptor is closed...
+  // ...but the connection is not: it is in FIN-WAIT-1 and finishes its close.
+  d.ack(out.back().h.seq + static_cast<std::uint32_t>(out.back().data.size()) + 1);
+  d.inject(kFin | kAck, {}, d.peer_seq,
+           out.back().h.seq + static_cast<std::uint32_t>(out.back().data.size()) + 1);
+  auto last = d.take();
+  ASSERT_FALSE(last.empty());
+  EXPECT_FALSE(last.back().has(kRst));
+  EXPECT_TRUE(last.back().has(kAck));
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test

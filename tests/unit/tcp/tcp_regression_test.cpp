@@ -105,7 +105,9 @@ TEST(TcpRegression, TimestampEchoFromFuture_NoRttSample) {
   o.timestamps = wire::TcpTimestamps{d.peer_ts, d.our_tsval + 100000};  // from the future
   d.inject(kAck, {}, d.peer_seq, d.tcb(s).snd_max.raw(), o);
   EXPECT_EQ(d.tcb(s).snd_una, d.tcb(s).snd_max);  // the ACK itself is processed
-  EXPECT_EQ(d.tcb(s).rtt.srtt().ns, srtt.ns);
+  // The one sample is the timed segment's own clock (10 ms, RFC 6298 (2.3)); the echo gave none
+  // (a zero sample would have pulled SRTT below this).
+  EXPECT_EQ(d.tcb(s).rtt.srtt().ns, srtt.ns - srtt.ns / 8 + Duration::millis(10).ns / 8);
 }
 
 // RFC 7323 §2.3 / RFC 9293 §3.8.6.2.2: without window scaling no window above 65535 can be
@@ -147,6 +149,22 @@ TEST(TcpRegression, WindowScaling_LargeRcvbuf_ReadAfterFillSendsUpdate) {
   ASSERT_EQ(d.stack.recv(s, out, d.now), static_cast<ssize_t>(4 * kSeg));
   Seg upd = d.take_one();
   EXPECT_EQ(upd.h.ack, d.peer_seq);
+}
+
+// A sub-millisecond path with timestamps: the echo reads 0 ms, the timed segment's clock gives the
+// RTT (as Linux's per-segment clock does); before, every sample was the echo's 0 and TCP_INFO
+// showed an RTT of 0.
+TEST(TcpRegression, SubMillisecondPathWithTimestamps_RttFromTheClock) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  d.stack.send(s, bytes(100), d.now);
+  d.note(d.take_one());
+  d.advance(Duration::micros(300));
+  d.ack(d.tcb(s).snd_max.raw());  // echoes a TSval of this millisecond
+  TcpInfoSnapshot info;
+  ASSERT_EQ(d.stack.tcp_info(s, &info, d.now), 0);
+  EXPECT_GT(info.rtt_us, 0u);
+  EXPECT_LT(info.rtt_us, 1000u);
 }
 
 }  // namespace
