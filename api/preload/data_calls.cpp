@@ -41,6 +41,12 @@ ssize_t on_conn(int fd, std::uint32_t want, bool dontwait, Op op) {
   }
   for (;;) {
     const ssize_t r = op(p.ctx(), e->sid);
+    if (r > 0 && want == EPOLLOUT && !e->nonblock) {
+      // A blocking writer is not batching: it may next sleep in a call the stack never sees
+      // (waitpid, a kernel-only read), so what it wrote leaves now, as the kernel's write would
+      // send it. An event loop (non-blocking sockets) sends its whole batch at its next wait.
+      p.ctx().poll_once();
+    }
     if (r >= 0 || errno != EAGAIN || dontwait || e->nonblock) return r;
     const int sid = e->sid;
     Context& ctx = p.ctx();

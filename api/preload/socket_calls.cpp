@@ -77,7 +77,12 @@ void forget(FdEntry& e) {
   const Kind k = e.kind.load(std::memory_order_relaxed);
   if (p.state() == StackState::kRunning) {
     Context& ctx = p.ctx();
-    if ((k == Kind::kConn || k == Kind::kListener) && e.sid >= 0 && p.unref(e.sid)) (void)ctx.close(e.sid);
+    if ((k == Kind::kConn || k == Kind::kListener) && e.sid >= 0 && p.unref(e.sid)) {
+      (void)ctx.close(e.sid);
+      // A blocking program's FIN leaves now (see on_conn in data_calls.cpp); an event loop's at
+      // its next wait.
+      if (k == Kind::kConn && !e.nonblock) ctx.poll_once();
+    }
     if (k == Kind::kListener && e.sid4 >= 0 && p.unref(e.sid4)) (void)ctx.close(e.sid4);
     if (k == Kind::kEpoll && e.queue >= 0) (void)ctx.close(e.queue);
   }
