@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "api/preload/libc_calls.h"
+#include "api/src/context_impl.h"
 #include "userstack/kernel/iface_info.h"
 
 namespace xdptcp::preload {
@@ -285,52 +286,25 @@ void Process::at_exit() {
 }
 
 int to_sock_addr(const sockaddr* addr, socklen_t len, wire::SockAddr* out) {
-  if (addr == nullptr) return -EFAULT;
-  if (addr->sa_family == AF_INET) {
-    if (len < static_cast<socklen_t>(sizeof(sockaddr_in))) return -EINVAL;
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(addr);
-    out->ip = wire::IpAddr::v4_bytes(reinterpret_cast<const std::uint8_t*>(&sin->sin_addr));
-    out->port = ntohs(sin->sin_port);
-    return 0;
+  if (const int e = detail::from_sockaddr(addr, len, out); e < 0) return e;
+  // ::ffff:a.b.c.d (RFC 4291 §2.5.5.2) is the IPv4 host a.b.c.d.
+  static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (!out->ip.is_v4() && std::memcmp(out->ip.bytes.data(), kMapped, sizeof kMapped) == 0) {
+    out->ip = wire::IpAddr::v4_bytes(out->ip.bytes.data() + 12);
   }
-  if (addr->sa_family == AF_INET6) {
-    if (len < static_cast<socklen_t>(sizeof(sockaddr_in6))) return -EINVAL;
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(addr);
-    const auto* b = reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr);
-    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    out->ip = std::memcmp(b, kMapped, sizeof kMapped) == 0 ? wire::IpAddr::v4_bytes(b + 12)
-                                                           : wire::IpAddr::v6_bytes(b);
-    out->port = ntohs(sin6->sin6_port);
-    return 0;
-  }
-  return -EAFNOSUPPORT;
+  return 0;
 }
 
 void from_sock_addr(const wire::SockAddr& a, bool as_v6, sockaddr* addr, socklen_t* len) {
-  if (addr == nullptr || len == nullptr) return;
-  sockaddr_storage ss{};
-  socklen_t n = 0;
-  if (a.ip.is_v4() && !as_v6) {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons(a.port);
-    std::memcpy(&sin->sin_addr, a.ip.bytes.data(), 4);
-    n = sizeof *sin;
-  } else {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(a.port);
-    auto* b = reinterpret_cast<std::uint8_t*>(&sin6->sin6_addr);
-    if (a.ip.is_v4()) {
-      b[10] = b[11] = 0xff;
-      std::memcpy(b + 12, a.ip.bytes.data(), 4);
-    } else {
-      std::memcpy(b, a.ip.bytes.data(), 16);
-    }
-    n = sizeof *sin6;
+  if (!a.ip.is_v4() || !as_v6) {
+    detail::to_sockaddr(a, addr, len);
+    return;
   }
-  std::memcpy(addr, &ss, std::min(n, *len));
-  *len = n;
+  wire::IpAddr mapped;
+  mapped.family = wire::IpFamily::kV6;
+  mapped.bytes[10] = mapped.bytes[11] = 0xff;
+  std::memcpy(mapped.bytes.data() + 12, a.ip.bytes.data(), 4);
+  detail::to_sockaddr({mapped, a.port}, addr, len);
 }
 
 }  // namespace xdptcp::preload

@@ -66,18 +66,6 @@ std::string self_exe() {
   return buf;
 }
 
-// Runs a shell command; its exit status, and its stdout and stderr in *out.
-int shell(const std::string& cmd, std::string* out) {
-  std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[512];
-  std::string s;
-  while (std::fgets(buf, sizeof buf, p) != nullptr) s += buf;
-  const int st = pclose(p);
-  if (out != nullptr) *out = s;
-  return st;
-}
-
 bool ok_status(int st) {
   return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
@@ -151,7 +139,7 @@ double processes_cpu(const std::vector<pid_t>& pids) {
 // What listens on TCP `port` in this (the root) namespace; empty when nothing does.
 std::string listeners_on(int port) {
   std::string out;
-  shell("ss -Hltn 'sport = :" + std::to_string(port) + "'", &out);
+  run_shell("ss -Hltn 'sport = :" + std::to_string(port) + "'", &out);
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   return out;
 }
@@ -361,7 +349,7 @@ class AppBench {
                  "):\n" + tail_of(slog);
         return false;
       }
-      shell(probe, &out);
+      run_shell(probe, &out);
       while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
       if (out == want) break;
       if (now_ms() >= deadline) {
@@ -531,7 +519,7 @@ bool check_programs(const AppOptions& o, std::string* missing) {
           ? std::vector<std::string>{"nginx", "wrk", "curl", "taskset", "ss", "ip"}
           : std::vector<std::string>{"redis-server", "redis-benchmark", "redis-cli", "taskset", "ss", "ip"};
   for (const auto& p : need) {
-    if (!ok_status(shell("command -v " + p + " >/dev/null", nullptr)))
+    if (!ok_status(run_shell("command -v " + p + " >/dev/null", nullptr)))
       *missing += (missing->empty() ? "" : " ") + p;
   }
   return missing->empty();
@@ -539,7 +527,7 @@ bool check_programs(const AppOptions& o, std::string* missing) {
 
 std::string server_version(const AppOptions& o) {
   std::string out;
-  shell(o.app == "nginx" ? "nginx -v" : "redis-server --version", &out);
+  run_shell(o.app == "nginx" ? "nginx -v" : "redis-server --version", &out);
   while (!out.empty() && out.back() == '\n') out.pop_back();
   if (o.app == "nginx") {
     const auto p = out.find("nginx/");

@@ -1,5 +1,6 @@
 // Reading wrk's and redis-benchmark's output, and app's table and JSON (see app_report.h).
 #include "bench/xdptcp_bench/app_report.h"
+#include "bench/xdptcp_bench/round_stats.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,13 +10,6 @@
 
 namespace xdptcp::bench {
 namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 double ratio(double x, double k) {
   return k > 0 ? x / k : 0;
@@ -132,10 +126,7 @@ AppSummary summarize_app(const std::vector<AppRun>& rounds) {
     s.errors += r.errors;
   }
   s.rps = median(rps);
-  if (!rps.empty() && s.rps > 0) {
-    const auto [mn, mx] = std::minmax_element(rps.begin(), rps.end());
-    s.spread_pct = (*mx - *mn) / s.rps * 100;
-  }
+  s.spread_pct = spread_pct(rps, s.rps);
   s.cpu_us = median(cpu);
   s.server_cpu_us = median(scpu);
   s.p50_us = median(p50);

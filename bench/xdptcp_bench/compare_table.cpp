@@ -1,18 +1,12 @@
 // compare's summary table and JSON (see compare_table.h).
 #include "bench/xdptcp_bench/compare_table.h"
+#include "bench/xdptcp_bench/round_stats.h"
 
 #include <algorithm>
 #include <cstdio>
 
 namespace xdptcp::bench {
 namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 bool bulk(Workload w) {
   return w == Workload::kBulk;
@@ -43,10 +37,7 @@ Summary summarize(const StackRounds& s) {
     out.errors += static_cast<double>(r.errors);
   }
   out.throughput = median(tp);
-  if (!tp.empty() && out.throughput > 0) {
-    const auto [mn, mx] = std::minmax_element(tp.begin(), tp.end());
-    out.spread_pct = (*mx - *mn) / out.throughput * 100;
-  }
+  out.spread_pct = spread_pct(tp, out.throughput);
   out.cpu_us = median(cpu);
   out.server_cpu_us = median(scpu);
   out.p50_us = median(p50);

@@ -7,10 +7,8 @@
 #include <sstream>
 
 namespace xdptcp::bench {
-namespace {
 
-// Runs a shell command; returns its exit status and its stdout+stderr in *out.
-int run(const std::string& cmd, std::string* out) {
+int run_shell(const std::string& cmd, std::string* out) {
   std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
   if (p == nullptr) return -1;
   char buf[512];
@@ -21,17 +19,15 @@ int run(const std::string& cmd, std::string* out) {
   return st;
 }
 
-}  // namespace
-
 bool Sandbox::up(std::string* error) {
   std::string out;
   // Subnets other sandboxes (other tests, other helpers) hold are refused by sandbox.sh; take the
   // first free one from 40 up (198.18.80.0/24 onwards), away from the usual 0.
   bool ok = false;
   for (int k = 40; k < 100 && !ok; ++k) {
-    ok = run(script_ + " up --name " + name_ + " --queues " + std::to_string(queues_) + " --subnet " +
-                 std::to_string(k),
-             &out) == 0;
+    ok = run_shell(script_ + " up --name " + name_ + " --queues " + std::to_string(queues_) + " --subnet " +
+                       std::to_string(k),
+                   &out) == 0;
     if (!ok && out.find("already in use") == std::string::npos) break;
   }
   if (!ok) {
@@ -39,7 +35,7 @@ bool Sandbox::up(std::string* error) {
     return false;
   }
   is_up_ = true;
-  run(script_ + " status --name " + name_ + " --env", &out);
+  run_shell(script_ + " status --name " + name_ + " --env", &out);
   std::map<std::string, std::string> env;
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);) {
@@ -57,9 +53,9 @@ bool Sandbox::up(std::string* error) {
   }
   // The load generator opens tens of thousands of connections per second and closes first, so
   // its side holds the TIME_WAITs: reuse them and use the widest port range.
-  run("ip netns exec " + peer_ns_ +
-          " sysctl -qw net.ipv4.tcp_tw_reuse=1 'net.ipv4.ip_local_port_range=1024 65000'",
-      nullptr);
+  run_shell("ip netns exec " + peer_ns_ +
+                " sysctl -qw net.ipv4.tcp_tw_reuse=1 'net.ipv4.ip_local_port_range=1024 65000'",
+            nullptr);
   return true;
 }
 
@@ -69,11 +65,12 @@ bool Sandbox::prepare_xdptcp_peer(std::string* error) {
     *error = "tools/sandbox.sh status --env did not give PEER_IFACE";
     return false;
   }
-  if (run("ip netns exec " + peer_ns_ + " ip link set dev " + peer_iface_ + " xdp off", &out) != 0) {
+  if (run_shell("ip netns exec " + peer_ns_ + " ip link set dev " + peer_iface_ + " xdp off", &out) != 0) {
     *error = "cannot remove the XDP program from " + peer_ns_ + "/" + peer_iface_ + ":\n" + out;
     return false;
   }
-  if (run("ip netns exec " + peer_ns_ + " sysctl -qw 'net.ipv4.ip_local_port_range=1024 9999'", &out) != 0) {
+  if (run_shell("ip netns exec " + peer_ns_ + " sysctl -qw 'net.ipv4.ip_local_port_range=1024 9999'", &out) !=
+      0) {
     *error = "cannot set the ephemeral port range in " + peer_ns_ + ":\n" + out;
     return false;
   }
@@ -83,7 +80,7 @@ bool Sandbox::prepare_xdptcp_peer(std::string* error) {
 void Sandbox::down() {
   if (!is_up_) return;
   is_up_ = false;
-  run(script_ + " down --name " + name_, nullptr);
+  run_shell(script_ + " down --name " + name_, nullptr);
 }
 
 }  // namespace xdptcp::bench

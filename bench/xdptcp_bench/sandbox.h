@@ -8,6 +8,9 @@
 
 namespace xdptcp::bench {
 
+// Runs a shell command; returns its exit status and its stdout+stderr in *out (may be null).
+int run_shell(const std::string& cmd, std::string* out);
+
 class Sandbox {
  public:
   Sandbox(std::string script, std::string name, int queues)
