@@ -38,10 +38,12 @@ void register_epoll(int epfd) {
   e->kind.store(Kind::kEpoll, std::memory_order_release);
 }
 
-// Under the lock, stack running: the set's stack-side queue and the wake-up set in the kernel's.
-bool prepare_set(int epfd, FdEntry& set) {
+// Under the lock, stack running: the wake-up set in the kernel's (every set a thread sleeps on
+// drives the engine: timers, ACKs), and with need_queue the set's stack-side event queue (an
+// engine has 8: only sets that hold stack sockets take one).
+bool prepare_set(int epfd, FdEntry& set, bool need_queue) {
   Process& p = Process::get();
-  if (set.queue < 0) {
+  if (need_queue && set.queue < 0) {
     set.queue = p.ctx().epoll_create();
     if (set.queue < 0) return false;
   }
@@ -100,7 +102,7 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
   Process& p = Process::get();
   StackLock lock;
   FdEntry* set = p.fds().find(epfd);
-  if (p.state() != StackState::kRunning || set == nullptr || !prepare_set(epfd, *set)) {
+  if (p.state() != StackState::kRunning || set == nullptr || !prepare_set(epfd, *set, false)) {
     lock.unlock();
     return libc().epoll_pwait(epfd, events, max, timeout, sigmask);
   }
@@ -110,11 +112,14 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
   for (;;) {
     std::size_t nl = 0;
     set = p.fds().find(epfd);
-    if (set == nullptr || set->kind.load(std::memory_order_relaxed) != Kind::kEpoll || set->queue < 0) {
-      return set_errno(EBADF);
+    if (set == nullptr || set->kind.load(std::memory_order_relaxed) != Kind::kEpoll) return set_errno(EBADF);
+    // One engine turn, then the set's stack-side ready events (none without a queue).
+    int n = 0;
+    if (set->queue >= 0) {
+      n = std::max(0, p.ctx().epoll_wait(set->queue, events, max, 0));
+    } else {
+      p.ctx().poll_once();
     }
-    int n = p.ctx().epoll_wait(set->queue, events, max, 0);  // one engine turn, then the ready set
-    if (n < 0) n = 0;
     int kept = 0;
     for (int i = 0; i < n; ++i) {
       int fd = -1;
@@ -326,7 +331,7 @@ XDPTCP_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
     lock.unlock();
     return libc().epoll_ctl(epfd, op, fd, ev);
   }
-  if (!prepare_set(epfd, *set)) return set_errno(ENOMEM);
+  if (!prepare_set(epfd, *set, true)) return set_errno(ENOMEM);
   if (k == Kind::kListener) return ctl_listener(epfd, *set, op, fd, *e, ev);
   const int r = p.ctx().epoll_ctl(set->queue, op, e->sid, ev);
   if (r == 0) set->xdptcp_members += op == EPOLL_CTL_ADD ? 1 : op == EPOLL_CTL_DEL ? -1 : 0;
