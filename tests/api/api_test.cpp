@@ -369,7 +369,9 @@ TEST_F(ApiTest, ShortTransaction_AcksRideOnRequestAndFin_SevenFrames) {
         EXPECT_EQ(srv().epoll_ctl(sep, EPOLL_CTL_ADD, s, &sev), 0);
       } else if (!server_closed) {
         const ssize_t r = srv().read(s, buf, sizeof buf);
-        if (r == 7) EXPECT_EQ(srv().write(s, "response", 8), 8);
+        if (r == 7) {
+          EXPECT_EQ(srv().write(s, "response", 8), 8);
+        }
         if (r == 0) {
           EXPECT_EQ(srv().close(s), 0);
           server_closed = true;
