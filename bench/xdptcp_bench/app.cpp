@@ -322,6 +322,7 @@ class AppBench {
       << "events { worker_connections 4096; }\n"
       << "http {\n  sendfile on; tcp_nopush on; access_log off; keepalive_requests 100000;\n"
       << "  default_type text/plain;\n";
+    if (o_.open_file_cache) c << "  open_file_cache max=1000 inactive=60s;\n";
     for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"})
       c << "  " << t << "_temp_path " << dir_ << "/tmp/" << t << ";\n";
     c << "  server { listen " << addr << ":" << port << "; root " << dir_ << "/www; }\n}\n";
@@ -568,6 +569,8 @@ void add_app_options(CLI::App& app, AppOptions& o) {
                  "the kernel server's port; xdptcp's is one above (default: nginx 19081, redis 19379)")
       ->check(CLI::Range(1, 65534));
   app.add_option("--queues", o.queues, "sandbox veth queues")->check(CLI::Range(1, 64));
+  app.add_flag("--open-file-cache", o.open_file_cache,
+               "nginx: open_file_cache on for both stacks (no open/fstat/close of the file per request)");
   app.add_option("--server-core", o.server_core, "core the server runs on (taskset)");
   app.add_option("--client-core", o.client_core, "core the client runs on (taskset)");
   app.add_flag("--json", o.json, "print one JSON object");

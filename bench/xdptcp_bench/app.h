@@ -27,6 +27,9 @@ struct AppOptions {
   int connections = 0;  // 0: 64 for nginx (wrk -c64), 50 for redis (redis-benchmark -c 50)
   int port = 0;         // the kernel's server port, xdptcp's is port + 1; 0: 19081 nginx, 19379 redis
   unsigned queues = 2;  // sandbox veth queues (xdptcp-run's one engine serves them all)
+  // nginx: `open_file_cache` on (both stacks), which saves the open/fstat/close of the file per
+  // request that Debian's default configuration makes (docs/PERFORMANCE.md).
+  bool open_file_cache = false;
   unsigned server_core = 1;
   unsigned client_core = 0;
   bool json = false;
