@@ -283,8 +283,11 @@ XDPTCP_EXPORT int connect(int fd, const sockaddr* addr, socklen_t len) {
     return libc().connect(fd, addr, len);
   }
   wire::IpAddr src;
-  const bool ours = !is_loopback(dst.ip) && !dst.ip.is_unspecified() &&
-                    (e->bound ? p.serves(e->local.ip) : (route_source(dst, &src) && p.serves(src)));
+  // A socket the application bound before connecting stays with the kernel: bind() keeps only a
+  // listener's address (a port-0 bind is the kernel's at once), and a source port it chose would
+  // be outside the stack's ephemeral range, whose replies alone are steered to the stack.
+  const bool ours = !e->bound && !is_loopback(dst.ip) && !dst.ip.is_unspecified() &&
+                    route_source(dst, &src) && p.serves(src);
   if (!ours || !p.ensure_started()) {
     e->reset();
     lock.unlock();
