@@ -80,6 +80,21 @@ void StackCore::enqueue_accept(TcpConnection& l, TcpConnection& child) {
   notify(l);
 }
 
+// RFC 9293 §3.10.7.2, with the flag checks of Linux's tcp_rcv_state_process() (TCP_LISTEN):
+//   RST (any other flags)      ignored, never answered (Linux: SKB_DROP_REASON_TCP_RESET); so a
+//                              SYN|RST creates nothing
+//   ACK (no RST)               a SYN cookie, else <SEQ=SEG.ACK><CTL=RST> (Linux returns to
+//                              tcp_v4_do_rcv(), which resets); SYN|ACK and SYN|FIN|ACK included
+//   SYN|FIN (no ACK)           dropped: kBadFlags (Linux "if (th->fin) goto discard", TCP_FLAGS;
+//                              the BSDs' drop_synfin). RFC 9293 would answer it and queue the FIN
+//                              for later: a scanner's probe and a way to make embryos cheaply.
+//   none of SYN, ACK, RST      dropped: kBadFlags (FIN, PSH, URG alone or no flag at all; Linux
+//                              TCP_FLAGS; RFC 9293's "fourth, other text or control": it must
+//                              have had an ACK)
+//   SYN with PSH, URG, ECE,    answered with a SYN-ACK, as Linux does (conn_request() looks at no
+//   CWR (no ACK, RST, FIN)     other flag; the urgent pointer and ECN are not implemented here)
+// Nothing dropped here allocates a TCB or sends anything, so a flood of such segments leaves the
+// listener serving the next valid SYN at once.
 void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional<SeqNum> iss) {
   // First, check for a RST: ignore it.
   if (seg.rst()) {
@@ -93,9 +108,10 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
     send_rst_reply(seg);
     return;
   }
-  // Third, check for a SYN.
-  if (!seg.syn()) {
-    ++stats.drops[static_cast<std::size_t>(DropReason::kStateDrop)];
+  // Third, check for a SYN; without one (and without ACK or RST) the segment is no valid
+  // segment for a listener (Linux: SKB_DROP_REASON_TCP_FLAGS).
+  if (!seg.syn() || seg.fin()) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kBadFlags)];
     return;
   }
   // Linux drops a SYN while the accept queue is full (the client retries).
@@ -221,6 +237,13 @@ bool StackCore::accept_cookie(TcpConnection& l, const Segment& seg) {
 // the old connection's (Linux tcp_timewait_state_process(): snd_nxt + 65535 + 2). Otherwise
 // the SYN gets a challenge ACK (RFC 5961 §4, RFC 9293 §3.10.7.4).
 void StackCore::input_time_wait_syn(TcpConnection& c, const Segment& seg) {
+  // A SYN|FIN opens no connection (input_listen()): dropped before it can end the TIME-WAIT.
+  // Linux ends the TIME-WAIT first (TCP_TW_SYN) and then discards it at the listener; keeping
+  // the TIME-WAIT is what 2*MSL is for.
+  if (seg.fin()) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kBadFlags)];
+    return;
+  }
   bool acceptable;
   if (c.ts_ok && seg.h.options.timestamps) {
     acceptable = static_cast<std::int32_t>(seg.h.options.timestamps->tsval - c.ts_recent) > 0;

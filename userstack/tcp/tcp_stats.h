@@ -30,6 +30,9 @@ enum class DropReason : std::uint8_t {
   kBadCookie,       // ACK to a listener that was not a valid SYN cookie
   kNoTcb,           // TCB pool exhausted (stack-wide bound on connections)
   kStateDrop,       // not meaningful in the connection's state (e.g. data after FIN)
+  // Flags no valid segment has in its state (Linux SKB_DROP_REASON_TCP_FLAGS): at a listener a
+  // SYN with FIN, or a segment with none of SYN, ACK and RST (Linux tcp_rcv_state_process()).
+  kBadFlags,
   kCount
 };
 
@@ -39,7 +42,7 @@ constexpr std::string_view to_string(DropReason r) {
       "out_of_window",     "paws_reject",    "backlog_full",   "syn_backlog_full",
       "reassembly_full",   "no_socket",      "rst_no_socket",  "bad_ack",
       "rst_out_of_window", "rst_challenged", "syn_challenged", "no_ack",
-      "bad_cookie",        "no_tcb",         "state_drop"};
+      "bad_cookie",        "no_tcb",         "state_drop",     "bad_flags"};
   return kNames[static_cast<std::size_t>(r)];
 }
 

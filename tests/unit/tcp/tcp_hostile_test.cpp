@@ -1,0 +1,108 @@
+// Hostile input, tried as an attacker would (issue 11 item 5): illegal flag combinations at a
+// listener (Linux tcp_rcv_state_process()), challenge-ACK rate limits (RFC 5961 §7, Linux >= 4.7
+// tcp_send_challenge_ack()), MTU/MSS bounds from configuration and from the peer, and an RTO
+// whose retransmission finds the TX ring full.
+#include <sys/socket.h>
+
+#include <set>
+
+#include "unit/tcp/tcp_dialogue.h"
+
+namespace xdptcp::tcp::test {
+namespace {
+
+// ---- flags at a listener (RFC 9293 §3.10.7.2, Linux tcp_rcv_state_process() TCP_LISTEN) ----
+
+TEST(TcpHostile, Listen_SynFin_DroppedNoSynAckNoState) {  // Linux: "if (th->fin) goto discard"
+  Dialogue d;
+  d.listen_on();
+  d.inject(kSyn | kFin, {}, d.peer_seq, {}, d.syn_options({}));
+  d.expect_none();
+  EXPECT_EQ(d.stack.connection_count(), 0u);
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kBadFlags), 1u);
+}
+
+TEST(TcpHostile, Listen_SynRst_IgnoredNoState) {  // RFC 9293 §3.10.7.2 first: a RST is ignored
+  Dialogue d;
+  d.listen_on();
+  d.inject(kSyn | kRst, {}, d.peer_seq, {}, d.syn_options({}));
+  d.inject(kSyn | kFin | kRst, {}, d.peer_seq, {}, d.syn_options({}));
+  d.expect_none();
+  EXPECT_EQ(d.stack.connection_count(), 0u);
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kRstNoSocket), 2u);
+}
+
+TEST(TcpHostile, Listen_NoSynNoAck_DroppedAsBadFlags) {  // Linux: SKB_DROP_REASON_TCP_FLAGS
+  Dialogue d;
+  d.listen_on();
+  d.inject(0, bytes(10));            // no flag at all ("null scan")
+  d.inject(kFin);                    // FIN alone
+  d.inject(kFin | kPsh | kUrg, {});  // "Xmas" scan
+  d.inject(kPsh, bytes(10));
+  d.expect_none();
+  EXPECT_EQ(d.stack.connection_count(), 0u);
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kBadFlags), 4u);
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kStateDrop), 0u);
+}
+
+TEST(TcpHostile, Listen_SynFinAck_Reset) {  // RFC 9293 §3.10.7.2 second: an ACK gets a RST
+  Dialogue d;
+  d.listen_on();
+  d.inject(kSyn | kFin | kAck, {}, d.peer_seq, 777, d.syn_options({}));
+  Seg r = d.take_one();
+  EXPECT_TRUE(r.has(kRst) && !r.has(kAck));
+  EXPECT_EQ(r.h.seq, 777u);
+  EXPECT_EQ(d.stack.connection_count(), 0u);
+}
+
+TEST(TcpHostile, Listen_SynUrg_AnsweredAsLinuxDoes) {  // Linux conn_request() ignores URG/PSH
+  Dialogue d;
+  d.listen_on();
+  d.inject(kSyn | kUrg | kPsh, {}, d.peer_seq, {}, d.syn_options({}));
+  Seg sa = d.take_one();
+  EXPECT_TRUE(sa.has(kSyn) && sa.has(kAck) && !sa.has(kUrg));
+  EXPECT_EQ(sa.h.ack, d.peer_seq + 1);
+}
+
+// A flood of illegal segments creates nothing, so the next valid SYN is served at once (no
+// SYN-RECEIVED embryos to time out, no SYN cookies).
+TEST(TcpHostile, Listen_SynFinFlood_ServesAtOnceAfterwards) {
+  Dialogue d;
+  SocketId l = d.listen_on();
+  for (int i = 0; i < 200; ++i) {
+    d.peer.port = static_cast<std::uint16_t>(20000 + i);
+    d.inject(kSyn | kFin, {}, d.peer_seq + static_cast<std::uint32_t>(i) * 1000, {}, d.syn_options({}));
+    d.inject(static_cast<std::uint8_t>(i % 2 ? 0 : kFin | kPsh | kUrg), {});
+  }
+  d.expect_none();
+  EXPECT_EQ(d.stack.connection_count(), 0u);
+  EXPECT_EQ(d.stack.stats().cookies_sent, 0u);
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kBadFlags), 400u);
+  d.peer.port = 40000;
+  SocketId s = d.open_passive(l);  // SYN-ACK at once, then ESTABLISHED
+  EXPECT_EQ(d.stack.state(s), TcpState::kEstablished);
+  EXPECT_EQ(d.stack.stats().cookies_sent, 0u);
+}
+
+// A SYN|FIN for a connection in TIME-WAIT neither ends the TIME-WAIT nor opens a connection.
+TEST(TcpHostile, TimeWait_SynFin_DroppedTimeWaitKept) {
+  Dialogue d;
+  SocketId l = d.listen_on();
+  SocketId s = d.open_passive(l);
+  ASSERT_EQ(d.stack.shutdown(s, SHUT_WR, d.now), 0);
+  Seg fin = d.take_one();
+  d.ack(fin.h.seq + 1);
+  d.send_data({}, kFin);
+  d.take_one();
+  ASSERT_EQ(d.stack.state(s), TcpState::kTimeWait);
+  ASSERT_EQ(d.stack.close(s, d.now), 0);
+  d.peer_ts += 1000;  // newer than TS.Recent: a plain SYN would reuse the TIME-WAIT (RFC 6191)
+  d.inject(kSyn | kFin, {}, d.peer_seq + 100000, {}, d.syn_options({}));
+  d.expect_none();
+  EXPECT_EQ(d.stack.connection_count(), 1u);  // still the TIME-WAIT
+  EXPECT_EQ(d.stack.stats().time_wait_reused, 0u);
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kBadFlags), 1u);
+}
+
+}  // namespace
+}  // namespace xdptcp::tcp::test
