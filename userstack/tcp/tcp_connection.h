@@ -111,6 +111,9 @@ struct TcbVars {
   // request quick-ACKed) carries it.
   bool ack_held = false;
   bool in_output_queue = false;
+  // The last challenge ACK (RFC 5961 §7 per-connection limit; Linux tp->last_oow_ack_time).
+  bool challenge_acked = false;
+  Instant last_challenge_ack{};
   // Quick-ack mode (Linux icsk_ack.quick; RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2 let an ACK go
   // at once): this many more in-order data segments are acknowledged without the delayed-ACK
   // wait. Refilled at ESTABLISHED, after the peer was silent longer than an RTO, and by

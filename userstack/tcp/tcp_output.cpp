@@ -5,6 +5,7 @@
 // §3, SACK blocks RFC 2018 §4), payload from the send ring, checksum. The advertised window
 // follows receiver SWS avoidance (§3.8.6.2.2) and never shrinks (§3.8.6, RFC 7323 §2.4).
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstring>
 
@@ -218,16 +219,40 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
 }
 
 void StackCore::send_challenge_ack(TcpConnection& c) {
-  // RFC 5961 §7: rate-limit challenge ACKs (per stack and second).
-  if (now - challenge_window >= Duration::seconds(1)) {
-    challenge_window = now;
-    challenge_count = 0;
+  // RFC 5961 §7 as Linux since 4.7 (tcp_send_challenge_ack()). First the connection's own limit
+  // (__tcp_oow_rate_limited()): one per kChallengeAckInterval, so a flood at one connection cannot
+  // spend the stack's budget alone, and the ACKs of one connection cannot be counted in bulk.
+  if (c.challenge_acked && now - c.last_challenge_ack < kChallengeAckInterval &&
+      now >= c.last_challenge_ack) {
+    ++stats.challenge_acks_limited;
+    ++stats.challenge_acks_socket_limited;
+    return;
   }
-  if (challenge_count >= kChallengeAckLimit) {
+  c.challenge_acked = true;
+  c.last_challenge_ack = now;  // as Linux: taken even when the global budget then refuses
+  // Then the stack's budget for this second, drawn at random in [L/2, L + L/2) (Linux
+  // get_random_u32_inclusive(half, ack_limit + half - 1)): an off-path attacker who counts the
+  // challenge ACKs it gets in a second learns nothing from how many the budget had left
+  // (CVE-2016-5696). The draw is keyed with the stack's secret: unpredictable without it,
+  // reproducible with StackConfig::secret set.
+  const std::int64_t second = now.ns / Duration::seconds(1).ns;
+  if (second != challenge_second) {
+    challenge_second = second;
+    std::array<std::uint8_t, 12> in{};
+    const auto s64 = static_cast<std::uint64_t>(second);
+    for (std::size_t i = 0; i < 8; ++i) in[i] = static_cast<std::uint8_t>(s64 >> (8 * i));
+    in[8] = 'c';  // a label: no other use of the key hashes these 12 bytes
+    in[9] = 'a';
+    in[10] = 'c';
+    in[11] = 'k';
+    constexpr std::uint32_t kHalf = (kChallengeAckLimit + 1) / 2;
+    challenge_budget = kHalf + static_cast<std::uint32_t>(siphash24(key, in) % kChallengeAckLimit);
+  }
+  if (challenge_budget == 0) {
     ++stats.challenge_acks_limited;
     return;
   }
-  ++challenge_count;
+  --challenge_budget;
   ++stats.challenge_acks;
   c.ack_now = true;
   queue_output(c);

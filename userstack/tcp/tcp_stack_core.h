@@ -48,8 +48,15 @@ struct Segment {
 
 inline constexpr std::uint8_t kMaxWindowShift = 14;  // RFC 7323 §2.3
 inline constexpr std::uint32_t kTsOptionLen = 12;    // NOP NOP + 10-byte timestamps option
-// RFC 5961 §7: at most this many challenge ACKs per second per stack (Linux's historical
-// tcp_challenge_ack_limit default).
+// RFC 5961 §7 challenge-ACK limits, as Linux since 4.7 (tcp_send_challenge_ack()):
+// per connection, at most one per kChallengeAckInterval (Linux __tcp_oow_rate_limited() with
+// net.ipv4.tcp_invalid_ratelimit, 500 ms by default);
+inline constexpr Duration kChallengeAckInterval = Duration::millis(500);
+// per stack, a budget for each second drawn at random in [L/2, L + L/2) with L this (Linux
+// net.ipv4.tcp_challenge_ack_limit, 1000 until 6.0), so its mean is L. A fixed L was the side
+// channel of CVE-2016-5696 (Cao et al., "Off-Path TCP Exploits", USENIX Security 2016): an
+// off-path attacker who spent the budget on a connection of its own and counted the challenge
+// ACKs left could tell whether a guessed 4-tuple (and then sequence numbers) had drawn some.
 inline constexpr std::uint32_t kChallengeAckLimit = 1000;
 // Linux's TCP_MAX_QUICKACKS: the most segments a quick-ack mode acknowledges one by one.
 inline constexpr std::uint8_t kMaxQuickAcks = 16;
@@ -226,8 +233,10 @@ class StackCore {
   std::vector<ByteRing> spare_rings;
   std::uint32_t ephemeral_counter = 0;
   std::uint16_t ip_ident = 0;
-  Instant challenge_window{};
-  std::uint32_t challenge_count = 0;
+  // RFC 5961 §7 global budget (send_challenge_ack()): the second it was drawn for (now.ns / 1 s;
+  // Linux jiffies / HZ) and what is left of it.
+  std::int64_t challenge_second = -1;
+  std::uint32_t challenge_budget = 0;
 };
 
 }  // namespace xdptcp::tcp

@@ -63,9 +63,12 @@ struct TcpStats {
   std::uint64_t keepalive_probes = 0;        // RFC 1122 §4.2.3.6
   std::uint64_t delayed_acks = 0;            // ACKs sent by the delayed-ACK timer
   std::uint64_t challenge_acks = 0;          // RFC 5961 challenge ACKs sent
-  std::uint64_t challenge_acks_limited = 0;  // suppressed by the RFC 5961 §7 rate limit
-  std::uint64_t rsts_out = 0;                // RSTs sent (any cause)
-  std::uint64_t rsts_in = 0;                 // acceptable RSTs that reset a connection
+  std::uint64_t challenge_acks_limited = 0;  // suppressed by the RFC 5961 §7 rate limits
+  // of which by the per-connection interval (Linux TCPACKSkippedChallenge); the rest by the
+  // stack's per-second budget
+  std::uint64_t challenge_acks_socket_limited = 0;
+  std::uint64_t rsts_out = 0;  // RSTs sent (any cause)
+  std::uint64_t rsts_in = 0;   // acceptable RSTs that reset a connection
 
   // SYN cookies (RFC 4987 §3.6)
   std::uint64_t cookies_sent = 0;

@@ -104,5 +104,67 @@ TEST(TcpHostile, TimeWait_SynFin_DroppedTimeWaitKept) {
   EXPECT_EQ(d.stack.stats().drop(DropReason::kBadFlags), 1u);
 }
 
+// ---- challenge ACKs (RFC 5961 §7 as Linux >= 4.7 tcp_send_challenge_ack()) ----
+
+TEST(TcpHostile, ChallengeAck_PerConnection_OnePer500ms) {  // Linux __tcp_oow_rate_limited()
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  d.inject(kRst, {}, d.peer_seq + 10);  // in the window, not exact: challenged (§3.2)
+  EXPECT_EQ(d.take_one().h.ack, d.peer_seq);
+  d.advance(Duration::millis(100));
+  d.inject(kRst, {}, d.peer_seq + 20);
+  d.inject(kSyn, {}, d.peer_seq + 5, {}, d.syn_options({}));  // §4: the same limit
+  d.expect_none();
+  EXPECT_EQ(d.stack.stats().challenge_acks, 1u);
+  EXPECT_EQ(d.stack.stats().challenge_acks_socket_limited, 2u);
+  d.advance(Duration::millis(400));  // 500 ms after the first
+  d.inject(kRst, {}, d.peer_seq + 30);
+  EXPECT_EQ(d.take_one().h.ack, d.peer_seq);
+  EXPECT_EQ(d.stack.stats().challenge_acks, 2u);
+  EXPECT_EQ(d.stack.state(s), TcpState::kEstablished);
+}
+
+// The stack's budget per second is drawn at random in [500, 1500) (Linux: half + random below
+// tcp_challenge_ack_limit), not a fixed 1000 that an off-path attacker could count down
+// (CVE-2016-5696). 1100 connections, each allowed one challenge ACK a second by its own limit:
+// in each second the stack sends min(budget, 1100), which must vary from second to second.
+TEST(TcpHostile, ChallengeAck_GlobalBudget_RandomisedPerSecond) {
+  StackConfig cfg = Dialogue::default_config();
+  cfg.max_sockets = 1200;
+  cfg.secret = 42;  // a seeded draw: the test is deterministic
+  Dialogue d(cfg);
+  SocketId l = d.listen_on(80, 1024);
+  struct Peer {
+    std::uint16_t port;
+    std::uint32_t rcv_nxt;
+  };
+  std::vector<Peer> peers;
+  for (int i = 0; i < 1100; ++i) {
+    d.peer.port = static_cast<std::uint16_t>(10000 + i);
+    d.peer_seq += 100000;
+    ASSERT_GE(d.open_passive(l), 0);
+    peers.push_back({d.peer.port, d.peer_seq});
+  }
+  std::set<std::uint64_t> per_second;
+  std::uint64_t min = ~0ULL, max = 0;
+  for (int round = 0; round < 6; ++round) {
+    d.advance(Duration::seconds(1));
+    const std::uint64_t before = d.stack.stats().challenge_acks;
+    for (const Peer& p : peers) {
+      d.peer.port = p.port;
+      d.inject(kRst, {}, p.rcv_nxt + 10);
+    }
+    d.take();
+    const std::uint64_t n = d.stack.stats().challenge_acks - before;
+    per_second.insert(n);
+    min = std::min(min, n);
+    max = std::max(max, n);
+  }
+  EXPECT_GT(per_second.size(), 1u) << "the same number of challenge ACKs every second";
+  EXPECT_GE(min, 500u);
+  EXPECT_LE(max, 1100u);
+  EXPECT_EQ(d.stack.stats().challenge_acks_socket_limited, 0u);
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
