@@ -1,7 +1,8 @@
 // Next-hop resolution through the kernel; see kernel_resolver.h.
 #include "api/src/kernel_resolver.h"
 
-#include <thread>
+#include <algorithm>
+#include <array>
 
 namespace xdptcp::detail {
 
@@ -10,21 +11,49 @@ KernelResolver::KernelResolver(int ifindex) : ifindex_(ifindex) {
   if (nl) nl_ = std::move(nl.value());
 }
 
-std::optional<wire::MacAddr> KernelResolver::resolve(const wire::IpAddr& dst) {
-  if (!nl_) return std::nullopt;
-  auto route = nl_->route_to(dst);
+void KernelResolver::lookup(engine::L2Query& q) {
+  q.state = engine::L2State::kFailed;
+  if (!nl_) return;
+  auto route = nl_->route_to(q.dst);
   // A destination the kernel routes through another interface is not reachable from this stack.
-  if (!route || route->ifindex != ifindex_) return std::nullopt;
-  // ARP answers in microseconds on a LAN; IPv6 neighbour discovery can take a second on a fresh
-  // link. Ask the kernel to resolve and poll its table for up to 3 s (connect() is control path).
-  for (int attempt = 0; attempt < 300; ++attempt) {
-    auto mac = nl_->neighbour(ifindex_, route->next_hop);
-    if (!mac) return std::nullopt;
-    if (mac.value()) return *mac.value();
-    if (attempt % 50 == 0 && !nl_->resolve(ifindex_, route->next_hop)) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!route || route->ifindex != ifindex_) return;
+  q.next_hop = route->next_hop;
+  kernel::NeighbourQuery n{q.next_hop};
+  if (!nl_->neighbours(ifindex_, std::span(&n, 1))) return;
+  if (n.state == kernel::NeighbourState::kUsable) {
+    q.mac = n.mac;
+    q.state = engine::L2State::kKnown;
+    return;
   }
-  return std::nullopt;
+  // None, INCOMPLETE, or FAILED from an earlier attempt (NTF_USE restarts that one too): ask the
+  // kernel to resolve, which it starts before answering, and let poll() watch the entry.
+  if (!nl_->resolve(ifindex_, q.next_hop)) return;
+  q.state = engine::L2State::kPending;
+}
+
+void KernelResolver::poll(std::span<engine::L2Query> pending) {
+  if (!nl_) {
+    for (auto& q : pending) q.state = engine::L2State::kFailed;
+    return;
+  }
+  // In chunks of a fixed array (the engine holds at most 64 pending): no allocation of ours.
+  constexpr std::size_t kChunk = 64;
+  std::array<kernel::NeighbourQuery, kChunk> n{};
+  for (std::size_t at = 0; at < pending.size(); at += kChunk) {
+    const std::size_t len = std::min(kChunk, pending.size() - at);
+    for (std::size_t i = 0; i < len; ++i) n[i] = kernel::NeighbourQuery{pending[at + i].next_hop};
+    // A failed dump (netlink error) is no news: the engine's l2_timeout still bounds the wait.
+    if (!nl_->neighbours(ifindex_, std::span(n.data(), len))) continue;
+    for (std::size_t i = 0; i < len; ++i) {
+      engine::L2Query& q = pending[at + i];
+      if (n[i].state == kernel::NeighbourState::kUsable) {
+        q.mac = n[i].mac;
+        q.state = engine::L2State::kKnown;
+      } else if (n[i].state == kernel::NeighbourState::kFailed) {
+        q.state = engine::L2State::kFailed;
+      }
+    }
+  }
 }
 
 }  // namespace xdptcp::detail

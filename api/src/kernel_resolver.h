@@ -1,5 +1,18 @@
 // The production L2Resolver: routes and next-hop MACs from the kernel over netlink
-// (userstack/kernel/next_hop.h). Used on connect() only; answers are cached by the engine.
+// (userstack/kernel/next_hop.h), on the engine's thread, without ever waiting for the network.
+//
+// lookup() (connect() to a destination the engine has no MAC for): the route (RTM_GETROUTE), then
+// the next hop's neighbour entry; when it has no usable MAC, RTM_NEWNEIGH with NTF_USE makes the
+// kernel start ARP/ND as if it had a packet for it, and the answer is "pending". poll() (every
+// EngineConfig::l2_poll while some are pending): one dump of the neighbour table for all of them;
+// a usable entry resolves, NUD_FAILED (the kernel's probes went unanswered) fails.
+//
+// Why on the engine thread rather than a helper thread: every call is one netlink request that
+// the kernel answers synchronously, inside the sendmsg (rtnetlink has no asynchronous step), so
+// the engine waits for the kernel's CPU time, never for the network, and only on connect() to an
+// unknown next hop and on a poll while one is pending (microseconds to a millisecond for a dump
+// of a large table). No sleep, no retry loop: the engine's l2_poll interval and l2_timeout are the
+// loop. (Before, resolve() slept in 10 ms steps up to 3 s here, freezing the whole engine.)
 #pragma once
 
 #include <memory>
@@ -12,7 +25,8 @@ namespace xdptcp::detail {
 class KernelResolver final : public engine::L2Resolver {
  public:
   explicit KernelResolver(int ifindex);
-  std::optional<wire::MacAddr> resolve(const wire::IpAddr& dst) override;
+  void lookup(engine::L2Query& q) override;
+  void poll(std::span<engine::L2Query> pending) override;
 
  private:
   int ifindex_;

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "userstack/base/byteorder.h"
 #include "userstack/engine/event_queue.h"
+#include "userstack/tcp/tcp_connection.h"
 #include "userstack/wire/ip.h"
+#include "userstack/wire/tcp_header.h"
 
 namespace xdptcp::engine {
 
@@ -47,6 +50,9 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
   cfg_.tcp.hold_acks_for_app = true;
   tcp_ = std::make_unique<tcp::TcpStack>(cfg_.tcp, *this, clock_.now());
   tcp_->set_event_listener(this);
+  // Once, here: nothing of the resolution allocates afterwards.
+  l2_held_ = std::make_unique<std::array<PendingNeighbor, kMaxPendingNeighbors>>();
+  l2_socket_.assign(cfg_.tcp.max_sockets, kL2None);
   if (cfg_.engine_count > 1) {
     inbox_.resize(cfg_.engine_count);
     for (std::uint32_t j = 0; j < cfg_.engine_count; ++j) {
@@ -82,6 +88,9 @@ std::size_t Engine::poll() {
   stats_.rx_frames += n;
   const std::uint64_t before = stats_.tx_frames + stats_.handoffs_in;
   if (!inbox_.empty()) drain_handoffs(now);
+  // Pending next hops, at most every l2_poll (one netlink dump for all of them), before TCP's
+  // output so that the SYNs held for one that resolved leave in this iteration's flush.
+  if (l2_pending_ > 0 && now >= next_l2_poll_) poll_pending(now);
   tcp_->advance(now);  // fires due timers, then flushes every socket's output
   io_.tx_flush();
   if (n > 0 || stats_.tx_frames + stats_.handoffs_in != before) last_work_ = now;
@@ -104,6 +113,7 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
   io_.tx_flush();
   Duration d = max;
   if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - now));
+  if (l2_pending_ > 0) d = std::min(d, std::max(Duration{}, next_l2_poll_ - now));
   if (wake_fd_ >= 0) {
     // Announce the sleep, then look at the inboxes once more: a producer that pushed before
     // seeing the flag has its frame found here; one that pushes after rings the doorbell.
@@ -155,8 +165,14 @@ void Engine::tx_commit(std::size_t len) {
   const auto dst = ip_destination(ip);
   const auto mac = dst ? neighbors_.lookup(*dst) : std::nullopt;
   if (!mac) {
-    // No next hop known (it is learned from the peer's frames or resolved at connect): the
-    // frame is not sent; TCP's retransmission covers it. The PacketIo lends the same buffer again.
+    // No next hop known. One being resolved (connect()) keeps the segment, a SYN, until it is:
+    // the kernel queues packets for an INCOMPLETE neighbour the same way. Otherwise (the MAC is
+    // learned from the peer's frames, or was evicted) the frame is not sent and TCP's
+    // retransmission covers it. Either way the PacketIo lends the same buffer again.
+    if (dst && l2_pending_ > 0 && hold(ip, *dst)) {
+      tx_frame_ = {};
+      return;
+    }
     ++stats_.tx_no_neighbor;
     tx_frame_ = {};
     return;
@@ -169,15 +185,188 @@ void Engine::tx_commit(std::size_t len) {
 }
 
 int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
-  if (!neighbors_.lookup(remote.ip)) {
-    std::optional<wire::MacAddr> mac = resolver_ != nullptr ? resolver_->resolve(remote.ip) : std::nullopt;
-    if (!mac) {
-      ++stats_.resolver_failures;
-      return -EHOSTUNREACH;
-    }
-    neighbors_.learn(remote.ip, *mac);
+  const Instant now = clock_.now();
+  const bool tracked = s >= 0 && static_cast<std::size_t>(s) < l2_socket_.size();
+  if (tracked && l2_socket_[static_cast<std::size_t>(s)] == kL2Failed) {
+    // connect() again after an unresolved next hop failed it reports the failure (and clears
+    // it), as Linux's does after a failed non-blocking connect.
+    l2_socket_[static_cast<std::size_t>(s)] = kL2None;
+    int e = 0;
+    if (tcp_->getsockopt(s, tcp::SockOpt::kError, &e) == 0 && e == ECONNREFUSED) return -EHOSTUNREACH;
   }
-  return tcp_->connect(s, remote, clock_.now());
+  int pending = 0;
+  if (!neighbors_.lookup(remote.ip)) {
+    pending = resolve_next_hop(remote.ip, now);
+    if (pending < 0) {
+      if (pending == -EHOSTUNREACH) ++stats_.resolver_failures;
+      return pending;
+    }
+  }
+  // With the next hop pending the connection still enters SYN-SENT now: its SYN is held by
+  // tx_commit() and sent by poll_pending() when the MAC is known.
+  const int r = tcp_->connect(s, remote, now);
+  if (r == -EINPROGRESS && tracked)
+    l2_socket_[static_cast<std::size_t>(s)] = pending == 1 ? kL2Waiting : kL2None;
+  return r;
+}
+
+int Engine::connect_error(tcp::SocketId s, int tcp_error) {
+  if (s < 0 || static_cast<std::size_t>(s) >= l2_socket_.size()) return tcp_error;
+  std::uint8_t& st = l2_socket_[static_cast<std::size_t>(s)];
+  if (st != kL2Failed || tcp_error == 0) return tcp_error;
+  st = kL2None;  // reading SO_ERROR clears it
+  return tcp_error == ECONNREFUSED ? EHOSTUNREACH : tcp_error;
+}
+
+int Engine::resolve_next_hop(const wire::IpAddr& dst, Instant now) {
+  if (find_pending(dst) >= 0) return 1;  // another connect() already waits for it
+  if (resolver_ == nullptr) return -EHOSTUNREACH;
+  L2Query q;
+  q.dst = dst;
+  resolver_->lookup(q);  // never waits (L2Resolver)
+  switch (q.state) {
+    case L2State::kKnown:
+      neighbors_.learn(dst, q.mac);
+      return 0;
+    case L2State::kFailed:
+      return -EHOSTUNREACH;
+    case L2State::kPending:
+      break;
+  }
+  // Bounded: each pending next hop costs a slot of held packets and its share of every poll.
+  // ENOBUFS (Linux's "insufficient resources") rather than EAGAIN, which a non-blocking connect()
+  // caller would take for "in progress"; the application may retry once some have resolved.
+  if (l2_pending_ == kMaxPendingNeighbors) {
+    ++stats_.l2_pending_full;
+    return -ENOBUFS;
+  }
+  if (l2_pending_ == 0) next_l2_poll_ = now + cfg_.l2_poll;
+  l2_queries_[l2_pending_] = q;
+  PendingNeighbor& p = (*l2_held_)[l2_pending_];
+  p.deadline = now + cfg_.l2_timeout;
+  p.held = 0;
+  ++l2_pending_;
+  return 1;
+}
+
+int Engine::find_pending(const wire::IpAddr& dst) const {
+  for (std::size_t i = 0; i < l2_pending_; ++i) {
+    if (l2_queries_[i].dst == dst) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool Engine::hold(std::span<const std::uint8_t> ip, const wire::IpAddr& dst) {
+  const int i = find_pending(dst);
+  if (i < 0) return false;
+  ++stats_.l2_held;
+  if (ip.size() > kHeldBytes) {
+    ++stats_.l2_held_drops;  // not a SYN; TCP retransmits it
+    return true;
+  }
+  PendingNeighbor& p = (*l2_held_)[static_cast<std::size_t>(i)];
+  if (p.held == kHeldPerNeighbor) {
+    // Full: the oldest goes (a retransmitted SYN makes its predecessor redundant anyway).
+    std::move(p.packets.begin() + 1, p.packets.end(), p.packets.begin());
+    --p.held;
+    ++stats_.l2_held_drops;
+  }
+  HeldPacket& h = p.packets[p.held++];
+  h.len = static_cast<std::uint16_t>(ip.size());
+  std::memcpy(h.bytes.data(), ip.data(), ip.size());
+  return true;
+}
+
+void Engine::poll_pending(Instant now) {
+  next_l2_poll_ = now + cfg_.l2_poll;
+  resolver_->poll(std::span(l2_queries_.data(), l2_pending_));
+  // Downwards: remove_pending() moves the last entry, already looked at, into the hole.
+  for (std::size_t i = l2_pending_; i-- > 0;) {
+    const L2Query q = l2_queries_[i];
+    if (q.state == L2State::kKnown) {
+      neighbors_.learn(q.dst, q.mac);
+      send_held(i, q.mac);
+      ++stats_.l2_resolved;
+      remove_pending(i);
+    } else if (q.state == L2State::kFailed || now >= (*l2_held_)[i].deadline) {
+      stats_.l2_held_drops += (*l2_held_)[i].held;
+      remove_pending(i);
+      fail_waiters(q.dst, now);
+    }
+  }
+}
+
+void Engine::send_held(std::size_t i, const wire::MacAddr& mac) {
+  PendingNeighbor& p = (*l2_held_)[i];
+  const std::size_t hl = eth_header_len();
+  for (std::size_t k = 0; k < p.held; ++k) {
+    const HeldPacket& h = p.packets[k];
+    const std::span<std::uint8_t> frame = io_.tx_acquire();
+    if (frame.size() < hl + h.len) {
+      stats_.l2_held_drops += p.held - k;  // TX ring full: TCP retransmits
+      break;
+    }
+    const std::uint16_t type = (h.bytes[0] >> 4) == 4 ? wire::kEtherTypeIpv4 : wire::kEtherTypeIpv6;
+    wire::emit_ethernet(mac, cfg_.mac, type, cfg_.vlan_tci, frame);
+    std::memcpy(frame.data() + hl, h.bytes.data(), h.len);
+    io_.tx_commit(hl + h.len);
+    ++stats_.tx_frames;
+    ++stats_.l2_held_sent;
+  }
+  p.held = 0;
+}
+
+void Engine::remove_pending(std::size_t i) {
+  const std::size_t last = l2_pending_ - 1;
+  if (i != last) {
+    l2_queries_[i] = l2_queries_[last];
+    (*l2_held_)[i] = (*l2_held_)[last];
+  }
+  (*l2_held_)[last].held = 0;
+  --l2_pending_;
+}
+
+void Engine::fail_waiters(const wire::IpAddr& dst, Instant now) {
+  // The connections waiting for `dst`: a scan of the per-socket marks, on this rare event only.
+  for (std::size_t i = 0; i < l2_socket_.size(); ++i) {
+    if (l2_socket_[i] != kL2Waiting) continue;
+    const auto s = static_cast<tcp::SocketId>(i);
+    const tcp::TcpConnection* c = tcp_->connection(s);
+    if (c == nullptr || c->state != tcp::TcpState::kSynSent) {
+      l2_socket_[i] = kL2None;  // resolved earlier, or closed: a stale mark
+      continue;
+    }
+    if (!(c->tuple.remote.ip == dst)) continue;
+    // TcpStack has no call that aborts a connection with a given error (it is another team's;
+    // a TcpStack::abort(s, EHOSTUNREACH) would replace this). A RST acknowledging our SYN, as if
+    // from the peer, ends it at once the way a refused connect ends: SYN-SENT to CLOSED, SO_ERROR
+    // set, EPOLLERR|EPOLLHUP to the event queues, no more SYNs. The mark makes connect_error()
+    // (SO_ERROR) and connect() report EHOSTUNREACH, as Linux does for an unresolved neighbour;
+    // recv()/send() report the stack's ECONNREFUSED. Built on the stack: no allocation.
+    const wire::FourTuple& t = c->tuple;
+    std::array<std::uint8_t, wire::kIpv6Header + 20> pkt{};
+    wire::IpHeaderSpec ips;
+    ips.src = t.remote.ip;
+    ips.dst = t.local.ip;
+    ips.payload_len = 20;
+    const std::size_t ihl = wire::emit_ip(ips, pkt);
+    wire::TcpRepr rst;
+    rst.src_port = t.remote.port;
+    rst.dst_port = t.local.port;
+    rst.ack = c->snd_max.raw();  // acceptable when the SYN went (ISS < SEG.ACK <= SND.NXT)
+    rst.flags = wire::tcp_flags::kRst | wire::tcp_flags::kAck;
+    const std::span<std::uint8_t> seg = std::span(pkt).subspan(ihl, 20);
+    if (ihl == 0 || wire::emit_tcp(rst, seg) != 20) continue;
+    wire::tcp_fill_checksum(ips.src, ips.dst, seg);
+    l2_socket_[i] = kL2Failed;
+    tcp_->input(std::span<const std::uint8_t>(pkt.data(), ihl + 20), now);
+    if (tcp_->state(s) == tcp::TcpState::kSynSent) {
+      // Its SYN never left (no TX frame at connect): the SYN retries time it out (ETIMEDOUT).
+      l2_socket_[i] = kL2None;
+      continue;
+    }
+    ++stats_.resolver_failures;
+  }
 }
 
 bool Engine::inboxes_pending() const {

@@ -37,13 +37,33 @@ namespace xdptcp::engine {
 
 class EventQueue;
 
-// Finds the next-hop MAC for a destination on the control path (connect), through the kernel's
-// routing and neighbour tables (userstack/kernel/next_hop.h) in production, or a fixed table in
-// tests. May block briefly while the kernel resolves.
+// Next-hop resolution, asynchronous: the engine never waits for it (issue 11 item 2). connect()
+// to a destination whose MAC is unknown asks lookup(), which answers at once: known, failed (no
+// route through our interface), or pending after starting the resolution (the kernel: ARP/ND). The
+// engine then polls the pending ones, all at once, every EngineConfig::l2_poll until they resolve,
+// fail, or EngineConfig::l2_timeout passes. Production: the kernel's routing and neighbour tables
+// (api/src/kernel_resolver.h over userstack/kernel/next_hop.h); tests: a fixed table.
+enum class L2State : std::uint8_t { kKnown, kPending, kFailed };
+
+struct L2Query {
+  wire::IpAddr dst;  // the destination connect() asked for
+  L2State state = L2State::kPending;
+  wire::MacAddr mac{};  // valid when kKnown
+  // The resolver's scratch between lookup() and poll() (the kernel resolver: the next hop, i.e.
+  // the gateway or dst itself, whose neighbour entry it watches).
+  wire::IpAddr next_hop{};
+};
+
 class L2Resolver {
  public:
   virtual ~L2Resolver() = default;
-  virtual std::optional<wire::MacAddr> resolve(const wire::IpAddr& dst) = 0;
+  // Sets q.state (and q.mac when known) for q.dst; when the answer is not known yet, starts the
+  // resolution and answers kPending. Must not sleep or wait for the network: at most a few quick
+  // requests to the kernel, which answers them within the call.
+  virtual void lookup(L2Query& q) = 0;
+  // Re-examines queries that lookup() left kPending and updates their state (kPending: no news).
+  // Called on the engine thread, at most every EngineConfig::l2_poll, never per packet.
+  virtual void poll(std::span<L2Query> pending) = 0;
 };
 
 struct EngineConfig {
@@ -63,6 +83,11 @@ struct EngineConfig {
   // connect() picks source ports whose replies the NIC delivers to this queue (design brief §5);
   // otherwise, and when no such port is free, replies that reach another engine are handed over.
   RssConfig rss;
+  // Asynchronous next-hop resolution (see L2Resolver): how often the pending destinations are
+  // polled, and how long one may stay pending before its connections fail with EHOSTUNREACH
+  // (the kernel's own give-up time with default settings: 3 probes, 1 s apart).
+  Duration l2_poll = Duration::millis(10);
+  Duration l2_timeout = Duration::seconds(3);
 };
 
 struct EngineStats {
@@ -71,9 +96,14 @@ struct EngineStats {
   std::uint64_t rx_not_ip = 0;  // not IPv4/IPv6 (the XDP program should not send these)
   std::uint64_t rx_bad_ethernet = 0;
   std::uint64_t tx_frames = 0;
-  std::uint64_t tx_no_neighbor = 0;  // no MAC for the destination: segment dropped (TCP retransmits)
-  std::uint64_t resolver_failures = 0;
-  std::uint64_t handoffs_out = 0;  // segments passed to the engine owning their flow
+  std::uint64_t tx_no_neighbor = 0;     // no MAC for the destination: segment dropped (TCP retransmits)
+  std::uint64_t resolver_failures = 0;  // connects failed with EHOSTUNREACH (now or once pending)
+  std::uint64_t l2_pending_full = 0;    // connects failed with ENOBUFS: kMaxPendingNeighbors pending
+  std::uint64_t l2_resolved = 0;        // pending next hops that resolved
+  std::uint64_t l2_held = 0;            // segments held for a pending next hop (SYNs)
+  std::uint64_t l2_held_sent = 0;       // ... sent once it resolved
+  std::uint64_t l2_held_drops = 0;      // ... dropped: hold queue full, too big, no TX frame, failed
+  std::uint64_t handoffs_out = 0;       // segments passed to the engine owning their flow
   std::uint64_t handoffs_in = 0;
   std::uint64_t handoff_drops = 0;  // the owner's hand-off ring was full (TCP retransmits)
   std::uint64_t sleeps = 0;         // wait_for_work() calls that slept in the PacketIo
@@ -86,6 +116,12 @@ class Engine final : public tcp::PacketSink,
  public:
   static constexpr std::size_t kMaxBatch = 256;
   static constexpr std::size_t kMaxEventQueues = 8;
+  // Next hops resolving at once (connect() to a new one fails with ENOBUFS at the bound), and the
+  // segments held for each until it resolves (the kernel's unres_qlen; the oldest is dropped), of
+  // up to kHeldBytes each (a SYN with options is at most 60 + 40 bytes).
+  static constexpr std::size_t kMaxPendingNeighbors = 64;
+  static constexpr std::size_t kHeldPerNeighbor = 4;
+  static constexpr std::size_t kHeldBytes = 128;
 
   Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolver* resolver);
   ~Engine() override;
@@ -118,8 +154,17 @@ class Engine final : public tcp::PacketSink,
   std::uint32_t id() const { return cfg_.id; }
   std::size_t max_sockets() const { return cfg_.tcp.max_sockets; }
 
-  // connect() through the engine: makes sure the next hop's MAC is known first.
+  // connect() through the engine. When the next hop's MAC is unknown it starts resolving it and
+  // the connection waits in SYN-SENT (-EINPROGRESS) with its SYN held here; the SYN leaves as
+  // soon as the MAC is known, or the connection fails with EHOSTUNREACH when the resolution does.
+  // -EHOSTUNREACH at once when there is no route through our interface, -ENOBUFS when
+  // kMaxPendingNeighbors other next hops are pending. Never waits for the resolution.
   int connect(tcp::SocketId s, const wire::SockAddr& remote);
+  // The socket's pending error (SO_ERROR) as the stack reported it (`tcp_error`), corrected for a
+  // connection that failed because its next hop did not resolve: EHOSTUNREACH (see fail_waiters).
+  int connect_error(tcp::SocketId s, int tcp_error);
+  // Next hops being resolved now.
+  std::size_t l2_pending() const { return l2_pending_; }
 
   // The stack's engines, indexed by id (this one included), for the cross-engine hand-off. Set
   // once, before any engine polls; every engine must be constructed by then.
@@ -143,6 +188,24 @@ class Engine final : public tcp::PacketSink,
   bool inboxes_pending() const;
 
   void handle_frame(std::span<const std::uint8_t> frame, Instant now);
+  // Asynchronous next-hop resolution (see L2Resolver and connect()).
+  struct HeldPacket {
+    std::uint16_t len = 0;
+    std::array<std::uint8_t, kHeldBytes> bytes{};
+  };
+  struct PendingNeighbor {
+    Instant deadline{};
+    std::uint8_t held = 0;  // packets in `packets`, oldest first
+    std::array<HeldPacket, kHeldPerNeighbor> packets{};
+  };
+  // 0: MAC known (now in neighbors_), 1: pending, or -errno.
+  int resolve_next_hop(const wire::IpAddr& dst, Instant now);
+  int find_pending(const wire::IpAddr& dst) const;                       // index into l2_queries_, or -1
+  bool hold(std::span<const std::uint8_t> ip, const wire::IpAddr& dst);  // tx_commit, next hop pending
+  void poll_pending(Instant now);
+  void send_held(std::size_t i, const wire::MacAddr& mac);
+  void fail_waiters(const wire::IpAddr& dst, Instant now);
+  void remove_pending(std::size_t i);
   std::size_t eth_header_len() const {
     return cfg_.vlan_tci ? wire::kEthHeader + wire::kVlanTag : wire::kEthHeader;
   }
@@ -169,6 +232,17 @@ class Engine final : public tcp::PacketSink,
   std::uint8_t current_hops_ = 0;
   Instant last_work_{};  // when poll() last received, transmitted or handed off something
   EngineStats stats_{};
+  // Pending next hops: l2_queries_[0, l2_pending_) with their held packets at the same index in
+  // l2_held_ (allocated once, kMaxPendingNeighbors * ~0.5 KiB). Kept apart so that the resolver
+  // polls one contiguous span. Searched linearly, only when a send finds no MAC.
+  std::array<L2Query, kMaxPendingNeighbors> l2_queries_{};
+  std::unique_ptr<std::array<PendingNeighbor, kMaxPendingNeighbors>> l2_held_;
+  std::size_t l2_pending_ = 0;
+  Instant next_l2_poll_{};
+  // Per socket id (sized max_sockets once): kL2Waiting while its connect waits for a next hop,
+  // kL2Failed once that failed (its ECONNREFUSED means EHOSTUNREACH, see fail_waiters).
+  enum : std::uint8_t { kL2None = 0, kL2Waiting = 1, kL2Failed = 2 };
+  std::vector<std::uint8_t> l2_socket_;
 };
 
 }  // namespace xdptcp::engine

@@ -107,6 +107,14 @@ Result<Route> NetlinkRoutes::route_to(const wire::IpAddr& dst) {
 }
 
 Result<std::optional<wire::MacAddr>> NetlinkRoutes::neighbour(int ifindex, const wire::IpAddr& addr) {
+  NeighbourQuery q{addr};
+  if (auto r = neighbours(ifindex, std::span(&q, 1)); !r) return r.error();
+  if (q.state != NeighbourState::kUsable) return std::optional<wire::MacAddr>{};
+  return std::optional<wire::MacAddr>{q.mac};
+}
+
+Result<void> NetlinkRoutes::neighbours(int ifindex, std::span<NeighbourQuery> queries) {
+  for (auto& q : queries) q.state = NeighbourState::kNone;
   nl_cache* cache = nullptr;
   // A dump on its own socket: replies to earlier requests on sock_ (the kernel's ACK of an
   // NTF_USE update) must not be read as part of the dump.
@@ -120,31 +128,37 @@ Result<std::optional<wire::MacAddr>> NetlinkRoutes::neighbour(int ifindex, const
   // which differs between dumped entries and a freshly built address.
   struct Match {
     int ifindex;
-    const wire::IpAddr* addr;
-    std::optional<wire::MacAddr> mac;
-  } match{ifindex, &addr, std::nullopt};
+    std::span<NeighbourQuery> queries;
+  } match{ifindex, queries};
   nl_cache_foreach(
       cache,
       [](nl_object* obj, void* arg) {
         auto* m = static_cast<Match*>(arg);
         auto* n = reinterpret_cast<rtnl_neigh*>(obj);
         nl_addr* d = rtnl_neigh_get_dst(n);
-        nl_addr* ll = rtnl_neigh_get_lladdr(n);
-        if (m->mac || rtnl_neigh_get_ifindex(n) != m->ifindex || d == nullptr || ll == nullptr) return;
-        if (nl_addr_get_len(d) != m->addr->size() ||
-            std::memcmp(nl_addr_get_binary_addr(d), m->addr->bytes.data(), m->addr->size()) != 0) {
-          return;
-        }
-        constexpr int kUsable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
-        if ((rtnl_neigh_get_state(n) & kUsable) != 0 && nl_addr_get_len(ll) == 6) {
-          wire::MacAddr mac;
-          std::memcpy(mac.bytes.data(), nl_addr_get_binary_addr(ll), 6);
-          m->mac = mac;
+        if (rtnl_neigh_get_ifindex(n) != m->ifindex || d == nullptr) return;
+        for (NeighbourQuery& q : m->queries) {
+          if (q.state == NeighbourState::kUsable || nl_addr_get_len(d) != q.addr.size() ||
+              std::memcmp(nl_addr_get_binary_addr(d), q.addr.bytes.data(), q.addr.size()) != 0) {
+            continue;
+          }
+          constexpr int kUsable =
+              NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
+          const int state = rtnl_neigh_get_state(n);
+          nl_addr* ll = rtnl_neigh_get_lladdr(n);
+          if ((state & kUsable) != 0 && ll != nullptr && nl_addr_get_len(ll) == 6) {
+            std::memcpy(q.mac.bytes.data(), nl_addr_get_binary_addr(ll), 6);
+            q.state = NeighbourState::kUsable;
+          } else if ((state & NUD_FAILED) != 0) {
+            q.state = NeighbourState::kFailed;
+          } else if ((state & NUD_INCOMPLETE) != 0) {
+            q.state = NeighbourState::kIncomplete;
+          }
         }
       },
       &match);
   nl_cache_free(cache);
-  return match.mac;
+  return {};
 }
 
 Result<void> NetlinkRoutes::resolve(int ifindex, const wire::IpAddr& addr) {

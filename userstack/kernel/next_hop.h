@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "userstack/base/result.h"
 #include "userstack/wire/ethernet.h"
@@ -29,6 +30,20 @@ struct Route {
   wire::IpAddr next_hop;
 };
 
+// What the kernel's neighbour table says about one address (NetlinkRoutes::neighbours()).
+enum class NeighbourState : std::uint8_t {
+  kNone,        // no entry (or one without a link address yet, e.g. NUD_NONE)
+  kIncomplete,  // resolution under way (NUD_INCOMPLETE)
+  kUsable,      // REACHABLE, STALE, DELAY, PROBE, PERMANENT, NOARP with a MAC: `mac` is valid
+  kFailed,      // the kernel gave up (NUD_FAILED: its probes went unanswered)
+};
+
+struct NeighbourQuery {
+  wire::IpAddr addr;  // in
+  NeighbourState state = NeighbourState::kNone;
+  wire::MacAddr mac{};
+};
+
 class NetlinkRoutes {
  public:
   // Opens a NETLINK_ROUTE socket. Fails only when netlink itself is unavailable.
@@ -42,6 +57,10 @@ class NetlinkRoutes {
   // The neighbour's MAC when the kernel has a usable entry (REACHABLE, STALE, DELAY, PROBE,
   // PERMANENT), nullopt when it has none or it is still INCOMPLETE/FAILED.
   Result<std::optional<wire::MacAddr>> neighbour(int ifindex, const wire::IpAddr& addr);
+  // The state of every address of `queries` on `ifindex`, from one dump of the neighbour table
+  // (one request and its answer: the kernel produces the dump while we read it; nothing waits for
+  // the network). An address with no entry is kNone.
+  Result<void> neighbours(int ifindex, std::span<NeighbourQuery> queries);
   // Asks the kernel to resolve `addr` on `ifindex` (starts ARP/ND); returns at once.
   Result<void> resolve(int ifindex, const wire::IpAddr& addr);
 
