@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include "userstack/io/multi_queue_io.h"
 #include "userstack/kernel/iface_info.h"
 #include "userstack/kernel/port_reservation.h"
+#include "userstack/kernel/socket_census.h"
 #include "userstack/kernel/steer_rules.h"
 #include "userstack/kernel/xdp_attach.h"
 #include "userstack/time/monotonic_clock.h"
@@ -64,6 +66,23 @@ class StackPortClaims final : public PortClaims {
     std::lock_guard lock(mu_);
     Claim& c = claims_[key_of(local)];
     if (c.count++ > 0) return 0;
+    kernel::SteerRule rule;
+    rule.family = local.ip.family;
+    rule.any_addr = local.ip.is_unspecified();
+    rule.addr = local.ip;
+    rule.port_lo = rule.port_hi = local.port;
+    rule.owner_pid = static_cast<std::uint32_t>(getpid());
+    // Never steer a kernel connection away (issue 11): the rule would cut connections the kernel
+    // holds on this (address, port). The reservation below is no guard: there is none when the
+    // application's own kernel listener holds the port (the preload library), whose accepted
+    // connections share it. listen() reports only errno, so the reason goes to stderr.
+    std::string warning;
+    if (auto busy = kernel::check_no_kernel_connections(rule, addrs_, &warning); !busy) {
+      std::fprintf(stderr, "xdptcp: listen: %s\n", busy.error().message.c_str());
+      claims_.erase(key_of(local));
+      return -busy.error().code;
+    }
+    if (!warning.empty()) std::fprintf(stderr, "xdptcp: listen: %s\n", warning.c_str());
     if (reserve_) {
       auto res = kernel::PortReservation::reserve(local.ip, local.port);
       if (!res) {
@@ -72,12 +91,6 @@ class StackPortClaims final : public PortClaims {
       }
       c.reservation = std::move(res.value());
     }
-    kernel::SteerRule rule;
-    rule.family = local.ip.family;
-    rule.any_addr = local.ip.is_unspecified();
-    rule.addr = local.ip;
-    rule.port_lo = rule.port_hi = local.port;
-    rule.owner_pid = static_cast<std::uint32_t>(getpid());
     auto r = kernel::add_rule(maps_, rule);
     if (!r && r.error().code != EEXIST) {
       claims_.erase(key_of(local));
@@ -242,6 +255,13 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
                " leaves fewer than 1024 ports for xdptcp; lower net.ipv4.ip_local_port_range's upper bound");
   }
   impl->ephemeral = {static_cast<std::uint16_t>(lo), 65535};
+  // Kernel sockets may still use ports of the range (an explicit bind takes a reserved port):
+  // steering those ports would cut them, so the range starts above the highest one (issue 11).
+  std::string narrowed;
+  auto clear = kernel::ephemeral_range_clear_of_kernel(impl->ephemeral, impl->addrs, engines, &narrowed);
+  if (!clear) return fail_with(error, clear), nullptr;
+  impl->ephemeral = clear.value();
+  if (!narrowed.empty()) std::fprintf(stderr, "xdptcp: %s\n", narrowed.c_str());
   // Best effort: without the reservation the range is still outside the kernel's own.
   (void)kernel::reserve_range(impl->ephemeral);
   // Replies to active opens arrive on those ports: steer them to the stack, or the kernel gets
