@@ -154,7 +154,9 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
 
 void StackCore::send_cookie_synack(TcpConnection& l, const Segment& seg) {
   const wire::IpFamily fam = seg.tuple.local.ip.family;
-  const std::uint16_t peer_mss = seg.h.options.mss ? *seg.h.options.mss : 536;
+  // An MSS option of 0 is ignored (apply_syn_options()); 536 also stands for IPv6 here: the
+  // cookie's MSS table rounds down anyway.
+  const std::uint16_t peer_mss = seg.h.options.mss && *seg.h.options.mss != 0 ? *seg.h.options.mss : 536;
   const std::uint16_t adv_mss = advertised_mss(fam, l.user_mss);
   const std::uint8_t idx = cookie_mss_index(fam, std::min(peer_mss, adv_mss));
   const std::uint32_t isn = cookie_make(key, seg.tuple, seg.seq.raw(), cookie_count(now.ns - epoch.ns), idx);

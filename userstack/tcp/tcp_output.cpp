@@ -6,7 +6,6 @@
 // follows receiver SWS avoidance (§3.8.6.2.2) and never shrinks (§3.8.6, RFC 7323 §2.4).
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cstring>
 
 #include "userstack/tcp/tcp_stack_core.h"
@@ -132,7 +131,14 @@ bool StackCore::emit(const wire::FourTuple& t, const wire::TcpRepr& h, std::span
   const std::size_t ihl = wire::ip_header_len(t.local.ip.family);
   const std::size_t thl = h.header_len();
   const std::size_t tcp_len = thl + p1.size() + p2.size();
-  assert(ihl + tcp_len <= buf.size());
+  if (ihl + tcp_len > buf.size()) {
+    // The sink lends buffers smaller than the MTU (a configuration error: StackConfig::mtu). The
+    // segment is dropped, as a link drops a packet beyond its MTU, and counted; the buffer stays
+    // uncommitted (lent again). Reporting it sent keeps one connection from holding up the
+    // output queue (flush_queue() stops at a connection whose output fails).
+    ++stats.tx_oversize;
+    return true;
+  }
   wire::IpHeaderSpec spec;
   spec.src = t.local.ip;
   spec.dst = t.remote.ip;
@@ -175,11 +181,16 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
     if (c.sack_ok && (flags & kAck) != 0 && !c.reasm.empty() && (flags & kRst) == 0) add_sack_blocks(c, o);
   }
   h.window = (flags & kRst) != 0 && (flags & kAck) == 0 ? 0 : window_field(c, syn);
-  // Callers size data with send_room(), so the segment fits the MTU with its options.
-  assert(len <= cfg.mtu - wire::ip_header_len(c.family) - h.header_len());
-  std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> data;
-  if (len > 0) data = c.snd_buf->readable(static_cast<std::size_t>(seq - c.snd_buf_seq), len);
-  if (!emit(c.tuple, h, data.first, data.second)) return false;
+  // Callers size data with send_room() (from snd_mss <= rcv_mss <= the MTU's MSS), so the
+  // segment fits the MTU with its options. Checked in every build: one that does not is dropped
+  // as a link would drop it and counted, and accounted as sent (the RTO covers it as any loss).
+  if (wire::ip_header_len(c.family) + h.header_len() + len > cfg.mtu) {
+    ++stats.tx_oversize;
+  } else {
+    std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> data;
+    if (len > 0) data = c.snd_buf->readable(static_cast<std::size_t>(seq - c.snd_buf_seq), len);
+    if (!emit(c.tuple, h, data.first, data.second)) return false;
+  }
   ++c.segs_out;
   if (len > 0) {
     ++c.data_segs_out;

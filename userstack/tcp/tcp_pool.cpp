@@ -52,6 +52,9 @@ StackCore::StackCore(StackConfig c, PacketSink& s, Instant start, TcpStats& st, 
       epoch(start),
       now(start),
       flows(pool_size_for(cfg), key) {
+  // A configured MTU too small for TCP (0 included) is raised to kMinMtu rather than trusted:
+  // the MSS is derived from it (our_mss()), and segments are sized by it.
+  if (cfg.mtu < kMinMtu) cfg.mtu = kMinMtu;
   pool_size = static_cast<std::uint32_t>(pool_size_for(cfg));
   pool_.reset(new TcpConnection[pool_size]);
   for (std::uint32_t i = pool_size; i-- > 0;) {
@@ -320,7 +323,7 @@ std::uint8_t StackCore::choose_wscale(std::uint32_t rcvbuf) const {
 
 std::uint16_t StackCore::our_mss(wire::IpFamily f) const {
   const std::size_t hdr = wire::ip_header_len(f) + wire::kTcpMinHeader;
-  return static_cast<std::uint16_t>(cfg.mtu > hdr ? cfg.mtu - hdr : 536);
+  return static_cast<std::uint16_t>(cfg.mtu - hdr);  // cfg.mtu >= kMinMtu (constructor)
 }
 
 std::uint16_t StackCore::advertised_mss(wire::IpFamily f, std::uint16_t user_mss) const {
@@ -347,9 +350,13 @@ void StackCore::init_send_side(TcpConnection& c, SeqNum iss) {
 }
 
 void StackCore::apply_syn_options(TcpConnection& c, const wire::TcpOptions& o) {
-  const std::uint16_t peer_mss = o.mss ? *o.mss : (c.family == wire::IpFamily::kV4 ? 536 : 1220);
+  // An MSS option of 0 is ignored, as Linux tcp_parse_options() does ("if (in_mss)"): the
+  // default of RFC 9293 §3.7.1 (536; 1220 for IPv6, RFC 8200 §5) applies.
+  const std::uint16_t peer_mss =
+      o.mss && *o.mss != 0 ? *o.mss : (c.family == wire::IpFamily::kV4 ? 536 : 1220);
   c.snd_mss = std::min(peer_mss, c.rcv_mss);
-  if (c.snd_mss < 64) c.snd_mss = 64;  // Linux's TCP_MIN_SND_MSS floor (CVE-2019-11479)
+  // Floored (kMinSndMss, CVE-2019-11479); rcv_mss >= kMinSndMss (kMinMtu), so still <= rcv_mss.
+  if (c.snd_mss < kMinSndMss) c.snd_mss = kMinSndMss;
   c.ws_ok = o.window_scale.has_value();
   c.snd_wscale = c.ws_ok ? std::min<std::uint8_t>(*o.window_scale, kMaxWindowShift) : 0;
   if (!c.ws_ok) c.rcv_wscale = 0;

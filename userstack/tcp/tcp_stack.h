@@ -91,11 +91,14 @@ struct KeepaliveConfig {
 
 struct StackConfig {
   std::vector<wire::IpAddr> local_addrs;  // the addresses this stack answers for
-  std::uint16_t mtu = 1500;               // IP MTU of the link; MSS = mtu - 40 (v4) / 60 (v6)
-  std::size_t max_sockets = 4096;         // socket() fails with EMFILE at the bound
-  std::uint32_t sndbuf = 64 * 1024;       // default SO_SNDBUF
-  std::uint32_t rcvbuf = 64 * 1024;       // default SO_RCVBUF
-  std::uint16_t ephemeral_lo = 32768;     // active-open source ports [lo, hi]
+  // IP MTU of the link; MSS = mtu - 40 (v4) / 60 (v6). Below kMinMtu (tcp_stack_core.h, 576)
+  // it is raised to it; the sink's buffers must hold an MTU (a larger segment is dropped and
+  // counted in TcpStats::tx_oversize).
+  std::uint16_t mtu = 1500;
+  std::size_t max_sockets = 4096;      // socket() fails with EMFILE at the bound
+  std::uint32_t sndbuf = 64 * 1024;    // default SO_SNDBUF
+  std::uint32_t rcvbuf = 64 * 1024;    // default SO_RCVBUF
+  std::uint16_t ephemeral_lo = 32768;  // active-open source ports [lo, hi]
   std::uint16_t ephemeral_hi = 60999;
   RtoConfig rto{};
   Duration time_wait = Duration::seconds(60);  // 2*MSL (Linux's TCP_TIMEWAIT_LEN)

@@ -58,6 +58,15 @@ inline constexpr Duration kChallengeAckInterval = Duration::millis(500);
 // off-path attacker who spent the budget on a connection of its own and counted the challenge
 // ACKs left could tell whether a guessed 4-tuple (and then sequence numbers) had drawn some.
 inline constexpr std::uint32_t kChallengeAckLimit = 1000;
+// The smallest IP MTU the stack works with: StackConfig::mtu below it (0 included) is raised to
+// it. 576 is the datagram every IPv4 host must accept (RFC 791, RFC 1122 §3.3.3), which the
+// default MSS of 536 fills (RFC 9293 §3.7.1). With it every MSS we advertise (576 - 60 = 516 at
+// least, or TCP_MAXSEG >= 88) is above the floor of the peer's MSS (kMinSndMss), so a segment
+// sized by the send MSS always fits the MTU (send_segment() checks it).
+inline constexpr std::uint16_t kMinMtu = 576;
+// The least send MSS, whatever the peer's MSS option says (an MSS of 1 would turn a window into
+// thousands of segments: CVE-2019-11479). Linux floors it at tcp_min_snd_mss (48, TCP_MIN_SND_MSS).
+inline constexpr std::uint16_t kMinSndMss = 64;
 // Linux's TCP_MAX_QUICKACKS: the most segments a quick-ack mode acknowledges one by one.
 inline constexpr std::uint8_t kMaxQuickAcks = 16;
 // Linux's tcp_fin_timeout: an orphaned FIN-WAIT-2 connection is closed after this long.

@@ -88,6 +88,9 @@ struct TcpStats {
 
   // Resources
   std::uint64_t tx_buffer_unavailable = 0;  // the sink had no buffer (TX ring full): retried later
+  // Segments larger than the MTU or the sink's buffer: not sent (a link would drop them), the
+  // RTO retransmits. Nonzero only with a sink whose buffers hold less than StackConfig::mtu.
+  std::uint64_t tx_oversize = 0;
 
   std::uint64_t drop(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
   std::uint64_t total_drops() const {

@@ -166,5 +166,85 @@ TEST(TcpHostile, ChallengeAck_GlobalBudget_RandomisedPerSecond) {
   EXPECT_EQ(d.stack.stats().challenge_acks_socket_limited, 0u);
 }
 
+// ---- MSS and MTU bounds: checks in every build, not asserts ----
+
+// Linux tcp_parse_options(): an MSS option of 0 is ignored, so the default MSS applies
+// (RFC 9293 §3.7.1); before, it became the floor of 64 bytes.
+TEST(TcpHostile, Mss_PeerOptionZero_DefaultMss) {
+  Dialogue d;
+  PeerOptions p;
+  p.mss = 0;
+  SocketId s = d.open_passive(d.listen_on(), p);
+  EXPECT_EQ(d.tcb(s).snd_mss, 536u);
+}
+
+// An MSS of 1 is floored (CVE-2019-11479; Linux tcp_min_snd_mss): data goes in segments of
+// 64 - 12 (timestamps) bytes, not one byte each.
+TEST(TcpHostile, Mss_PeerOptionOne_Floored) {
+  Dialogue d;
+  PeerOptions p;
+  p.mss = 1;
+  SocketId s = d.open_passive(d.listen_on(), p);
+  EXPECT_EQ(d.tcb(s).snd_mss, 64u);
+  ASSERT_EQ(d.stack.send(s, bytes(520), d.now), 520);
+  auto segs = d.take();
+  ASSERT_FALSE(segs.empty());
+  for (const Seg& g : segs) EXPECT_LE(g.data.size(), 52u) << g.str();
+}
+
+// A configured MTU below what TCP can work with (0, 1, 100) is raised to 576 (kMinMtu): the
+// MSS advertised is 536 and no segment exceeds the MTU. Before, an MTU of 100 advertised an MSS
+// of 60 and then sent 64-byte segments (the floor of the peer's MSS) in 116-byte packets, which
+// only an assert noticed.
+TEST(TcpHostile, Mtu_ConfigTooSmall_RaisedToMinimum) {
+  for (std::uint16_t mtu : {std::uint16_t{0}, std::uint16_t{1}, std::uint16_t{100}}) {
+    SCOPED_TRACE(mtu);
+    StackConfig cfg = Dialogue::default_config();
+    cfg.mtu = mtu;
+    Dialogue d(cfg);
+    SocketId l = d.listen_on();
+    d.inject(kSyn, {}, d.peer_seq, {}, d.syn_options({}));
+    Seg synack = d.take_one();
+    ASSERT_TRUE(synack.h.options.mss.has_value());
+    EXPECT_EQ(*synack.h.options.mss, 536u);
+    d.note(synack);
+    d.peer_seq += 1;
+    d.peer_ack = synack.h.seq + 1;
+    d.inject(kAck);
+    SocketId s = d.stack.accept(l, nullptr);
+    ASSERT_GE(s, 0);
+    ASSERT_EQ(d.stack.send(s, bytes(3000), d.now), 3000);
+    for (const auto& pkt : (d.stack.flush(d.now), d.sink.packets)) EXPECT_LE(pkt.size(), 576u);
+    EXPECT_EQ(d.stack.stats().tx_oversize, 0u);
+    TcpInfoSnapshot info;
+    ASSERT_EQ(d.stack.tcp_info(s, &info, d.now), 0);
+    EXPECT_EQ(info.pmtu, 576u);
+  }
+}
+
+// A sink whose buffers hold less than the configured MTU (here 9000 bytes against an MTU of
+// 65535 and a peer MSS of 65000): the oversize segment is not written past the buffer (before,
+// only an assert stood in the way), it is dropped and counted as a link would drop it, and the
+// other connections' output is not held up.
+TEST(TcpHostile, Mtu_LargerThanSinkBuffer_SegmentDroppedAndCounted) {
+  StackConfig cfg = Dialogue::default_config();
+  cfg.mtu = 65535;
+  Dialogue d(cfg);
+  SocketId l = d.listen_on();
+  PeerOptions big;
+  big.mss = 65000;
+  SocketId s1 = d.open_passive(l, big);
+  d.peer.port += 1;
+  d.peer_seq += 100000;
+  SocketId s2 = d.open_passive(l);  // MSS 1460
+  ASSERT_EQ(d.stack.send(s1, bytes(20000), d.now), 20000);
+  ASSERT_EQ(d.stack.send(s2, bytes(1000), d.now), 1000);
+  auto segs = d.take();
+  EXPECT_GE(d.stack.stats().tx_oversize, 1u);
+  ASSERT_EQ(segs.size(), 1u) << Dialogue::describe(segs);  // s2's data
+  EXPECT_EQ(segs[0].data.size(), 1000u);
+  EXPECT_EQ(d.stack.state(s1), TcpState::kEstablished);
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
