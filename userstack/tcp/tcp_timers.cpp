@@ -169,7 +169,10 @@ void StackCore::on_rtx_timer(TcpConnection& c) {
     const Instant limit = std::max(c.stall_since + c.user_timeout, now + wheel.tick());
     if (limit < now + c.rtt.rto()) wheel.arm(c.rtx_timer, limit);
   }
-  output(c);
+  // No TX buffer (ring full): the retransmission waits in the output queue for the next flush
+  // that finds one, not for the next expiry a doubled RTO later. The timer stays as armed
+  // above (RFC 6298 (5.5)-(5.6): one backoff per expiry, not per attempt to send).
+  if (!output(c)) queue_output(c);
 }
 
 void StackCore::on_delack_timer(TcpConnection& c) {
@@ -177,7 +180,7 @@ void StackCore::on_delack_timer(TcpConnection& c) {
   if (c.last_ack_sent == c.rcv_nxt && !c.ack_now) return;  // already acknowledged
   ++stats.delayed_acks;
   c.ack_now = true;
-  output(c);
+  if (!output(c)) queue_output(c);  // no TX buffer: the ACK goes at the next flush that has one
 }
 
 void StackCore::on_aux_timer(TcpConnection& c) {

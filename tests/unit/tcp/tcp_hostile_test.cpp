@@ -246,5 +246,42 @@ TEST(TcpHostile, Mtu_LargerThanSinkBuffer_SegmentDroppedAndCounted) {
   EXPECT_EQ(d.stack.state(s1), TcpState::kEstablished);
 }
 
+// ---- a retransmission that finds the TX ring full ----
+
+// RFC 6298 (5.4)-(5.6): the RTO fires while the sink has no buffer. The retransmission goes at
+// the next flush that finds one (before, it waited for the next expiry, a doubled RTO later), and
+// the timer backs off once per expiry, not once per attempt to send.
+TEST(TcpHostile, Rto_TxRingFull_RetransmittedAtNextFlush) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.send(s, bytes(1000), d.now), 1000);
+  Seg first = d.take_one();
+  ASSERT_EQ(first.data.size(), 1000u);
+  const Duration rto0 = d.tcb(s).rtt.rto();
+  d.sink.full = true;
+  d.advance(rto0);  // the RTO fires; nothing can be sent
+  EXPECT_EQ(d.stack.stats().rtos, 1u);
+  EXPECT_GE(d.stack.stats().tx_buffer_unavailable, 1u);
+  EXPECT_EQ(d.tcb(s).rtt.rto(), rto0 * 2);  // (5.5) backed off once
+  const Instant fired = d.now;
+  d.advance(Duration::millis(100));
+  EXPECT_TRUE(d.sink.packets.empty());
+  d.sink.full = false;
+  Seg rtx = d.take_one();  // the next flush: at once
+  EXPECT_EQ(rtx.h.seq, first.h.seq);
+  EXPECT_EQ(rtx.data.size(), 1000u);
+  EXPECT_EQ(d.stack.stats().retransmits, 1u);
+  EXPECT_EQ(d.stack.stats().rtos, 1u);
+  EXPECT_EQ(d.tcb(s).rtt.rto(), rto0 * 2);  // no second backoff for the late send
+  // (5.6): the timer runs from the expiry, 2 * RTO: the next expiry is not pushed further out.
+  d.advance(fired + rto0 * 2 - d.now - Duration::millis(1));
+  d.expect_none();
+  d.advance(Duration::millis(1));
+  Seg rtx2 = d.take_one();
+  EXPECT_EQ(rtx2.h.seq, first.h.seq);
+  EXPECT_EQ(d.stack.stats().rtos, 2u);
+  EXPECT_EQ(d.tcb(s).rtt.rto(), rto0 * 4);
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
