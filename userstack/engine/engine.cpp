@@ -340,9 +340,10 @@ void Engine::fail_waiters(const wire::IpAddr& dst, Instant now) {
     // TcpStack has no call that aborts a connection with a given error (it is another team's;
     // a TcpStack::abort(s, EHOSTUNREACH) would replace this). A RST acknowledging our SYN, as if
     // from the peer, ends it at once the way a refused connect ends: SYN-SENT to CLOSED, SO_ERROR
-    // set, EPOLLERR|EPOLLHUP to the event queues, no more SYNs. The mark makes connect_error()
-    // (SO_ERROR) and connect() report EHOSTUNREACH, as Linux does for an unresolved neighbour;
-    // recv()/send() report the stack's ECONNREFUSED. Built on the stack: no allocation.
+    // set, EPOLLERR|EPOLLHUP to the event queues, no more SYNs (it counts in
+    // TcpStats::conns_refused). The mark makes connect_error() (SO_ERROR) and connect() report
+    // EHOSTUNREACH, as Linux does for an unresolved neighbour; recv()/send() report the stack's
+    // ECONNREFUSED. Built on the stack: no allocation.
     const wire::FourTuple& t = c->tuple;
     std::array<std::uint8_t, wire::kIpv6Header + 20> pkt{};
     wire::IpHeaderSpec ips;

@@ -3,10 +3,12 @@
 // interface and gateway reach a destination (RTM_GETROUTE, the same FIB lookup as
 // `ip route get`, so policy routing is honoured) and what the next hop's MAC is (the neighbour
 // table). When the neighbour is unknown it asks the kernel to resolve it (RTM_NEWNEIGH with
-// NTF_USE, which starts ARP/ND as if the kernel had a packet for it) and the caller retries;
-// xdptcp never sends ARP itself.
+// NTF_USE, which starts ARP/ND as if the kernel had a packet for it) and the caller looks again
+// later (neighbours(), one dump for many addresses); xdptcp never sends ARP itself.
 //
-// Control path only: the engine caches the answers per destination.
+// Every call is one request answered by the kernel within it: nothing here waits for the network
+// or sleeps. Control path only (connect(), and the engine's poll of pending next hops); the engine
+// caches the answers per destination.
 #pragma once
 
 #include <cstdint>
