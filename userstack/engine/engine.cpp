@@ -282,7 +282,14 @@ void Engine::poll_pending(Instant now) {
   resolver_->poll(std::span(l2_queries_.data(), l2_pending_));
   // Downwards: remove_pending() moves the last entry, already looked at, into the hole.
   for (std::size_t i = l2_pending_; i-- > 0;) {
-    const L2Query q = l2_queries_[i];
+    L2Query q = l2_queries_[i];
+    // A frame from the destination may have taught the cache its next hop meanwhile: as good.
+    if (q.state != L2State::kKnown) {
+      if (const auto learned = neighbors_.lookup(q.dst)) {
+        q.mac = *learned;
+        q.state = L2State::kKnown;
+      }
+    }
     if (q.state == L2State::kKnown) {
       neighbors_.learn(q.dst, q.mac);
       send_held(i, q.mac);
