@@ -77,7 +77,12 @@ class StackPortClaims final : public PortClaims {
     // application's own kernel listener holds the port (the preload library), whose accepted
     // connections share it. listen() reports only errno, so the reason goes to stderr.
     std::string warning;
-    if (auto busy = kernel::check_no_kernel_connections(rule, addrs_, &warning); !busy) {
+    // Without our own reservation (the preload library) the connections are the application's
+    // own listener's, accepted before the stack started lazily: refusing would leave the
+    // application to the kernel for good, so they are only named (issue 11, left open).
+    if (auto busy = kernel::check_no_kernel_connections(rule, addrs_, &warning); !busy && !reserve_) {
+      std::fprintf(stderr, "xdptcp: listen: warning: %s\n", busy.error().message.c_str());
+    } else if (!busy) {
       std::fprintf(stderr, "xdptcp: listen: %s\n", busy.error().message.c_str());
       claims_.erase(key_of(local));
       return -busy.error().code;
