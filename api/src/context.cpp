@@ -394,8 +394,6 @@ int Context::getsockopt(int fd, int level, int name, void* value, socklen_t* len
   if (value == nullptr || len == nullptr) return fail(EFAULT);
   int v = 0;
   if (const int e = impl_->engine.tcp().getsockopt(fd, opt, &v); e < 0) return fail(-e);
-  // A connect that failed on an unresolved next hop: EHOSTUNREACH (Engine::connect_error).
-  if (opt == tcp::SockOpt::kError) v = impl_->engine.connect_error(fd, v);
   if (opt == tcp::SockOpt::kLinger) {
     if (*len < static_cast<socklen_t>(sizeof(linger))) return fail(EINVAL);
     linger l{v >= 0 ? 1 : 0, v >= 0 ? v : 0};

@@ -187,12 +187,10 @@ void Engine::tx_commit(std::size_t len) {
 int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
   const Instant now = clock_.now();
   const bool tracked = s >= 0 && static_cast<std::size_t>(s) < l2_socket_.size();
-  if (tracked && l2_socket_[static_cast<std::size_t>(s)] == kL2Failed) {
-    // connect() again after an unresolved next hop failed it reports the failure (and clears
-    // it), as Linux's does after a failed non-blocking connect.
-    l2_socket_[static_cast<std::size_t>(s)] = kL2None;
-    int e = 0;
-    if (tcp_->getsockopt(s, tcp::SockOpt::kError, &e) == 0 && e == ECONNREFUSED) return -EHOSTUNREACH;
+  // A failed earlier connect reports its error first (TcpStack::connect), before any new
+  // resolution starts.
+  if (const tcp::TcpConnection* c = tcp_->connection(s); c != nullptr && c->so_error != 0) {
+    return tcp_->connect(s, remote, now);
   }
   int pending = 0;
   if (!neighbors_.lookup(remote.ip)) {
@@ -208,14 +206,6 @@ int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
   if (r == -EINPROGRESS && tracked)
     l2_socket_[static_cast<std::size_t>(s)] = pending == 1 ? kL2Waiting : kL2None;
   return r;
-}
-
-int Engine::connect_error(tcp::SocketId s, int tcp_error) {
-  if (s < 0 || static_cast<std::size_t>(s) >= l2_socket_.size()) return tcp_error;
-  std::uint8_t& st = l2_socket_[static_cast<std::size_t>(s)];
-  if (st != kL2Failed || tcp_error == 0) return tcp_error;
-  st = kL2None;  // reading SO_ERROR clears it
-  return tcp_error == ECONNREFUSED ? EHOSTUNREACH : tcp_error;
 }
 
 int Engine::resolve_next_hop(const wire::IpAddr& dst, Instant now) {
@@ -344,35 +334,10 @@ void Engine::fail_waiters(const wire::IpAddr& dst, Instant now) {
       continue;
     }
     if (!(c->tuple.remote.ip == dst)) continue;
-    // TcpStack has no call that aborts a connection with a given error (it is another team's;
-    // a TcpStack::abort(s, EHOSTUNREACH) would replace this). A RST acknowledging our SYN, as if
-    // from the peer, ends it at once the way a refused connect ends: SYN-SENT to CLOSED, SO_ERROR
-    // set, EPOLLERR|EPOLLHUP to the event queues, no more SYNs (it counts in
-    // TcpStats::conns_refused). The mark makes connect_error() (SO_ERROR) and connect() report
-    // EHOSTUNREACH, as Linux does for an unresolved neighbour; recv()/send() report the stack's
-    // ECONNREFUSED. Built on the stack: no allocation.
-    const wire::FourTuple& t = c->tuple;
-    std::array<std::uint8_t, wire::kIpv6Header + 20> pkt{};
-    wire::IpHeaderSpec ips;
-    ips.src = t.remote.ip;
-    ips.dst = t.local.ip;
-    ips.payload_len = 20;
-    const std::size_t ihl = wire::emit_ip(ips, pkt);
-    wire::TcpRepr rst;
-    rst.src_port = t.remote.port;
-    rst.dst_port = t.local.port;
-    rst.ack = c->snd_max.raw();  // acceptable when the SYN went (ISS < SEG.ACK <= SND.NXT)
-    rst.flags = wire::tcp_flags::kRst | wire::tcp_flags::kAck;
-    const std::span<std::uint8_t> seg = std::span(pkt).subspan(ihl, 20);
-    if (ihl == 0 || wire::emit_tcp(rst, seg) != 20) continue;
-    wire::tcp_fill_checksum(ips.src, ips.dst, seg);
-    l2_socket_[i] = kL2Failed;
-    tcp_->input(std::span<const std::uint8_t>(pkt.data(), ihl + 20), now);
-    if (tcp_->state(s) == tcp::TcpState::kSynSent) {
-      // Its SYN never left (no TX frame at connect): the SYN retries time it out (ETIMEDOUT).
-      l2_socket_[i] = kL2None;
-      continue;
-    }
+    // The kernel gave up on the next hop: the connection fails with EHOSTUNREACH and sends no RST,
+    // as Linux's does when its neighbour does not resolve (RFC 1122 §4.2.3.9).
+    l2_socket_[i] = kL2None;
+    (void)tcp_->abort(s, EHOSTUNREACH, now);
     ++stats_.resolver_failures;
   }
 }

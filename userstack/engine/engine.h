@@ -160,9 +160,6 @@ class Engine final : public tcp::PacketSink,
   // -EHOSTUNREACH at once when there is no route through our interface, -ENOBUFS when
   // kMaxPendingNeighbors other next hops are pending. Never waits for the resolution.
   int connect(tcp::SocketId s, const wire::SockAddr& remote);
-  // The socket's pending error (SO_ERROR) as the stack reported it (`tcp_error`), corrected for a
-  // connection that failed because its next hop did not resolve: EHOSTUNREACH (see fail_waiters).
-  int connect_error(tcp::SocketId s, int tcp_error);
   // Next hops being resolved now.
   std::size_t l2_pending() const { return l2_pending_; }
 
@@ -239,9 +236,8 @@ class Engine final : public tcp::PacketSink,
   std::unique_ptr<std::array<PendingNeighbor, kMaxPendingNeighbors>> l2_held_;
   std::size_t l2_pending_ = 0;
   Instant next_l2_poll_{};
-  // Per socket id (sized max_sockets once): kL2Waiting while its connect waits for a next hop,
-  // kL2Failed once that failed (its ECONNREFUSED means EHOSTUNREACH, see fail_waiters).
-  enum : std::uint8_t { kL2None = 0, kL2Waiting = 1, kL2Failed = 2 };
+  // Per socket id (sized max_sockets once): kL2Waiting while its connect waits for a next hop.
+  enum : std::uint8_t { kL2None = 0, kL2Waiting = 1 };
   std::vector<std::uint8_t> l2_socket_;
 };
 

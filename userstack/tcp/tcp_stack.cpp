@@ -156,6 +156,13 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
     default:
       return -EISCONN;
   }
+  if (c->so_error != 0 && !c->ever_established) {
+    // connect() again after a non-blocking connect failed reports that failure and clears it, as
+    // Linux's __inet_stream_connect() does (sock_error()).
+    const int e = c->so_error;
+    c->so_error = 0;
+    return -e;
+  }
   if (c->ever_established || c->so_error != 0) return -EISCONN;
   if (remote.ip.family != c->family) return -EAFNOSUPPORT;
   wire::FourTuple t;
@@ -255,6 +262,16 @@ ssize_t TcpStack::recv(SocketId s, std::span<std::uint8_t> out, Instant now, Rec
   if (c->state == TcpState::kListen) return -ENOTCONN;
   if (out.empty()) return 0;
   return -EAGAIN;
+}
+
+int TcpStack::abort(SocketId s, int err, Instant now) {
+  StackCore& k = impl_->core;
+  k.now = now;
+  TcpConnection* c = k.user_socket(s);
+  if (c == nullptr) return -EBADF;
+  if (c->state == TcpState::kListen) return -EINVAL;
+  if (c->state != TcpState::kClosed) k.abort(*c, err, false);
+  return 0;
 }
 
 int TcpStack::shutdown(SocketId s, int how, Instant now) {

@@ -206,6 +206,11 @@ class TcpStack {
   ssize_t recv(SocketId s, std::span<std::uint8_t> out, Instant now, RecvFlags flags);
   int shutdown(SocketId s, int how, Instant now);  // SHUT_RD/WR/RDWR
   int close(SocketId s, Instant now);
+  // Ends the connection at once with `err` pending (SO_ERROR, EPOLLERR) and no RST: what Linux does
+  // when the network says the host cannot be reached (tcp_v4_err(): a hard error in SYN-SENT, RFC
+  // 1122 §4.2.3.9), e.g. the engine's next hop never resolved (EHOSTUNREACH). 0, -EBADF, -EINVAL
+  // on a listener.
+  int abort(SocketId s, int err, Instant now);
   int getsockname(SocketId s, wire::SockAddr* out) const;
   int getpeername(SocketId s, wire::SockAddr* out) const;
   int setsockopt(SocketId s, SockOpt opt, int value);

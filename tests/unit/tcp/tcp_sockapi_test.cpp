@@ -504,5 +504,29 @@ TEST(TcpQuickAck, SetOne_NothingOwed_NothingSent) {
   EXPECT_EQ(d.stack.setsockopt(99, SockOpt::kQuickAck, 1), -EBADF);
 }
 
+// TcpStack::abort: the network says the host cannot be reached (the engine's next hop never
+// resolved): the connection ends with that error and no RST; connect() again reports it once, as
+// Linux's __inet_stream_connect() does, then tries anew.
+TEST(TcpAbort, SynSent_AbortHostUnreachable_NoRstErrorReportedByConnectOnce) {
+  Dialogue d;
+  SocketId s = d.stack.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(d.stack.connect(s, d.peer, d.now), -EINPROGRESS);
+  ASSERT_TRUE(d.take_one().has(kSyn));
+  ASSERT_EQ(d.stack.abort(s, EHOSTUNREACH, d.now), 0);
+  d.expect_none();  // no RST: the peer never heard of us
+  EXPECT_EQ(d.stack.state(s), TcpState::kClosed);
+  EXPECT_NE(d.stack.poll_events(s) & events::kErr, 0u);
+  EXPECT_EQ(d.stack.connect(s, d.peer, d.now), -EHOSTUNREACH);
+  EXPECT_EQ(d.stack.connect(s, d.peer, d.now), -EINPROGRESS);  // the error was reported: a new try
+  EXPECT_TRUE(d.take_one().has(kSyn));
+}
+
+TEST(TcpAbort, Listener_Einval_UnknownEbadf) {
+  Dialogue d;
+  SocketId l = d.listen_on();
+  EXPECT_EQ(d.stack.abort(l, EHOSTUNREACH, d.now), -EINVAL);
+  EXPECT_EQ(d.stack.abort(9999, EHOSTUNREACH, d.now), -EBADF);
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
