@@ -80,7 +80,7 @@ Result<void> dump(int family, std::vector<KernelSocket>& out) {
       return errno_error("cannot read the sock_diag reply");
     }
     if (n == 0) return Error{EPROTO, "sock_diag: the reply ended early"};
-    int left = static_cast<int>(n);
+    auto left = static_cast<unsigned int>(n);  // NLMSG_OK compares it with the unsigned nlmsg_len
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
       if ((h->nlmsg_flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
       if (h->nlmsg_type == NLMSG_DONE) {
