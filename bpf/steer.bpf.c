@@ -13,7 +13,9 @@
  *      next header not TCP (extension headers included)              -> PASS_NOT_OURS
  *   3. TCP: header truncated, data offset < 5 or beyond the IP payload -> MALFORMED
  *   4. destination port bit clear in xdptcp_ports, or no rule matches -> PASS_NOT_OURS
- *   5. a rule matches: redirect to xdptcp_xsks[rx_queue_index]       -> REDIRECTED
+ *   5. a rule matches, but the flow is in xdptcp_kernel_flows (a kernel connection the rule
+ *      would cut; looked up only once xdptcp_config says exceptions exist) -> PASS_KERNEL_FLOW
+ *   6. a rule matches: redirect to xdptcp_xsks[rx_queue_index]       -> REDIRECTED
  *      no socket on that queue                                        -> PASS_NO_SOCKET
  *
  * The program never drops: anything it does not claim goes to the kernel, which answers
@@ -76,6 +78,20 @@ struct {
   __type(value, __u64);
 } xdptcp_counters SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, XDPTCP_MAX_KERNEL_FLOWS);
+  __type(key, struct xdptcp_flow_key);
+  __type(value, __u8);
+} xdptcp_kernel_flows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct xdptcp_config);
+} xdptcp_config SEC(".maps");
+
 /* libxdp dispatcher metadata: our priority among the interface's XDP programs, and "run the
  * next program when we return XDP_PASS" so that other programs still see the kernel's traffic. */
 struct {
@@ -102,7 +118,9 @@ static __always_inline int verdict(__u32 counter, int action) {
 struct flow {
   __u8 family;    /* XDPTCP_FAMILY_V4 / _V6 */
   __u16 dport;    /* host order */
+  __u16 sport;    /* host order */
   __u32 daddr[4]; /* network order; IPv4 in daddr[0] */
+  __u32 saddr[4]; /* network order; IPv4 in saddr[0] */
 };
 
 static __always_inline __u32 rule_word(const struct xdptcp_rule* r, int i) {
@@ -134,6 +152,21 @@ static __always_inline int any_rule_matches(const struct flow* f) {
     if (r && rule_matches(r, f)) return 1;
   }
   return 0;
+}
+
+/* Whether the flow is a kernel connection's steering exception. One array lookup while there are
+ * none (the config flag), one hash lookup more once there are. */
+static __always_inline int kernel_flow(const struct flow* f) {
+  __u32 zero = 0;
+  const struct xdptcp_config* cfg = bpf_map_lookup_elem(&xdptcp_config, &zero);
+  if (!cfg || !cfg->kernel_flows) return 0;
+  struct xdptcp_flow_key key = {};
+  key.family = f->family;
+  key.local_port = f->dport;
+  key.remote_port = f->sport;
+  __builtin_memcpy(key.local_addr, f->daddr, sizeof(key.local_addr));
+  __builtin_memcpy(key.remote_addr, f->saddr, sizeof(key.remote_addr));
+  return bpf_map_lookup_elem(&xdptcp_kernel_flows, &key) != 0;
 }
 
 SEC("xdp")
@@ -172,6 +205,7 @@ int xdptcp_steer(struct xdp_md* ctx) {
     l4_len = tot_len - ihl;
     f.family = XDPTCP_FAMILY_V4;
     f.daddr[0] = ip->daddr;
+    f.saddr[0] = ip->saddr;
   } else if (proto == bpf_htons(ETH_P_IPV6)) {
     struct ipv6hdr* ip6 = l3;
     if ((void*)(ip6 + 1) > data_end) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
@@ -186,6 +220,10 @@ int xdptcp_steer(struct xdp_md* ctx) {
     f.daddr[1] = ip6->daddr.in6_u.u6_addr32[1];
     f.daddr[2] = ip6->daddr.in6_u.u6_addr32[2];
     f.daddr[3] = ip6->daddr.in6_u.u6_addr32[3];
+    f.saddr[0] = ip6->saddr.in6_u.u6_addr32[0];
+    f.saddr[1] = ip6->saddr.in6_u.u6_addr32[1];
+    f.saddr[2] = ip6->saddr.in6_u.u6_addr32[2];
+    f.saddr[3] = ip6->saddr.in6_u.u6_addr32[3];
   } else {
     return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS); /* ARP, LLDP, QinQ, ... */
   }
@@ -195,11 +233,15 @@ int xdptcp_steer(struct xdp_md* ctx) {
   __u32 doff = tcp->doff * 4;
   if (doff < sizeof(*tcp) || doff > l4_len) return verdict(XDPTCP_CTR_MALFORMED, XDP_PASS);
   f.dport = bpf_ntohs(tcp->dest);
+  f.sport = bpf_ntohs(tcp->source);
 
   /* 4. Quick reject on the port bitmap, then the rules. */
   if (!port_claimed(f.dport) || !any_rule_matches(&f)) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
 
-  /* 5. Ours. bpf_redirect_map returns the fallback action (XDP_PASS) when the XSKMAP has no
+  /* 5. A kernel connection the rule would cut stays with the kernel. */
+  if (kernel_flow(&f)) return verdict(XDPTCP_CTR_PASS_KERNEL_FLOW, XDP_PASS);
+
+  /* 6. Ours. bpf_redirect_map returns the fallback action (XDP_PASS) when the XSKMAP has no
    * socket for this queue, so its return value alone tells which counter is right, without a
    * separate lookup that a closing socket could race with. */
   int action = bpf_redirect_map(&xdptcp_xsks, ctx->rx_queue_index, XDP_PASS);

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <latch>
 #include <map>
@@ -73,37 +74,46 @@ class StackPortClaims final : public PortClaims {
     rule.port_lo = rule.port_hi = local.port;
     rule.owner_pid = static_cast<std::uint32_t>(getpid());
     // Never steer a kernel connection away (issue 11): the rule would cut connections the kernel
-    // holds on this (address, port). The reservation below is no guard: there is none when the
+    // holds on this (address, port): their segments would reach an engine that knows nothing of
+    // them and answers RST. The reservation below is no guard: there is none when the
     // application's own kernel listener holds the port (the preload library), whose accepted
     // connections share it. listen() reports only errno, so the reason goes to stderr.
     std::string warning;
-    // Without our own reservation (the preload library) the connections are the application's
-    // own listener's, accepted before the stack started lazily: refusing would leave the
-    // application to the kernel for good, so they are only named (issue 11, left open).
-    if (auto busy = kernel::check_no_kernel_connections(rule, addrs_, &warning); !busy && !reserve_) {
-      std::fprintf(stderr, "xdptcp: listen: warning: %s\n", busy.error().message.c_str());
-    } else if (!busy) {
-      std::fprintf(stderr, "xdptcp: listen: %s\n", busy.error().message.c_str());
-      claims_.erase(key_of(local));
-      return -busy.error().code;
-    }
-    if (!warning.empty()) std::fprintf(stderr, "xdptcp: listen: %s\n", warning.c_str());
     if (reserve_) {
+      // The native API: a kernel connection on a port the application asks the stack for is
+      // someone else's; refuse the port.
+      if (auto busy = kernel::check_no_kernel_connections(rule, addrs_, &warning); !busy) {
+        std::fprintf(stderr, "xdptcp: listen: %s\n", busy.error().message.c_str());
+        claims_.erase(key_of(local));
+        return -busy.error().code;
+      }
+      if (!warning.empty()) std::fprintf(stderr, "xdptcp: listen: %s\n", warning.c_str());
       auto res = kernel::PortReservation::reserve(local.ip, local.port);
       if (!res) {
         claims_.erase(key_of(local));
         return -res.error().code;
       }
       c.reservation = std::move(res.value());
+    } else {
+      // The preload library: the connections are the application's own kernel listener's,
+      // accepted before the stack started lazily. They stay with the kernel: a steering exception
+      // per connection, in before the rule so that none of their segments is redirected.
+      except_kernel_connections(rule, c, true);
     }
     auto r = kernel::add_rule(maps_, rule);
     if (!r && r.error().code != EEXIST) {
+      for (const auto& f : c.exceptions) (void)kernel::del_kernel_flow(maps_, f);
       claims_.erase(key_of(local));
       return -r.error().code;
     }
     // EEXIST: an operator's permanent rule (xdptcp-ctl steer add) covers it; leave it alone.
     c.installed = r.ok();
     c.rule = rule;
+    // A connection the kernel accepted between the census above and the rule: a second census
+    // catches it (with a reservation of ours, one that slipped in before it). What stays open is a
+    // segment of such a connection that arrived in that window: the engine answered it with RST
+    // (no connection of its own), which ends the connection before its exception helps.
+    except_kernel_connections(rule, c, false);
     return 0;
   }
 
@@ -111,7 +121,12 @@ class StackPortClaims final : public PortClaims {
     std::lock_guard lock(mu_);
     auto it = claims_.find(key_of(local));
     if (it == claims_.end() || --it->second.count > 0) return;
-    if (it->second.installed) (void)kernel::del_rule(maps_, it->second.rule);
+    if (it->second.installed) {
+      (void)kernel::del_rule(maps_, it->second.rule);
+      // After the rule: without it the exceptions change nothing. With the rule left to its other
+      // owner (not installed by us) they stay, and go by LRU eviction.
+      for (const auto& f : it->second.exceptions) (void)kernel::del_kernel_flow(maps_, f);
+    }
     claims_.erase(it);
   }
 
@@ -121,7 +136,43 @@ class StackPortClaims final : public PortClaims {
     bool installed = false;
     kernel::SteerRule rule;
     kernel::PortReservation reservation;
+    std::vector<wire::FourTuple> exceptions;  // steering exceptions added for kernel connections
   };
+
+  // Adds a steering exception (steer_rules.h, add_kernel_flow) for each connected kernel socket
+  // that `rule` would steer and `c` has none for yet, and names them on stderr. A census or an
+  // exception that fails is reported, not fatal: the rule goes in as before the exceptions
+  // existed. `before_rule` only words the message.
+  void except_kernel_connections(const kernel::SteerRule& rule, Claim& c, bool before_rule) {
+    auto all = kernel::kernel_tcp_sockets();
+    if (!all) {
+      std::fprintf(stderr,
+                   "xdptcp: listen: warning: cannot list the kernel's TCP sockets (%s); port %u steered "
+                   "without keeping its kernel connections\n",
+                   all.error().describe().c_str(), static_cast<unsigned>(rule.port_lo));
+      return;
+    }
+    std::string kept;
+    std::size_t n = 0;
+    for (const auto& s : kernel::steered_by(all.value(), rule, addrs_, false)) {
+      const wire::FourTuple flow{s.local, s.remote};
+      if (std::find(c.exceptions.begin(), c.exceptions.end(), flow) != c.exceptions.end()) continue;
+      if (auto r = kernel::add_kernel_flow(maps_, flow); !r) {
+        std::fprintf(stderr, "xdptcp: listen: warning: kernel connection %s will be cut: %s\n",
+                     s.to_string().c_str(), r.error().describe().c_str());
+        continue;
+      }
+      c.exceptions.push_back(flow);
+      if (n++ < 4) kept += " " + s.to_string() + ";";
+    }
+    if (n == 0) return;
+    if (n > 4) kept += " and " + std::to_string(n - 4) + " more;";
+    std::fprintf(stderr,
+                 "xdptcp: listen: port %u: %zu kernel connection(s)%s stay with the kernel (steering "
+                 "exceptions):%s\n",
+                 static_cast<unsigned>(rule.port_lo), n, before_rule ? "" : " accepted meanwhile",
+                 kept.c_str());
+  }
   std::mutex mu_;
   kernel::SteerMapFds maps_;
   std::vector<wire::IpAddr> addrs_;

@@ -28,7 +28,7 @@
 namespace xdptcp::test {
 
 // Which outcome counter moved (exactly one must, besides SEEN).
-enum class Outcome { kRedirected, kPassNotOurs, kPassNoSocket, kMalformed, kNoneOrSeveral };
+enum class Outcome { kRedirected, kPassNotOurs, kPassNoSocket, kMalformed, kPassKernelFlow, kNoneOrSeveral };
 
 inline const char* outcome_name(Outcome o) {
   switch (o) {
@@ -40,6 +40,8 @@ inline const char* outcome_name(Outcome o) {
       return "PASS_NO_SOCKET";
     case Outcome::kMalformed:
       return "MALFORMED";
+    case Outcome::kPassKernelFlow:
+      return "PASS_KERNEL_FLOW";
     case Outcome::kNoneOrSeveral:
       return "<no or several counters moved, or SEEN did not move by 1>";
   }
@@ -78,6 +80,7 @@ inline constexpr Observed kNotOurs{XDP_PASS, Outcome::kPassNotOurs};
 inline constexpr Observed kNoSocket{XDP_PASS, Outcome::kPassNoSocket};
 inline constexpr Observed kMalformed{XDP_PASS, Outcome::kMalformed};
 inline constexpr Observed kRedirected{XDP_REDIRECT, Outcome::kRedirected};
+inline constexpr Observed kKernelFlow{XDP_PASS, Outcome::kPassKernelFlow};
 
 inline int quiet_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level != LIBBPF_WARN) return 0;
@@ -96,6 +99,8 @@ class SteerFixture : public ::testing::Test {
     maps_.xsks = bpf_map__fd(skel_->maps.xdptcp_xsks);
     maps_.sockets = bpf_map__fd(skel_->maps.xdptcp_sockets);
     maps_.counters = bpf_map__fd(skel_->maps.xdptcp_counters);
+    maps_.kernel_flows = bpf_map__fd(skel_->maps.xdptcp_kernel_flows);
+    maps_.config = bpf_map__fd(skel_->maps.xdptcp_config);
     prog_fd_ = bpf_program__fd(skel_->progs.xdptcp_steer);
   }
   void TearDown() override { steer::destroy(skel_); }
@@ -168,13 +173,14 @@ class SteerFixture : public ::testing::Test {
   // The one outcome counter that rose by exactly 1 while SEEN rose by 1 and the others stayed.
   static Outcome moved(const kernel::SteerCounters& b, const kernel::SteerCounters& a) {
     if (a.seen != b.seen + 1) return Outcome::kNoneOrSeveral;
-    const std::uint64_t d[4] = {a.redirected - b.redirected, a.pass_not_ours - b.pass_not_ours,
-                                a.pass_no_socket - b.pass_no_socket, a.malformed - b.malformed};
-    const Outcome names[4] = {Outcome::kRedirected, Outcome::kPassNotOurs, Outcome::kPassNoSocket,
-                              Outcome::kMalformed};
+    const std::uint64_t d[5] = {a.redirected - b.redirected, a.pass_not_ours - b.pass_not_ours,
+                                a.pass_no_socket - b.pass_no_socket, a.malformed - b.malformed,
+                                a.pass_kernel_flow - b.pass_kernel_flow};
+    const Outcome names[5] = {Outcome::kRedirected, Outcome::kPassNotOurs, Outcome::kPassNoSocket,
+                              Outcome::kMalformed, Outcome::kPassKernelFlow};
     Outcome found = Outcome::kNoneOrSeveral;
     int n = 0;
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 5; ++i) {
       if (d[i] == 0) continue;
       if (d[i] != 1) return Outcome::kNoneOrSeveral;
       found = names[i];

@@ -1,6 +1,7 @@
 // The XDP steering program (bpf/steer.bpf.c) on crafted frames, through BPF_PROG_TEST_RUN:
 // which frames it claims, which it leaves to the kernel, how it counts them, and that it never
 // drops. Rules are installed with userstack/kernel/steer_rules. See steer_fixture.h.
+#include <cerrno>
 #include <cstdint>
 #include <vector>
 
@@ -344,7 +345,104 @@ TEST_F(SteerProgram, MutatedFrames_NeverDroppedAndCountedOnce) {
   }
   const kernel::SteerCounters c = counters();
   EXPECT_EQ(c.seen, 2000u);
-  EXPECT_EQ(c.seen, c.redirected + c.pass_not_ours + c.pass_no_socket + c.malformed);
+  EXPECT_EQ(c.seen, c.redirected + c.pass_not_ours + c.pass_no_socket + c.malformed + c.pass_kernel_flow);
+}
+
+// Steering exceptions (xdptcp_kernel_flows): a kernel connection's flow, as the program sees its
+// segments (local = destination, remote = source).
+wire::FourTuple flow_of(const FrameSpec& s) {
+  wire::FourTuple t;
+  if (s.family == 4) {
+    t.local.ip = wire::IpAddr::v4(s.dst4[0], s.dst4[1], s.dst4[2], s.dst4[3]);
+    t.remote.ip = wire::IpAddr::v4(s.src4[0], s.src4[1], s.src4[2], s.src4[3]);
+  } else {
+    t.local.ip = wire::IpAddr::v6_bytes(s.dst6.data());
+    t.remote.ip = wire::IpAddr::v6_bytes(s.src6.data());
+  }
+  t.local.port = s.dport;
+  t.remote.port = s.sport;
+  return t;
+}
+
+TEST_F(SteerProgram, KernelFlowException_ThatFlowPassed_OtherFlowsToThePortSteered) {
+  add(any_v4(80, 80));
+  add(any_v6(80, 80));
+  for (const FrameSpec& base : {v4(80), v6(80)}) {
+    SCOPED_TRACE(base.family);
+    FrameSpec kept = base;
+    kept.sport = 40001;
+    ASSERT_TRUE(kernel::add_kernel_flow(maps_, flow_of(kept)).ok());
+    EXPECT_EQ(run(build_frame(kept)), kKernelFlow);
+    FrameSpec other_port = base;  // same hosts, another source port
+    other_port.sport = 40002;
+    EXPECT_EQ(run(build_frame(other_port)), kNoSocket);
+    FrameSpec other_host = kept;  // same ports, another source address
+    if (base.family == 4) {
+      other_host.src4[3] = 9;
+    } else {
+      other_host.src6[15] = 9;
+    }
+    EXPECT_EQ(run(build_frame(other_host)), kNoSocket);
+    FrameSpec reversed = kept;  // the ports swapped: not the same flow
+    reversed.sport = kept.dport;
+    reversed.dport = kept.sport;
+    EXPECT_EQ(run(build_frame(reversed)), kNotOurs);
+  }
+}
+
+TEST_F(SteerProgram, KernelFlowException_WithoutRule_NotOurs_AndRemovedExceptionSteersAgain) {
+  FrameSpec kept = v4(8080);
+  ASSERT_TRUE(kernel::add_kernel_flow(maps_, flow_of(kept)).ok());
+  EXPECT_EQ(run(build_frame(kept)), kNotOurs);  // no rule: the exception is never consulted
+  add(any_v4(8080, 8080));
+  EXPECT_EQ(run(build_frame(kept)), kKernelFlow);
+  auto has = kernel::has_kernel_flow(maps_, flow_of(kept));
+  ASSERT_TRUE(has.ok());
+  EXPECT_TRUE(has.value());
+  ASSERT_TRUE(kernel::del_kernel_flow(maps_, flow_of(kept)).ok());
+  EXPECT_TRUE(kernel::del_kernel_flow(maps_, flow_of(kept)).ok()) << "removing twice is no error";
+  EXPECT_EQ(run(build_frame(kept)), kNoSocket);
+  const kernel::SteerCounters c = counters();
+  EXPECT_EQ(c.pass_kernel_flow, 1u);
+}
+
+TEST_F(SteerProgram, KernelFlowException_MixedFamilies_Refused) {
+  wire::FourTuple t = flow_of(v4(80));
+  t.remote.ip = wire::IpAddr::v6_bytes(kSrc6.data());
+  auto r = kernel::add_kernel_flow(maps_, t);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, EINVAL);
+}
+
+// The map is bounded: an LRU hash of XDPTCP_MAX_KERNEL_FLOWS entries, so adding beyond the bound
+// evicts old entries instead of failing, and the newest exception still works.
+TEST_F(SteerProgram, KernelFlowMap_BoundedLruEvictsInsteadOfFailing) {
+  bpf_map_info info{};
+  __u32 len = sizeof info;
+  ASSERT_EQ(bpf_obj_get_info_by_fd(maps_.kernel_flows, &info, &len), 0);
+  EXPECT_EQ(info.type, BPF_MAP_TYPE_LRU_HASH);
+  EXPECT_EQ(info.max_entries, static_cast<__u32>(XDPTCP_MAX_KERNEL_FLOWS));
+  add(any_v4(80, 80));
+  FrameSpec s = v4(80);
+  const unsigned total = XDPTCP_MAX_KERNEL_FLOWS + 1000;
+  for (unsigned i = 0; i < total; ++i) {
+    s.src4 = {10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
+              static_cast<std::uint8_t>(i)};
+    auto r = kernel::add_kernel_flow(maps_, flow_of(s));
+    ASSERT_TRUE(r.ok()) << "exception " << i << ": " << r.error().describe();
+  }
+  xdptcp_flow_key key{};
+  xdptcp_flow_key next{};
+  unsigned entries = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(maps_.kernel_flows, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    ++entries;
+  }
+  EXPECT_LE(entries, static_cast<unsigned>(XDPTCP_MAX_KERNEL_FLOWS));
+  EXPECT_GT(entries, 0u);
+  EXPECT_EQ(run(build_frame(s)), kKernelFlow) << "the newest exception";
 }
 
 }  // namespace

@@ -74,7 +74,8 @@ json counters_json(const kernel::SteerCounters& c) {
               {"redirected", c.redirected},
               {"pass_not_ours", c.pass_not_ours},
               {"pass_no_socket", c.pass_no_socket},
-              {"malformed", c.malformed}};
+              {"malformed", c.malformed},
+              {"pass_kernel_flow", c.pass_kernel_flow}};
 }
 
 void print_counters(std::ostream& out, const kernel::SteerCounters& c, const char* indent) {
@@ -82,7 +83,8 @@ void print_counters(std::ostream& out, const kernel::SteerCounters& c, const cha
       << indent << "redirected      " << c.redirected << "\n"
       << indent << "pass_not_ours   " << c.pass_not_ours << "\n"
       << indent << "pass_no_socket  " << c.pass_no_socket << "\n"
-      << indent << "malformed       " << c.malformed << "\n";
+      << indent << "malformed       " << c.malformed << "\n"
+      << indent << "pass_kernel_flow " << c.pass_kernel_flow << "\n";
 }
 
 json status_json(const kernel::SteerStatus& s) {

@@ -285,6 +285,69 @@ Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps) {
   return removed;
 }
 
+namespace {
+
+Result<xdptcp_flow_key> flow_key(const SteerMapFds& maps, const wire::FourTuple& flow) {
+  if (auto r = need_fd(maps.kernel_flows, "xdptcp_kernel_flows"); !r) return r.error();
+  if (flow.local.ip.family != flow.remote.ip.family ||
+      (flow.local.ip.family != wire::IpFamily::kV4 && flow.local.ip.family != wire::IpFamily::kV6))
+    return Error{EINVAL, "steering exception " + flow.local.to_string() + " <-> " + flow.remote.to_string() +
+                             ": the addresses must be of one family, IPv4 or IPv6"};
+  xdptcp_flow_key key{};
+  const bool v4 = flow.local.ip.family == wire::IpFamily::kV4;
+  key.family = v4 ? XDPTCP_FAMILY_V4 : XDPTCP_FAMILY_V6;
+  key.local_port = flow.local.port;
+  key.remote_port = flow.remote.port;
+  std::memcpy(key.local_addr, flow.local.ip.bytes.data(), v4 ? 4 : 16);
+  std::memcpy(key.remote_addr, flow.remote.ip.bytes.data(), v4 ? 4 : 16);
+  return key;
+}
+
+std::string describe(const wire::FourTuple& flow) {
+  return flow.local.to_string() + " <-> " + flow.remote.to_string();
+}
+
+}  // namespace
+
+Result<void> add_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
+  if (auto r = need_fd(maps.config, "xdptcp_config"); !r) return r;
+  auto key = flow_key(maps, flow);
+  if (!key) return key.error();
+  const __u8 one = 1;
+  int ret = bpf_map_update_elem(maps.kernel_flows, &key.value(), &one, BPF_ANY);
+  if (ret != 0) return bpf_error(ret, "adding the steering exception " + describe(flow));
+  // The flag after the entry: the program never looks up before there is something to find, and
+  // once set it stays (clearing it could race with another process's add).
+  std::uint32_t zero = 0;
+  xdptcp_config cfg{};
+  ret = bpf_map_lookup_elem(maps.config, &zero, &cfg);
+  if (ret != 0) return bpf_error(ret, "reading xdptcp_config");
+  if (cfg.kernel_flows == 0) {
+    cfg.kernel_flows = 1;
+    ret = bpf_map_update_elem(maps.config, &zero, &cfg, BPF_ANY);
+    if (ret != 0) return bpf_error(ret, "writing xdptcp_config");
+  }
+  return {};
+}
+
+Result<void> del_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
+  auto key = flow_key(maps, flow);
+  if (!key) return key.error();
+  int ret = bpf_map_delete_elem(maps.kernel_flows, &key.value());
+  if (ret != 0 && ret != -ENOENT) return bpf_error(ret, "removing the steering exception " + describe(flow));
+  return {};
+}
+
+Result<bool> has_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
+  auto key = flow_key(maps, flow);
+  if (!key) return key.error();
+  __u8 v = 0;
+  int ret = bpf_map_lookup_elem(maps.kernel_flows, &key.value(), &v);
+  if (ret == -ENOENT) return false;
+  if (ret != 0) return bpf_error(ret, "looking up the steering exception " + describe(flow));
+  return true;
+}
+
 Result<SteerCounters> read_counters(const SteerMapFds& maps) {
   if (auto r = need_fd(maps.counters, "xdptcp_counters"); !r) return r.error();
   int ncpus = libbpf_num_possible_cpus();
@@ -302,6 +365,7 @@ Result<SteerCounters> read_counters(const SteerMapFds& maps) {
   out.pass_not_ours = sums[XDPTCP_CTR_PASS_NOT_OURS];
   out.pass_no_socket = sums[XDPTCP_CTR_PASS_NO_SOCKET];
   out.malformed = sums[XDPTCP_CTR_MALFORMED];
+  out.pass_kernel_flow = sums[XDPTCP_CTR_PASS_KERNEL_FLOW];
   return out;
 }
 

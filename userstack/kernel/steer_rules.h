@@ -40,6 +40,7 @@ struct SteerRule {
 // The program's maps; -1 = not open.
 struct SteerMapFds {
   int ports = -1, rules = -1, xsks = -1, sockets = -1, counters = -1;
+  int kernel_flows = -1, config = -1;
 };
 
 // Installs a rule in a free slot and recomputes the port bitmap.
@@ -59,8 +60,25 @@ Result<std::vector<SteerRule>> list_rules(const SteerMapFds& maps);
 // Note: pids are those of the installer's pid namespace; run it in the same namespace.
 Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps);
 
+// Steering exceptions (xdptcp_kernel_flows): a kernel connection whose segments a rule would
+// steer stays with the kernel. `flow` is the kernel socket's view (local = the address and port
+// the segments arrive at, remote = the peer); an IPv4 connection of a dual-stack socket is given
+// as IPv4. The map is an LRU hash of XDPTCP_MAX_KERNEL_FLOWS entries: past that, the oldest
+// entries go (their flows are steered as the rules say, as without an exception).
+// add_kernel_flow also sets the program's "exceptions exist" flag (xdptcp_config), which is never
+// cleared. Errors: EINVAL (the two addresses of different families), EBADF (maps not open: an
+// older pinned set without the map; re-attach).
+Result<void> add_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow);
+
+// Removes the exception (no error if there was none).
+Result<void> del_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow);
+
+// Whether the exception is present (for tests and tools).
+Result<bool> has_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow);
+
 struct SteerCounters {
   std::uint64_t seen = 0, redirected = 0, pass_not_ours = 0, pass_no_socket = 0, malformed = 0;
+  std::uint64_t pass_kernel_flow = 0;
 };
 
 // The program's counters, summed over all possible CPUs.

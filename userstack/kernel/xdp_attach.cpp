@@ -33,8 +33,11 @@ namespace xdptcp::kernel {
 namespace {
 
 constexpr const char* kBpffs = "/sys/fs/bpf";
-constexpr std::array<const char*, 5> kMapNames = {"xdptcp_ports", "xdptcp_rules", "xdptcp_xsks",
-                                                  "xdptcp_sockets", "xdptcp_counters"};
+constexpr std::array<const char*, 7> kMapNames = {"xdptcp_ports",   "xdptcp_rules",    "xdptcp_xsks",
+                                                  "xdptcp_sockets", "xdptcp_counters", "xdptcp_kernel_flows",
+                                                  "xdptcp_config"};
+// The maps that steering ABI version 1 (before the steering exceptions) did not have.
+constexpr std::size_t kFirstMapOfAbi2 = 5;
 
 // Collects what libbpf and libxdp print while it is alive, so that failures can quote the kernel's
 // own explanation ("Kernel error message: ...") instead of spraying library output over ours. With
@@ -558,20 +561,21 @@ Result<DetachInfo> detach(std::string_view ifname) {
 }
 
 PinnedSteerMaps::PinnedSteerMaps(PinnedSteerMaps&& other) noexcept : fds_(other.fds_) {
-  other.fds_ = SteerMapFds{-1, -1, -1, -1, -1};
+  other.fds_ = SteerMapFds{};
 }
 
 PinnedSteerMaps& PinnedSteerMaps::operator=(PinnedSteerMaps&& other) noexcept {
   if (this != &other) {
     close_all();
     fds_ = other.fds_;
-    other.fds_ = SteerMapFds{-1, -1, -1, -1, -1};
+    other.fds_ = SteerMapFds{};
   }
   return *this;
 }
 
 void PinnedSteerMaps::close_all() {
-  for (int* fd : {&fds_.ports, &fds_.rules, &fds_.xsks, &fds_.sockets, &fds_.counters}) {
+  for (int* fd : {&fds_.ports, &fds_.rules, &fds_.xsks, &fds_.sockets, &fds_.counters, &fds_.kernel_flows,
+                  &fds_.config}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -584,8 +588,9 @@ Result<PinnedSteerMaps> open_pinned(std::string_view ifname) {
                              "); run `xdptcp-ctl attach --iface " + ifs + "`"};
   }
   PinnedSteerMaps maps;
-  SteerMapFds fds{-1, -1, -1, -1, -1};
-  int* slots[] = {&fds.ports, &fds.rules, &fds.xsks, &fds.sockets, &fds.counters};
+  SteerMapFds fds{};
+  int* slots[] = {&fds.ports,    &fds.rules,        &fds.xsks,  &fds.sockets,
+                  &fds.counters, &fds.kernel_flows, &fds.config};
   for (std::size_t i = 0; i < kMapNames.size(); ++i) {
     const std::string path = map_pin_path(ifname, kMapNames[i]);
     const int fd = bpf_obj_get(path.c_str());
@@ -594,6 +599,12 @@ Result<PinnedSteerMaps> open_pinned(std::string_view ifname) {
       PinnedSteerMaps partial(fds);  // closes what was opened
       if (err == EPERM || err == EACCES) return permission_error("cannot open " + path);
       std::string why = "cannot open pinned map " + path;
+      if (err == ENOENT && i >= kFirstMapOfAbi2)
+        why.append(
+               " (the maps were pinned by an older xdptcp, before steering exceptions; detach with "
+               "`xdptcp-ctl detach --iface ")
+            .append(ifs)
+            .append("`)");
       why.append("; re-attach with `xdptcp-ctl attach --iface ").append(ifs).append("`");
       return Error{err == ENOENT ? ENOENT : err, why};
     }
