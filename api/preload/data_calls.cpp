@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <climits>
 #include <cstring>
 
 #include "api/preload/blocking.h"
@@ -99,8 +100,9 @@ ssize_t recv_impl(int fd, void* buf, size_t len, int flags) {
 ssize_t send_impl(int fd, const void* buf, size_t len, int flags) {
   if ((flags & ~kSendFlags) != 0) return set_errno(EOPNOTSUPP);
   const auto* in = static_cast<const char*>(buf);
+  const int more = flags & MSG_MORE;  // held as by TCP_CORK until a send without it (Context::send)
   return sent(on_conn(fd, EPOLLOUT, (flags & MSG_DONTWAIT) != 0,
-                      [in, len](Context& c, int sid) { return c.write(sid, in, len); }),
+                      [in, len, more](Context& c, int sid) { return c.send(sid, in, len, more); }),
               flags);
 }
 
@@ -238,9 +240,25 @@ XDPTCP_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   if ((flags & ~kSendFlags) != 0) return set_errno(EOPNOTSUPP);
   const iovec* iov = msg->msg_iov;
   const int n = static_cast<int>(msg->msg_iovlen);
-  return sent(on_conn(fd, EPOLLOUT, (flags & MSG_DONTWAIT) != 0,
-                      [iov, n](Context& c, int sid) { return c.writev(sid, iov, n); }),
-              flags);
+  if ((flags & MSG_MORE) == 0) {
+    return sent(on_conn(fd, EPOLLOUT, (flags & MSG_DONTWAIT) != 0,
+                        [iov, n](Context& c, int sid) { return c.writev(sid, iov, n); }),
+                flags);
+  }
+  // MSG_MORE: writev's loop, each piece sent with it (Linux tcp_sendmsg() corks the whole message).
+  if (n < 0 || n > IOV_MAX) return set_errno(EINVAL);
+  auto more = [iov, n](Context& c, int sid) -> ssize_t {
+    ssize_t total = 0;
+    for (int i = 0; i < n; ++i) {
+      if (iov[i].iov_len == 0) continue;
+      const ssize_t r = c.send(sid, iov[i].iov_base, iov[i].iov_len, MSG_MORE);
+      if (r < 0) return total > 0 ? total : r;
+      total += r;
+      if (static_cast<size_t>(r) < iov[i].iov_len) break;  // send buffer full
+    }
+    return total;
+  };
+  return sent(on_conn(fd, EPOLLOUT, (flags & MSG_DONTWAIT) != 0, more), flags);
 }
 
 XDPTCP_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {

@@ -7,6 +7,7 @@
 // the served interface makes it a stack connection whose kernel socket only holds the number.
 // Everything else is the kernel's, untouched.
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
@@ -556,9 +557,12 @@ XDPTCP_EXPORT int ioctl(int fd, unsigned long request, ...) {
     if (k == Kind::kCandidate) return libc().ioctl(fd, request, arg);
     return 0;
   }
-  if (k == Kind::kConn && request == FIONREAD) {
+  if (k == Kind::kConn && (request == FIONREAD || request == SIOCOUTQ || request == SIOCOUTQNSD)) {
+    // FIONREAD == SIOCINQ; SIOCOUTQ and SIOCOUTQNSD as Linux's tcp_ioctl().
     if (arg == nullptr) return set_errno(EFAULT);
-    const int n = Process::get().ctx().readable_bytes(e->sid);
+    Context& ctx = Process::get().ctx();
+    const int n =
+        request == FIONREAD ? ctx.readable_bytes(e->sid) : ctx.queued_bytes(e->sid, request == SIOCOUTQNSD);
     if (n < 0) return -1;
     *static_cast<int*>(arg) = n;
     return 0;

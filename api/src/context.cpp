@@ -215,6 +215,14 @@ ssize_t Context::recv(int fd, void* buf, std::size_t len, int flags) {
   return ret(impl_->engine.tcp().recv(fd, out, impl_->engine.now(), f));
 }
 
+ssize_t Context::send(int fd, const void* buf, std::size_t len, int flags) {
+  if ((flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR)) != 0) return fail(EOPNOTSUPP);
+  tcp::SendFlags f;
+  f.more = (flags & MSG_MORE) != 0;  // Linux tcp_sendmsg(): TCP_NAGLE_CORK for this call
+  return ret(
+      impl_->engine.tcp().send(fd, {static_cast<const std::uint8_t*>(buf), len}, impl_->engine.now(), f));
+}
+
 std::uint32_t Context::poll_events(int fd) const {
   const auto& tcp = impl_->engine.tcp();
   wire::SockAddr unused;
@@ -231,6 +239,18 @@ int Context::readable_bytes(int fd) const {
   if (tcp.getsockname(fd, &unused) == -EBADF) return fail(EBADF);
   if (tcp.state(fd) == tcp::TcpState::kListen) return fail(EINVAL);  // Linux: SIOCINQ on a listener
   return static_cast<int>(std::min<std::size_t>(tcp.readable_bytes(fd), INT32_MAX));
+}
+
+int Context::queued_bytes(int fd, bool unsent_only) const {
+  const auto& tcp = impl_->engine.tcp();
+  wire::SockAddr unused;
+  if (tcp.getsockname(fd, &unused) == -EBADF) return fail(EBADF);
+  const tcp::TcpState st = tcp.state(fd);
+  if (st == tcp::TcpState::kListen) return fail(EINVAL);  // Linux tcp_ioctl()
+  // Linux tcp_ioctl(): 0 in SYN-SENT and SYN-RECEIVED (write_seq - snd_una only once synchronized).
+  if (st == tcp::TcpState::kSynSent || st == tcp::TcpState::kSynReceived) return 0;
+  const std::size_t n = unsent_only ? tcp.unsent_bytes(fd) : tcp.unsent_or_unacked_bytes(fd);
+  return static_cast<int>(std::min<std::size_t>(n, INT32_MAX));
 }
 
 void Context::poll_once() {
@@ -359,9 +379,15 @@ bool map_option(int level, int name, tcp::SockOpt* out) {
 }  // namespace
 
 int Context::setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
+  // Linux's order of checks (sock_setsockopt(), do_tcp_setsockopt()): at a level it knows, the
+  // length first (EINVAL below an int, whatever the name), then the copy (EFAULT), then the name
+  // (ENOPROTOOPT); TCP_CONGESTION takes a string of at least one byte.
+  if (level != SOL_SOCKET && level != IPPROTO_TCP) return fail(ENOPROTOOPT);
+  const bool cong = level == IPPROTO_TCP && name == TCP_CONGESTION;
+  if (cong ? len < 1 : len < static_cast<socklen_t>(sizeof(int))) return fail(EINVAL);
+  if (value == nullptr) return fail(EFAULT);
   tcp::SockOpt opt{};
   if (!map_option(level, name, &opt)) return fail(ENOPROTOOPT);
-  if (value == nullptr) return fail(EFAULT);
   int v = 0;
   if (opt == tcp::SockOpt::kLinger) {
     if (len < static_cast<socklen_t>(sizeof(linger))) return fail(EINVAL);
@@ -375,7 +401,6 @@ int Context::setsockopt(int fd, int level, int name, const void* value, socklen_
   } else if (opt == tcp::SockOpt::kError) {
     return fail(ENOPROTOOPT);  // get only
   } else {
-    if (len < static_cast<socklen_t>(sizeof(int))) return fail(EINVAL);
     std::memcpy(&v, value, sizeof v);
   }
   return ret(impl_->engine.tcp().setsockopt(fd, opt, v));
@@ -392,13 +417,16 @@ int Context::getsockopt(int fd, int level, int name, void* value, socklen_t* len
   tcp::SockOpt opt{};
   if (!map_option(level, name, &opt)) return fail(ENOPROTOOPT);
   if (value == nullptr || len == nullptr) return fail(EFAULT);
+  // Linux (sock_getsockopt(), do_tcp_getsockopt()): a length that is negative as an int is
+  // EINVAL; a short one gets the value truncated to it, and *len says how much was written.
+  if (static_cast<int>(*len) < 0) return fail(EINVAL);
   int v = 0;
   if (const int e = impl_->engine.tcp().getsockopt(fd, opt, &v); e < 0) return fail(-e);
   if (opt == tcp::SockOpt::kLinger) {
-    if (*len < static_cast<socklen_t>(sizeof(linger))) return fail(EINVAL);
     linger l{v >= 0 ? 1 : 0, v >= 0 ? v : 0};
-    std::memcpy(value, &l, sizeof l);
-    *len = sizeof l;
+    const std::size_t n = std::min<std::size_t>(*len, sizeof l);
+    std::memcpy(value, &l, n);
+    *len = static_cast<socklen_t>(n);
   } else if (opt == tcp::SockOpt::kCongestion) {
     const std::string_view nm = tcp::cc_algorithm_name(static_cast<tcp::CcAlgorithm>(v));
     const std::size_t n = std::min<std::size_t>(*len, nm.size());
@@ -406,9 +434,9 @@ int Context::getsockopt(int fd, int level, int name, void* value, socklen_t* len
     if (n < *len) static_cast<char*>(value)[n] = '\0';
     *len = static_cast<socklen_t>(n);
   } else {
-    if (*len < static_cast<socklen_t>(sizeof(int))) return fail(EINVAL);
-    std::memcpy(value, &v, sizeof v);
-    *len = sizeof v;
+    const std::size_t n = std::min<std::size_t>(*len, sizeof v);
+    std::memcpy(value, &v, n);
+    *len = static_cast<socklen_t>(n);
   }
   return 0;
 }

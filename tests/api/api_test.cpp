@@ -389,5 +389,89 @@ TEST_F(ApiTest, ShortTransaction_AcksRideOnRequestAndFin_SevenFrames) {
   EXPECT_EQ(p.client.eng->tcp().stats().retransmits + p.server.eng->tcp().stats().retransmits, 0u);
 }
 
+// SO_RCVBUF / SO_SNDBUF as Linux: the value set is doubled, and a connection may change it.
+TEST_F(ApiTest, SoBuf_DoubledAndSettableAfterConnect) {
+  const int l = listen_v4(8101);
+  const int c0 = cli().socket(AF_INET);
+  const int ten = 10000;
+  ASSERT_EQ(cli().setsockopt(c0, SOL_SOCKET, SO_RCVBUF, &ten, sizeof ten), 0);
+  int v = 0;
+  socklen_t len = sizeof v;
+  ASSERT_EQ(cli().getsockopt(c0, SOL_SOCKET, SO_RCVBUF, &v, &len), 0);
+  EXPECT_EQ(v, 20000);
+  auto [c, s] = connect_pair(l, 8101);
+  const int big = 100000;
+  ASSERT_EQ(srv().setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof big), 0);  // Linux: allowed
+  len = sizeof v;
+  ASSERT_EQ(srv().getsockopt(s, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+  EXPECT_EQ(v, 200000);
+  ASSERT_EQ(srv().setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big), 0);
+}
+
+// Linux's errors: an unknown name ENOPROTOOPT, a length below an int EINVAL (checked first), a
+// short getsockopt length truncates.
+TEST_F(ApiTest, Sockopt_UnknownAndBadLength_LinuxErrors) {
+  const int s = cli().socket(AF_INET);
+  const int one = 1;
+  EXPECT_EQ(cli().setsockopt(s, IPPROTO_TCP, TCP_FASTOPEN, &one, sizeof one), -1);
+  EXPECT_EQ(errno, ENOPROTOOPT);
+  EXPECT_EQ(cli().setsockopt(s, SOL_SOCKET, 12345, &one, sizeof one), -1);
+  EXPECT_EQ(errno, ENOPROTOOPT);
+  int v = 0;
+  socklen_t len = sizeof v;
+  EXPECT_EQ(cli().getsockopt(s, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &len), -1);
+  EXPECT_EQ(errno, ENOPROTOOPT);
+  EXPECT_EQ(cli().setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, 2), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(cli().setsockopt(s, IPPROTO_TCP, 12345, &one, 1), -1);  // length before name
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(cli().setsockopt(s, SOL_SOCKET, SO_RCVBUF, &one, 0), -1);
+  EXPECT_EQ(errno, EINVAL);
+  const int ten = 10000;
+  ASSERT_EQ(cli().setsockopt(s, SOL_SOCKET, SO_SNDBUF, &ten, sizeof ten), 0);
+  unsigned char b[4] = {};
+  len = 1;
+  ASSERT_EQ(cli().getsockopt(s, SOL_SOCKET, SO_SNDBUF, b, &len), 0);
+  EXPECT_EQ(len, 1u);
+  EXPECT_EQ(b[0], 20000 & 0xff);  // little-endian low byte, as Linux copies
+  len = static_cast<socklen_t>(-1);
+  EXPECT_EQ(cli().getsockopt(s, SOL_SOCKET, SO_SNDBUF, b, &len), -1);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+// MSG_MORE: the small write waits for the next send without it.
+TEST_F(ApiTest, SendMsgMore_HeldUntilASendWithoutIt) {
+  const int l = listen_v4(8102);
+  auto [c, s] = connect_pair(l, 8102);
+  ASSERT_EQ(cli().send(c, "abc", 3, MSG_MORE), 3);
+  for (int i = 0; i < 50; ++i) p.step();
+  EXPECT_EQ(srv().readable_bytes(s), 0);
+  EXPECT_EQ(cli().queued_bytes(c, true), 3);  // SIOCOUTQNSD: never sent
+  ASSERT_EQ(cli().send(c, "def", 3, 0), 3);
+  EXPECT_EQ(read_all(srv(), s, 6), "abcdef");
+  EXPECT_EQ(cli().send(c, "x", 1, MSG_OOB), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+}
+
+// SIOCOUTQ / SIOCOUTQNSD.
+TEST_F(ApiTest, QueuedBytes_UnackedAndUnsent) {
+  const int l = listen_v4(8103);
+  const auto [c, s] = connect_pair(l, 8103);
+  const int fd = c;
+  ASSERT_TRUE(run_until([&] { return (cli().poll_events(fd) & EPOLLOUT) != 0; }));
+  EXPECT_EQ(cli().queued_bytes(c, false), 0);
+  const std::string msg(1000, 'q');
+  ASSERT_EQ(cli().write(c, msg.data(), msg.size()), 1000);
+  EXPECT_EQ(cli().queued_bytes(c, false), 1000);
+  EXPECT_EQ(cli().queued_bytes(c, true), 1000);
+  EXPECT_EQ(read_all(srv(), s, 1000), msg);
+  EXPECT_TRUE(run_until([&] { return cli().queued_bytes(fd, false) == 0; }));
+  EXPECT_EQ(cli().queued_bytes(c, true), 0);
+  EXPECT_EQ(srv().queued_bytes(l, false), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(cli().queued_bytes(999, false), -1);
+  EXPECT_EQ(errno, EBADF);
+}
+
 }  // namespace
 }  // namespace xdptcp::testing

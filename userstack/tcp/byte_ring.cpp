@@ -77,6 +77,14 @@ void ByteRing::commit(std::size_t n) {
   size_ += std::min(n, free_space());
 }
 
+void ByteRing::copy_to(ByteRing& dst) const {
+  assert(dst.capacity() >= size_);
+  dst.clear();
+  const std::size_t n = std::min(capacity(), dst.capacity());
+  copy_out(buf_.get(), mask_, head_, dst.buf_.get(), n);
+  dst.size_ = size_;
+}
+
 std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> ByteRing::readable(
     std::size_t offset, std::size_t len) const {
   if (offset >= size_) return {};

@@ -45,6 +45,10 @@ class ByteRing {
   std::size_t write_at(std::size_t offset, std::span<const std::uint8_t> data);
   // Makes n bytes already placed after the end (by write_at) part of the readable data.
   void commit(std::size_t n);
+  // Moves the contents into `dst` (a ring of another capacity, at least size()): the readable
+  // bytes and what lies beyond them (out-of-order data), up to dst's capacity, at the same
+  // offsets. For SO_SNDBUF/SO_RCVBUF set on a connection; `dst` is reset first.
+  void copy_to(ByteRing& dst) const;
 
   // The bytes [offset, offset + len) as at most two contiguous pieces (zero-copy access).
   std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> readable(std::size_t offset,

@@ -138,6 +138,7 @@ struct TcbVars {
   bool reuse_addr = false;
   bool nodelay = false;    // TCP_NODELAY: Nagle off
   bool cork = false;       // TCP_CORK: hold less-than-MSS segments until uncorked
+  bool msg_more = false;   // the last send() had MSG_MORE: held as by TCP_CORK until one without
   bool keepalive = false;  // SO_KEEPALIVE
   int linger = -1;         // SO_LINGER seconds; 0 = RST on close; -1 = off
   int so_error = 0;        // pending error (positive errno), read by SO_ERROR

@@ -367,8 +367,9 @@ bool StackCore::output(TcpConnection& c) {
           // Nagle (RFC 9293 §3.7.4, RFC 896) with Minshall's refinement, as Linux does
           // (tcp_minshall_check()): hold a small segment only while an earlier small segment
           // is unacknowledged, so the tail of a write never waits behind full segments.
-          // TCP_CORK holds it whatever Nagle says, until uncorked (or the FIN, handled above).
-          ok = !c.cork && (c.nodelay || flight == 0 || !(c.snd_sml > c.snd_una));
+          // TCP_CORK holds it whatever Nagle says, until uncorked (or the FIN, handled above);
+          // so does MSG_MORE until a send() without it (Linux tcp_sendmsg(): TCP_NAGLE_CORK).
+          ok = !c.cork && !c.msg_more && (c.nodelay || flight == 0 || !(c.snd_sml > c.snd_una));
         } else {
           // Sender SWS avoidance (RFC 9293 §3.8.6.2.1, MUST-38): a window-limited segment
           // smaller than the MSS goes only when it is at least Fs = 1/2 of the largest window

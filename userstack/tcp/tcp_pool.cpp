@@ -284,6 +284,22 @@ bool StackCore::ensure_buffers(TcpConnection& c) {
   return true;
 }
 
+void StackCore::resize_buffer(TcpConnection& c, bool rcv) {
+  std::optional<ByteRing>& r = rcv ? c.rcv_buf : c.snd_buf;
+  if (!r) return;  // not yet allocated (or given back in TIME-WAIT): ensure_buffers() sizes it
+  const std::size_t cap = ring_capacity(rcv ? c.rcvbuf : c.sndbuf);
+  if (cap == r->capacity()) return;
+  // Linux: a smaller sk_rcvbuf only lowers windows offered later (tcp_select_window() never
+  // shrinks the right edge, RFC 9293 §3.8.6.2.1); the ring keeps what it may have to hold.
+  if (rcv && cap < r->capacity()) return;
+  if (!rcv && cap < r->size()) return;  // queued bytes would not fit: the send ring stays
+  ByteRing next(cap);                   // one allocation per setsockopt, never per packet
+  r->copy_to(next);
+  pool_ring(r);
+  r.emplace(std::move(next));
+  if (!rcv) notify(c);  // room to write (Linux sk_write_space())
+}
+
 void StackCore::pool_ring(std::optional<ByteRing>& r) {
   if (!r || spare_rings.size() >= spare_rings.capacity()) return;
   const std::size_t cap = r->capacity();

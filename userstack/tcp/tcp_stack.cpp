@@ -15,6 +15,10 @@ namespace {
 // TCP_MAXSEG bounds (Linux TCP_MIN_MSS, MAX_TCP_WINDOW) and the MSS of a socket with none yet
 // (Linux TCP_MSS_DEFAULT; RFC 9293 §3.7.1's IPv4 default).
 constexpr int kMinUserMss = 88;
+// Linux SOCK_MIN_RCVBUF (TCP_SKB_MIN_TRUESIZE = 2048 + sizeof(struct sk_buff) on x86-64) and
+// SOCK_MIN_SNDBUF (twice that): the least sk_rcvbuf / sk_sndbuf.
+constexpr std::uint32_t kSockMinRcvBuf = 2304;
+constexpr std::uint32_t kSockMinSndBuf = 2 * kSockMinRcvBuf;
 constexpr int kMaxUserMss = 32767;
 constexpr int kDefaultMss = 536;
 }  // namespace
@@ -199,6 +203,10 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
 }
 
 ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant now) {
+  return send(s, data, now, SendFlags{});
+}
+
+ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant now, SendFlags flags) {
   StackCore& k = impl_->core;
   k.now = now;
   TcpConnection* c = k.user_socket(s);
@@ -216,6 +224,8 @@ ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant n
   if (data.empty()) return 0;
   const std::size_t n = c->snd_buf->write(data);
   if (n == 0) return -EAGAIN;
+  // MSG_MORE: Linux tcp_sendmsg() pushes with TCP_NAGLE_CORK; a send without it pushes the rest.
+  c->msg_more = flags.more;
   k.queue_output(*c);
   return static_cast<ssize_t>(n);
 }
@@ -396,12 +406,15 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
       return 0;
     case SockOpt::kRcvBuf:
     case SockOpt::kSndBuf: {
-      // Buffers are allocated at connect/accept: sizes apply to connections opened afterwards
-      // (Linux also fixes the window scale at the SYN).
-      if (value <= 0) return -EINVAL;
-      if (!unconnected) return -EISCONN;
-      const auto v = static_cast<std::uint32_t>(std::clamp(value, 2048, 64 << 20));
-      (opt == SockOpt::kRcvBuf ? c->rcvbuf : c->sndbuf) = v;
+      // Linux sock_setsockopt(): val = min((u32)val, sysctl_{r,w}mem_max); sk_{rcv,snd}buf =
+      // max(val * 2, SOCK_MIN_{RCV,SND}BUF). We keep the data size (half) and report the double.
+      const bool rcv = opt == SockOpt::kRcvBuf;
+      const std::uint32_t max =
+          rcv ? std::max(k.cfg.rmem_max, k.cfg.rcvbuf) : std::max(k.cfg.wmem_max, k.cfg.sndbuf);
+      const std::uint32_t min = rcv ? kSockMinRcvBuf / 2 : kSockMinSndBuf / 2;
+      const std::uint32_t v = std::max(std::min(static_cast<std::uint32_t>(value), max), min);
+      (rcv ? c->rcvbuf : c->sndbuf) = v;
+      if (!unconnected) k.resize_buffer(*c, rcv);
       return 0;
     }
     case SockOpt::kKeepAlive:
@@ -417,10 +430,12 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
       return 0;
     case SockOpt::kNoDelay:
       c->nodelay = value != 0;
+      if (c->nodelay) c->msg_more = false;  // Linux: setting TCP_NODELAY pushes pending frames
       if (c->nodelay) k.queue_output(*c);
       return 0;
     case SockOpt::kCork:
       c->cork = value != 0;
+      if (!c->cork) c->msg_more = false;
       if (!c->cork) k.queue_output(*c);  // uncorking pushes what was held
       return 0;
     case SockOpt::kQuickAck:
@@ -486,11 +501,11 @@ int TcpStack::getsockopt(SocketId s, SockOpt opt, int* value) {
     case SockOpt::kReuseAddr:
       *value = c->reuse_addr;
       return 0;
-    case SockOpt::kRcvBuf:
-      *value = static_cast<int>(c->rcvbuf);
+    case SockOpt::kRcvBuf:  // Linux reports the doubled value (sock_getsockopt(): sk_rcvbuf)
+      *value = static_cast<int>(std::min<std::uint64_t>(std::uint64_t{c->rcvbuf} * 2, INT32_MAX));
       return 0;
     case SockOpt::kSndBuf:
-      *value = static_cast<int>(c->sndbuf);
+      *value = static_cast<int>(std::min<std::uint64_t>(std::uint64_t{c->sndbuf} * 2, INT32_MAX));
       return 0;
     case SockOpt::kKeepAlive:
       *value = c->keepalive;

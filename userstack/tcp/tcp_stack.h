@@ -89,15 +89,24 @@ struct KeepaliveConfig {
   unsigned probes = 9;
 };
 
+// Linux's net.core.rmem_max / wmem_max default (212992 on x86-64).
+inline constexpr std::uint32_t kLinuxMemMax = 212992;
+
 struct StackConfig {
   std::vector<wire::IpAddr> local_addrs;  // the addresses this stack answers for
   // IP MTU of the link; MSS = mtu - 40 (v4) / 60 (v6). Below kMinMtu (tcp_stack_core.h, 576)
   // it is raised to it; the sink's buffers must hold an MTU (a larger segment is dropped and
   // counted in TcpStats::tx_oversize).
   std::uint16_t mtu = 1500;
-  std::size_t max_sockets = 4096;      // socket() fails with EMFILE at the bound
-  std::uint32_t sndbuf = 64 * 1024;    // default SO_SNDBUF
-  std::uint32_t rcvbuf = 64 * 1024;    // default SO_RCVBUF
+  std::size_t max_sockets = 4096;  // socket() fails with EMFILE at the bound
+  // Default send / receive buffer sizes in bytes of data. SO_SNDBUF/SO_RCVBUF report twice
+  // these, as Linux reports twice what was set (its sk_sndbuf/sk_rcvbuf count overhead).
+  std::uint32_t sndbuf = 64 * 1024;
+  std::uint32_t rcvbuf = 64 * 1024;
+  // The largest SO_SNDBUF / SO_RCVBUF an application may set (before doubling): Linux's
+  // net.core.wmem_max / rmem_max defaults; a larger sndbuf / rcvbuf above raises the bound to it.
+  std::uint32_t wmem_max = kLinuxMemMax;
+  std::uint32_t rmem_max = kLinuxMemMax;
   std::uint16_t ephemeral_lo = 32768;  // active-open source ports [lo, hi]
   std::uint16_t ephemeral_hi = 60999;
   RtoConfig rto{};
@@ -123,6 +132,14 @@ struct StackConfig {
 
 enum class SockOpt : std::uint8_t {
   kReuseAddr,
+  // SO_RCVBUF / SO_SNDBUF with Linux's semantics (sock_setsockopt()): set v stores
+  // max(2 * min(v as unsigned, rmem_max / wmem_max), SOCK_MIN_RCVBUF 2304 / SOCK_MIN_SNDBUF 4608)
+  // (a negative v is a huge unsigned one: the maximum), and get returns that doubled value; the
+  // buffer holds half of it in data. Before connect()/listen() it sizes the buffers and the window
+  // scale (RFC 7323 §2.3: fixed by the SYN; a listener's children inherit it). After, as Linux
+  // allows, the send buffer takes the new size at once when its queued bytes fit (else it keeps
+  // its size), and the receive buffer grows (never shrinks: a window offered is not withdrawn,
+  // RFC 9293 §3.8.6.2.1), its window still capped at 65535 << the scale chosen at the SYN.
   kRcvBuf,
   kSndBuf,
   kKeepAlive,
@@ -154,6 +171,13 @@ enum class SockOpt : std::uint8_t {
   // mode ends; delayed ACKs (RFC 9293 §3.8.6.3) until the connection next idles longer than an
   // RTO. Not permanent, as in Linux. get: 1 while in quick-ack mode.
   kQuickAck,
+};
+
+// send() options (the api layer maps MSG_* flags to these).
+struct SendFlags {
+  // MSG_MORE (Linux tcp_sendmsg(): TCP_NAGLE_CORK for this call): a less-than-MSS tail is held as
+  // by TCP_CORK until a send() without it, TCP_CORK cleared, TCP_NODELAY set, or the FIN.
+  bool more = false;
 };
 
 // recv() options (the api layer maps MSG_* flags to these).
@@ -200,6 +224,7 @@ class TcpStack {
   SocketId accept(SocketId listener, wire::SockAddr* peer);            // -EAGAIN when none
   int connect(SocketId s, const wire::SockAddr& remote, Instant now);  // -EINPROGRESS
   ssize_t send(SocketId s, std::span<const std::uint8_t> data, Instant now);
+  ssize_t send(SocketId s, std::span<const std::uint8_t> data, Instant now, SendFlags flags);
   ssize_t recv(SocketId s, std::span<std::uint8_t> out, Instant now);  // 0 at EOF
   // recv() with flags; with peek the same results (data, 0 at EOF, -EAGAIN, a pending error,
   // which is cleared as Linux's sock_error() does) but the bytes stay in the receive buffer.

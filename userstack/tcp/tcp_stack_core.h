@@ -103,6 +103,9 @@ class StackCore {
   void notify(TcpConnection& c);
   std::uint32_t poll_events(const TcpConnection& c) const;
   bool ensure_buffers(TcpConnection& c);
+  // SO_SNDBUF / SO_RCVBUF set on a connection whose rings exist: re-sizes the send ring when its
+  // queued bytes fit, grows the receive ring (out-of-order bytes kept), never shrinks it.
+  void resize_buffer(TcpConnection& c, bool rcv);
   // Hands a TCB's rings of the default sizes back to spare_rings (TIME-WAIT keeps no send ring,
   // nor a receive ring nobody can read; a freed TCB keeps none): a busy client's thousands of
   // TIME-WAITs then hold no buffers, and new connections reuse the rings used last, still in cache.

@@ -149,8 +149,11 @@ class Context {
   int getpeername(int fd, sockaddr* addr, socklen_t* len);
   // SOL_SOCKET: SO_REUSEADDR, SO_RCVBUF, SO_SNDBUF, SO_KEEPALIVE, SO_LINGER, SO_ERROR (get);
   // IPPROTO_TCP: TCP_NODELAY, TCP_CONGESTION ("reno", "cubic"), TCP_KEEPIDLE/INTVL/CNT, TCP_MAXSEG,
-  // TCP_USER_TIMEOUT, TCP_CORK, TCP_INFO (get: Linux's struct tcp_info, the fields the stack tracks).
-  // Others fail with ENOPROTOOPT.
+  // TCP_USER_TIMEOUT, TCP_CORK, TCP_QUICKACK, TCP_INFO (get: Linux's struct tcp_info, the fields the
+  // stack tracks). SO_RCVBUF/SO_SNDBUF as Linux: the value is doubled, bounded, settable on a
+  // connection (docs/API.md). Linux's errors: a length below an int EINVAL (before the name), a
+  // short getsockopt length truncates; others (Linux options not implemented here, docs/API.md)
+  // fail with ENOPROTOOPT.
   int setsockopt(int fd, int level, int name, const void* value, socklen_t len);
   int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
 
@@ -163,11 +166,20 @@ class Context {
   // recv(2) flags: MSG_PEEK (the data stays to be read again), MSG_DONTWAIT (every call here is
   // non-blocking anyway); others fail with EOPNOTSUPP. MSG_WAITALL is the caller's loop.
   ssize_t recv(int fd, void* buf, std::size_t len, int flags);
+  // send(2) flags: MSG_MORE (Linux: the less-than-MSS tail is held, as by TCP_CORK, until a send
+  // without it, TCP_CORK cleared, TCP_NODELAY set, or shutdown/close), MSG_DONTWAIT, MSG_NOSIGNAL
+  // (no signal is raised here anyway), MSG_EOR (ignored); others fail with EOPNOTSUPP. write() is
+  // send() with no flags.
+  ssize_t send(int fd, const void* buf, std::size_t len, int flags);
   // Level-triggered readiness of one socket now, as epoll bits (EPOLLIN, EPOLLOUT, EPOLLERR,
   // EPOLLHUP, EPOLLRDHUP), for poll(2) and select(2) emulation. EBADF: 0 and errno set.
   std::uint32_t poll_events(int fd) const;
   // Bytes the application can read now (FIONREAD, SIOCINQ); -1/EBADF, -1/EINVAL on a listener.
   int readable_bytes(int fd) const;
+  // Bytes in the send buffer (Linux tcp_ioctl()): SIOCOUTQ, not yet acknowledged, sent or not; or
+  // with unsent_only SIOCOUTQNSD, never sent. 0 while the handshake is in progress, as Linux;
+  // -1/EBADF, -1/EINVAL on a listener.
+  int queued_bytes(int fd, bool unsent_only) const;
 
   // --- Driving the engine from the caller's own event loop (see Stack::drive) ---
   // One engine iteration (receive, TCP input, timers, transmit) without sleeping.

@@ -1,6 +1,8 @@
 // The socket calls an LD_PRELOAD layer needs beyond send/recv: recv with MSG_PEEK, the ioctl
 // queue sizes (FIONREAD/SIOCINQ, SIOCOUTQ, SIOCOUTQNSD), the TCP_INFO snapshot, TCP_MAXSEG and
 // TCP_USER_TIMEOUT (RFC 5482).
+#include <sys/socket.h>
+
 #include "unit/tcp/tcp_dialogue.h"
 
 namespace xdptcp::tcp::test {
@@ -526,6 +528,137 @@ TEST(TcpAbort, Listener_Einval_UnknownEbadf) {
   SocketId l = d.listen_on();
   EXPECT_EQ(d.stack.abort(l, EHOSTUNREACH, d.now), -EINVAL);
   EXPECT_EQ(d.stack.abort(9999, EHOSTUNREACH, d.now), -EBADF);
+}
+
+// ---- SO_RCVBUF / SO_SNDBUF: Linux sock_setsockopt() semantics ----
+
+TEST(TcpSoBuf, SetGet_DoubledBoundedAndFloored) {
+  Dialogue d;
+  SocketId s = d.stack.socket(wire::IpFamily::kV4);
+  int v = 0;
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kRcvBuf, &v), 0);
+  EXPECT_EQ(v, 2 * static_cast<int>(Dialogue::default_config().rcvbuf));  // the default, reported doubled
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kRcvBuf, 10000), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kRcvBuf, &v), 0);
+  EXPECT_EQ(v, 20000);
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kSndBuf, 10000), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kSndBuf, &v), 0);
+  EXPECT_EQ(v, 20000);
+  // Floors: SOCK_MIN_RCVBUF 2304, SOCK_MIN_SNDBUF 4608 (0 and 1 are no error, as Linux).
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kRcvBuf, 1), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kRcvBuf, &v), 0);
+  EXPECT_EQ(v, 2304);
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kSndBuf, 0), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kSndBuf, &v), 0);
+  EXPECT_EQ(v, 4608);
+  // Ceiling: net.core.rmem_max / wmem_max (212992), doubled; a negative value is a huge u32.
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kRcvBuf, 1 << 30), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kRcvBuf, &v), 0);
+  EXPECT_EQ(v, 2 * 212992);
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kSndBuf, -1), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kSndBuf, &v), 0);
+  EXPECT_EQ(v, 2 * 212992);
+}
+
+TEST(TcpSoBuf, StackConfigRaisesTheCeiling) {
+  auto cfg = Dialogue::default_config();
+  cfg.rmem_max = 4u << 20;
+  Dialogue d(cfg);
+  SocketId s = d.stack.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kRcvBuf, 1 << 30), 0);
+  int v = 0;
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kRcvBuf, &v), 0);
+  EXPECT_EQ(v, 8 << 20);
+}
+
+TEST(TcpSoBuf, BeforeConnect_SizesTheBufferAndTheWindowScale) {  // RFC 7323 §2.3
+  Dialogue d;
+  SocketId s = d.stack.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kRcvBuf, 200000), 0);
+  ASSERT_EQ(d.stack.connect(s, d.peer, d.now), -EINPROGRESS);
+  Seg syn = d.take_one();
+  ASSERT_TRUE(syn.h.options.window_scale.has_value());
+  EXPECT_EQ(*syn.h.options.window_scale, 2);  // 65535 << 2 covers 200000 bytes
+  EXPECT_GE(d.tcb(s).rcv_buf->capacity(), 200000u);
+}
+
+TEST(TcpSoBuf, AfterConnect_AcceptedSendBufferResized) {  // Linux allows it at any time
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 1), 0);
+  ASSERT_EQ(d.stack.send(s, bytes(100), d.now), 100);  // held: stays queued across the resize
+  const std::uint8_t wscale = d.tcb(s).rcv_wscale;
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kSndBuf, 200000), 0);
+  int v = 0;
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kSndBuf, &v), 0);
+  EXPECT_EQ(v, 400000);
+  EXPECT_GE(d.tcb(s).snd_buf->capacity(), 200000u);
+  EXPECT_EQ(d.tcb(s).rcv_wscale, wscale);  // fixed at the SYN
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 0), 0);
+  Seg seg = d.take_one();
+  EXPECT_EQ(seg.data, bytes(100));
+  // Smaller than what is queued: accepted, reported, the ring keeps its size.
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kCork, 1), 0);
+  ASSERT_EQ(d.stack.send(s, bytes(5000), d.now), 5000);
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kSndBuf, 1000), 0);
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kSndBuf, &v), 0);
+  EXPECT_EQ(v, 4608);
+  EXPECT_EQ(d.stack.unsent_or_unacked_bytes(s), 5100u);
+}
+
+TEST(TcpSoBuf, AfterConnect_ReceiveBufferGrowsKeepingOutOfOrderData) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  const auto data = bytes(150);
+  d.send_data(std::span(data).first(100));
+  d.inject(kAck, std::span(data).subspan(110, 40), d.peer_seq + 10);  // out of order
+  const std::size_t before = d.tcb(s).rcv_buf->capacity();
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kRcvBuf, 200000), 0);
+  EXPECT_GT(d.tcb(s).rcv_buf->capacity(), before);
+  d.send_data(std::span(data).subspan(100, 10));  // fills the hole
+  std::vector<std::uint8_t> out(200);
+  ASSERT_EQ(d.stack.recv(s, out, d.now), 150);
+  out.resize(150);
+  EXPECT_EQ(out, data);
+  // Smaller: accepted and reported, the ring (and the window offered) is not withdrawn.
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kRcvBuf, 4000), 0);
+  int v = 0;
+  ASSERT_EQ(d.stack.getsockopt(s, SockOpt::kRcvBuf, &v), 0);
+  EXPECT_EQ(v, 8000);
+  EXPECT_GT(d.tcb(s).rcv_buf->capacity(), before);
+}
+
+// ---- MSG_MORE (Linux tcp_sendmsg(): as TCP_CORK for the call) ----
+
+TEST(TcpMsgMore, SmallWriteHeldUntilASendWithoutIt) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.send(s, bytes(100), d.now, SendFlags{.more = true}), 100);
+  d.expect_none();  // Nagle alone would send it (nothing in flight)
+  ASSERT_EQ(d.stack.send(s, bytes(50), d.now, SendFlags{}), 50);
+  EXPECT_EQ(d.take_one().data.size(), 150u);
+}
+
+TEST(TcpMsgMore, FullSegmentsGo_TailWaits) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.send(s, bytes(3000), d.now, SendFlags{.more = true}), 3000);
+  auto segs = d.take();
+  ASSERT_EQ(segs.size(), 2u);
+  const std::size_t tail = 3000 - segs[0].data.size() - segs[1].data.size();
+  ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kNoDelay, 1), 0);  // Linux: pushes pending frames
+  EXPECT_EQ(d.take_one().data.size(), tail);
+}
+
+TEST(TcpMsgMore, CloseSendsTheTailWithTheFin) {
+  Dialogue d;
+  SocketId s = d.open_passive(d.listen_on());
+  ASSERT_EQ(d.stack.send(s, bytes(40), d.now, SendFlags{.more = true}), 40);
+  d.expect_none();
+  ASSERT_EQ(d.stack.shutdown(s, SHUT_WR, d.now), 0);
+  Seg f = d.take_one();
+  EXPECT_EQ(f.data.size(), 40u);
+  EXPECT_TRUE(f.has(kFin));
 }
 
 }  // namespace
