@@ -386,8 +386,9 @@ void StackCore::apply_syn_options(TcpConnection& c, const wire::TcpOptions& o) {
 
 void StackCore::on_established(TcpConnection& c) {
   const std::uint32_t mss = effective_mss(c);
-  // RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)).
-  const std::uint32_t iw = std::min(10 * mss, std::max(2 * mss, 14600u));
+  // RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)); or n segments (Linux tcp_init_cwnd()).
+  const std::uint32_t iw = cfg.initial_window_segments > 0 ? cfg.initial_window_segments * mss
+                                                           : std::min(10 * mss, std::max(2 * mss, 14600u));
   c.cc->init(mss, iw, now);
   c.last_rcv = now;
   c.last_send = now;

@@ -29,6 +29,28 @@ struct TcpStack::Impl {
   StackCore core;
 };
 
+bool apply_stack_profile(StackConfig& cfg, std::string_view profile) {
+  if (profile.empty() || profile == "default") return true;
+  if (profile != "linux") return false;
+  cfg.initial_window_segments = 10;                // tcp_init_cwnd(): TCP_INIT_CWND (RFC 6928)
+  cfg.rto.initial = Duration::seconds(1);          // TCP_TIMEOUT_INIT (RFC 6298 (2.1))
+  cfg.rto.min = Duration::millis(200);             // TCP_RTO_MIN
+  cfg.rto.max = Duration::seconds(120);            // TCP_RTO_MAX
+  cfg.delayed_ack = Duration::millis(40);          // TCP_DELACK_MIN (TCP_ATO_MIN)
+  cfg.syn_retries = 6;                             // net.ipv4.tcp_syn_retries
+  cfg.synack_retries = 5;                          // net.ipv4.tcp_synack_retries
+  cfg.max_retries = 15;                            // net.ipv4.tcp_retries2
+  cfg.keepalive.idle = Duration::seconds(7200);    // net.ipv4.tcp_keepalive_time
+  cfg.keepalive.interval = Duration::seconds(75);  // net.ipv4.tcp_keepalive_intvl
+  cfg.keepalive.probes = 9;                        // net.ipv4.tcp_keepalive_probes
+  cfg.time_wait = Duration::seconds(60);           // TCP_TIMEWAIT_LEN
+  cfg.syn_cookies = true;                          // net.ipv4.tcp_syncookies = 1
+  cfg.cc = CcAlgorithm::kCubic;                    // net.ipv4.tcp_congestion_control
+  cfg.rmem_max = kLinuxMemMax;                     // net.core.rmem_max
+  cfg.wmem_max = kLinuxMemMax;                     // net.core.wmem_max
+  return true;
+}
+
 TcpStack::TcpStack(StackConfig cfg, PacketSink& sink, Instant now)
     : impl_(std::make_unique<Impl>(std::move(cfg), sink, now, stats_, listener_)) {}
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "userstack/tcp/cc/congestion_control.h"
@@ -128,7 +129,20 @@ struct StackConfig {
   // Off: they go at the next flush.
   bool hold_acks_for_app = false;
   std::uint64_t secret = 0;  // key for ISNs (RFC 6528) and cookies; 0: random
+  // Initial window: 0 is RFC 6928's min(10*MSS, max(2*MSS, 14600)) bytes; n > 0 is n segments,
+  // as Linux's tcp_init_cwnd() (TCP_INIT_CWND 10), which differs only for an MSS above 1460.
+  std::uint32_t initial_window_segments = 0;
 };
+
+// Named sets of StackConfig values (xdptcp::StackOptions::profile). "default": StackConfig's own
+// defaults, left as they are. "linux": every knob that shows on the wire set to Linux's value
+// (RFC 6928 IW10 as 10 segments, RTO initial 1 s / min 200 ms / max 120 s (TCP_TIMEOUT_INIT,
+// TCP_RTO_MIN, TCP_RTO_MAX), delayed ACK 40 ms (TCP_DELACK_MIN), tcp_syn_retries 6,
+// tcp_synack_retries 5, tcp_retries2 15, keepalive 7200 s / 75 s / 9, TIME-WAIT 60 s
+// (TCP_TIMEWAIT_LEN), SYN cookies on overflow, CUBIC, rmem_max/wmem_max 212992); MSS default 536,
+// timestamps, SACK and window scaling are always Linux's. Buffers, addresses, ports, MTU and the
+// secret are not touched. Returns false (and changes nothing) for an unknown name.
+bool apply_stack_profile(StackConfig& cfg, std::string_view profile);
 
 enum class SockOpt : std::uint8_t {
   kReuseAddr,

@@ -65,6 +65,13 @@ struct StackOptions {
   // kernel socket (the preload library: the application's kernel listener serves loopback and the
   // interface's other addresses beside the stack).
   bool reserve_listening_ports = true;
+  // TCP behaviour profile. "default": the stack's defaults (which already match Linux's except the
+  // initial window for an MSS above 1460, RFC 6928's 14600 bytes). "linux": look like Linux on
+  // the wire: IW10 as 10 segments (tcp_init_cwnd()), RTO initial 1 s / min 200 ms / max 120 s,
+  // delayed ACK 40 ms, SYN retries 6, SYN-ACK retries 5, tcp_retries2 15, keepalive 7200/75/9,
+  // TIME-WAIT 60 s, CUBIC, SO_RCVBUF/SO_SNDBUF bound 212992 (docs/API.md). The explicit options
+  // above (sndbuf, rcvbuf, time_wait_ms) still apply on top. An unknown name means "default".
+  std::string profile = "default";
 };
 
 class Context;

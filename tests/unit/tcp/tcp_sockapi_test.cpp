@@ -661,5 +661,83 @@ TEST(TcpMsgMore, CloseSendsTheTailWithTheFin) {
   EXPECT_TRUE(f.has(kFin));
 }
 
+// ---- StackOptions::profile -> StackConfig ----
+
+TEST(TcpProfile, Linux_SetsEveryKnobToLinuxsValue) {
+  StackConfig cfg;
+  cfg.rto.min = Duration::millis(5);  // whatever was there is replaced
+  cfg.syn_retries = 1;
+  cfg.keepalive.probes = 2;
+  cfg.cc = CcAlgorithm::kNewReno;
+  cfg.time_wait = Duration::seconds(1);
+  cfg.sndbuf = 1234;  // not a profile knob
+  ASSERT_TRUE(apply_stack_profile(cfg, "linux"));
+  EXPECT_EQ(cfg.initial_window_segments, 10u);
+  EXPECT_EQ(cfg.rto.initial, Duration::seconds(1));
+  EXPECT_EQ(cfg.rto.min, Duration::millis(200));
+  EXPECT_EQ(cfg.rto.max, Duration::seconds(120));
+  EXPECT_EQ(cfg.delayed_ack, Duration::millis(40));
+  EXPECT_EQ(cfg.syn_retries, 6u);
+  EXPECT_EQ(cfg.synack_retries, 5u);
+  EXPECT_EQ(cfg.max_retries, 15u);
+  EXPECT_EQ(cfg.keepalive.idle, Duration::seconds(7200));
+  EXPECT_EQ(cfg.keepalive.interval, Duration::seconds(75));
+  EXPECT_EQ(cfg.keepalive.probes, 9u);
+  EXPECT_EQ(cfg.time_wait, Duration::seconds(60));
+  EXPECT_TRUE(cfg.syn_cookies);
+  EXPECT_EQ(cfg.cc, CcAlgorithm::kCubic);
+  EXPECT_EQ(cfg.rmem_max, 212992u);
+  EXPECT_EQ(cfg.wmem_max, 212992u);
+  EXPECT_EQ(cfg.sndbuf, 1234u);
+}
+
+TEST(TcpProfile, DefaultKeepsTheConfig_UnknownRefused) {
+  StackConfig cfg;
+  cfg.syn_retries = 3;
+  ASSERT_TRUE(apply_stack_profile(cfg, "default"));
+  ASSERT_TRUE(apply_stack_profile(cfg, ""));
+  EXPECT_EQ(cfg.syn_retries, 3u);
+  EXPECT_EQ(cfg.initial_window_segments, 0u);
+  EXPECT_FALSE(apply_stack_profile(cfg, "bsd"));
+  EXPECT_EQ(cfg.syn_retries, 3u);
+}
+
+// The defaults already are Linux's where nothing argues otherwise (issue 13 item 7).
+TEST(TcpProfile, Defaults_MatchLinux) {
+  const StackConfig d;
+  StackConfig l;
+  ASSERT_TRUE(apply_stack_profile(l, "linux"));
+  EXPECT_EQ(d.rto.initial, l.rto.initial);
+  EXPECT_EQ(d.rto.min, l.rto.min);
+  EXPECT_EQ(d.rto.max, l.rto.max);
+  EXPECT_EQ(d.delayed_ack, l.delayed_ack);
+  EXPECT_EQ(d.syn_retries, l.syn_retries);
+  EXPECT_EQ(d.synack_retries, l.synack_retries);
+  EXPECT_EQ(d.max_retries, l.max_retries);
+  EXPECT_EQ(d.keepalive.idle, l.keepalive.idle);
+  EXPECT_EQ(d.keepalive.interval, l.keepalive.interval);
+  EXPECT_EQ(d.keepalive.probes, l.keepalive.probes);
+  EXPECT_EQ(d.time_wait, l.time_wait);
+  EXPECT_EQ(d.cc, l.cc);
+}
+
+// IW: RFC 6928's min(10*MSS, max(2*MSS, 14600)) bytes by default, Linux's 10 segments with the profile (MSS >
+// 1460).
+TEST(TcpProfile, InitialWindow_SegmentsForAJumboMss) {
+  for (const bool linux_iw : {false, true}) {
+    auto cfg = Dialogue::default_config();
+    cfg.mtu = 9000;
+    if (linux_iw) cfg.initial_window_segments = 10;
+    Dialogue d(cfg);
+    PeerOptions p;
+    p.mss = 8960;
+    SocketId s = d.open_passive(d.listen_on(), p);
+    const std::uint32_t mss = d.tcb(s).snd_mss - 12u;  // less the timestamps option
+    ASSERT_GT(mss, 1460u);
+    const std::uint32_t rfc6928 = std::min(10 * mss, std::max(2 * mss, 14600u));  // 2 * MSS here
+    EXPECT_EQ(d.tcb(s).cc->cwnd(), linux_iw ? 10 * mss : rfc6928) << linux_iw;
+  }
+}
+
 }  // namespace
 }  // namespace xdptcp::tcp::test
