@@ -3,6 +3,7 @@
 // drops. Rules are installed with userstack/kernel/steer_rules. See steer_fixture.h.
 #include <cerrno>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "bpf/steer_fixture.h"
@@ -412,6 +413,18 @@ TEST_F(SteerProgram, KernelFlowException_MixedFamilies_Refused) {
   auto r = kernel::add_kernel_flow(maps_, t);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, EINVAL);
+}
+
+// A set pinned by an older xdptcp has no exception maps (open_pinned leaves them at -1): adding an
+// exception says to re-attach.
+TEST_F(SteerProgram, KernelFlowException_OlderPinnedSet_ClearError) {
+  kernel::SteerMapFds old = maps_;
+  old.kernel_flows = -1;
+  old.config = -1;
+  auto r = kernel::add_kernel_flow(old, flow_of(v4(80)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, EBADF);
+  EXPECT_NE(r.error().message.find("re-attach"), std::string::npos) << r.error().message;
 }
 
 // The map is bounded: an LRU hash of XDPTCP_MAX_KERNEL_FLOWS entries, so adding beyond the bound

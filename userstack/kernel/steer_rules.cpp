@@ -287,8 +287,19 @@ Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps) {
 
 namespace {
 
+// The exception maps are absent from a set pinned by an older xdptcp (steering ABI 1), which
+// open_pinned accepts for everything else.
+Result<void> need_exception_maps(const SteerMapFds& maps) {
+  if (maps.kernel_flows >= 0 && maps.config >= 0) return {};
+  if (maps.rules >= 0)
+    return Error{EBADF,
+                 "the steering maps were pinned by an older xdptcp, without steering exceptions "
+                 "(xdptcp_kernel_flows): re-attach the program (xdptcp-ctl detach, then xdptcp-ctl attach)"};
+  return need_fd(maps.kernel_flows, "xdptcp_kernel_flows");
+}
+
 Result<xdptcp_flow_key> flow_key(const SteerMapFds& maps, const wire::FourTuple& flow) {
-  if (auto r = need_fd(maps.kernel_flows, "xdptcp_kernel_flows"); !r) return r.error();
+  if (auto r = need_exception_maps(maps); !r) return r.error();
   if (flow.local.ip.family != flow.remote.ip.family ||
       (flow.local.ip.family != wire::IpFamily::kV4 && flow.local.ip.family != wire::IpFamily::kV6))
     return Error{EINVAL, "steering exception " + flow.local.to_string() + " <-> " + flow.remote.to_string() +
@@ -310,7 +321,6 @@ std::string describe(const wire::FourTuple& flow) {
 }  // namespace
 
 Result<void> add_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
-  if (auto r = need_fd(maps.config, "xdptcp_config"); !r) return r;
   auto key = flow_key(maps, flow);
   if (!key) return key.error();
   const __u8 one = 1;
@@ -356,6 +366,8 @@ Result<SteerCounters> read_counters(const SteerMapFds& maps) {
   std::array<std::uint64_t, XDPTCP_CTR_COUNT> sums{};
   for (std::uint32_t c = 0; c < XDPTCP_CTR_COUNT; ++c) {
     int ret = bpf_map_lookup_elem(maps.counters, &c, per_cpu.data());
+    // An older program (steering ABI 1) has no PASS_KERNEL_FLOW counter: it reads as 0.
+    if (ret == -ENOENT && c >= XDPTCP_CTR_PASS_KERNEL_FLOW) continue;
     if (ret != 0) return bpf_error(ret, "reading steering counter " + std::to_string(c));
     for (std::uint64_t v : per_cpu) sums[c] += v;
   }

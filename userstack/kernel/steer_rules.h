@@ -66,8 +66,8 @@ Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps);
 // as IPv4. The map is an LRU hash of XDPTCP_MAX_KERNEL_FLOWS entries: past that, the oldest
 // entries go (their flows are steered as the rules say, as without an exception).
 // add_kernel_flow also sets the program's "exceptions exist" flag (xdptcp_config), which is never
-// cleared. Errors: EINVAL (the two addresses of different families), EBADF (maps not open: an
-// older pinned set without the map; re-attach).
+// cleared. Errors: EINVAL (the two addresses of different families), EBADF (maps not open, or a
+// set pinned by an older xdptcp without the map, which open_pinned accepts for the rest: re-attach).
 Result<void> add_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow);
 
 // Removes the exception (no error if there was none).

@@ -594,17 +594,16 @@ Result<PinnedSteerMaps> open_pinned(std::string_view ifname) {
   for (std::size_t i = 0; i < kMapNames.size(); ++i) {
     const std::string path = map_pin_path(ifname, kMapNames[i]);
     const int fd = bpf_obj_get(path.c_str());
+    if (fd < 0 && errno == ENOENT && i >= kFirstMapOfAbi2) {
+      // Pinned by an older xdptcp (steering ABI 1): everything but the steering exceptions works,
+      // and add_kernel_flow says why it cannot (its map is not open).
+      continue;
+    }
     if (fd < 0) {
       const int err = errno;
       PinnedSteerMaps partial(fds);  // closes what was opened
       if (err == EPERM || err == EACCES) return permission_error("cannot open " + path);
       std::string why = "cannot open pinned map " + path;
-      if (err == ENOENT && i >= kFirstMapOfAbi2)
-        why.append(
-               " (the maps were pinned by an older xdptcp, before steering exceptions; detach with "
-               "`xdptcp-ctl detach --iface ")
-            .append(ifs)
-            .append("`)");
       why.append("; re-attach with `xdptcp-ctl attach --iface ").append(ifs).append("`");
       return Error{err == ENOENT ? ENOENT : err, why};
     }

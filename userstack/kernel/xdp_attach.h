@@ -110,7 +110,9 @@ class PinnedSteerMaps {
 
 // Opens the maps pinned by attach(). ENOENT with "run xdptcp-ctl attach --iface IF" when there are none.
 // Does not check that the program is still attached (that needs privileges an application may lack);
-// status() does.
+// status() does. A set pinned by an older xdptcp (steering ABI 1, without xdptcp_kernel_flows and
+// xdptcp_config) opens with those two left at -1: rules, sockets and counters work, and
+// add_kernel_flow fails with EBADF saying to re-attach.
 Result<PinnedSteerMaps> open_pinned(std::string_view ifname);
 
 // A program attached to the interface's XDP hook (ours or another one).
