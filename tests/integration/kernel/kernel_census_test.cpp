@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "support/netns/netns_util.h"
+#include "support/netns/socket_util.h"
 #include "userstack/kernel/port_reservation.h"
 #include "userstack/kernel/socket_census.h"
 #include "userstack/kernel/steer_rules.h"
@@ -29,34 +30,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::BackgroundCommand;
+using test::Fd;
 using test::Sandbox;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 sockaddr_storage sockaddr_of(const std::string& addr, std::uint16_t port, socklen_t* len) {
   sockaddr_storage ss{};

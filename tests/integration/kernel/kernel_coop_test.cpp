@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "support/netns/netns_util.h"
+#include "support/netns/socket_util.h"
 #include "userstack/kernel/iface_info.h"
 #include "userstack/kernel/next_hop.h"
 #include "userstack/kernel/port_reservation.h"
@@ -107,20 +108,12 @@ TEST_F(KernelCoopTest, NoRoute_ReportsEnetunreach) {
   }
 }
 
-// A TCP port that no kernel socket holds right now (the kernel's choice for a bind to port 0). The
-// port reservation tests work in the root namespace, whose ports the whole machine shares: a fixed
-// port may be taken by anything else running there, an outgoing connection's ephemeral port included.
+// A TCP port that no kernel socket holds right now: the port reservation tests work in the root
+// namespace, whose ports the whole machine shares.
 std::uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ADD_FAILURE() << "cannot find a free port: " << std::strerror(errno);
-  }
-  if (fd >= 0) close(fd);
-  return ntohs(a.sin_port);
+  const std::uint16_t p = test::free_port();
+  if (p == 0) ADD_FAILURE() << "cannot find a free port: " << std::strerror(errno);
+  return p;
 }
 
 bool kernel_can_bind(int port) {

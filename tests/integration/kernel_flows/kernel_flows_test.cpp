@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "support/netns/netns_util.h"
+#include "support/netns/socket_util.h"
 #include "userstack/kernel/steer_rules.h"
 #include "userstack/kernel/xdp_attach.h"
 #include "xdptcp/xdptcp.hpp"
@@ -27,21 +28,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::BackgroundCommand;
+using test::Fd;
+using test::free_port;
 using test::Sandbox;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 sockaddr_in sockaddr4(const std::string& addr, std::uint16_t port) {
   sockaddr_in a{};
@@ -49,16 +38,6 @@ sockaddr_in sockaddr4(const std::string& addr, std::uint16_t port) {
   a.sin_port = htons(port);
   inet_pton(AF_INET, addr.c_str(), &a.sin_addr);
   return a;
-}
-
-std::uint16_t free_port() {
-  Fd fd(socket(AF_INET, SOCK_STREAM, 0));
-  sockaddr_in a = sockaddr4("0.0.0.0", 0);
-  socklen_t len = sizeof a;
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-      getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    return 0;
-  return ntohs(a.sin_port);
 }
 
 // Sends `msg` on a kernel connection whose far end echoes and reads it back, driving the stack
