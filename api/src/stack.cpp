@@ -254,6 +254,9 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   } else if (options.bind_mode != "auto") {
     return set("bind mode: '" + options.bind_mode + "' is not one of auto, zerocopy, copy");
   }
+  if (tcp::StackConfig probe; !tcp::apply_stack_profile(probe, options.profile)) {
+    return set("profile: '" + options.profile + "' is not one of default, linux");
+  }
   kernel::XdpMode xdp = kernel::XdpMode::kAuto;
   if (options.xdp_mode == "native") {
     xdp = kernel::XdpMode::kNative;

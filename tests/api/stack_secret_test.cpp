@@ -306,3 +306,20 @@ TEST(StackSecret, EnginesWithTheirOwnSecrets_CookieCheckedByTheOther_Reset) {
 
 }  // namespace
 }  // namespace xdptcp::testing
+
+namespace xdptcp {
+namespace {
+
+// A bad StackOptions value gets a message naming it, before anything is attached or opened
+// (loopback: an interface every machine has, no rights needed to read its facts).
+TEST(StackOptionsCheck, UnknownProfile_RefusedNamingIt) {
+  StackOptions o;
+  o.iface = "lo";
+  o.profile = "bsd";
+  std::string error;
+  EXPECT_EQ(Stack::create(o, &error), nullptr);
+  EXPECT_NE(error.find("profile: 'bsd'"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace xdptcp

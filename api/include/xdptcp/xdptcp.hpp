@@ -70,7 +70,7 @@ struct StackOptions {
   // the wire: IW10 as 10 segments (tcp_init_cwnd()), RTO initial 1 s / min 200 ms / max 120 s,
   // delayed ACK 40 ms, SYN retries 6, SYN-ACK retries 5, tcp_retries2 15, keepalive 7200/75/9,
   // TIME-WAIT 60 s, CUBIC, SO_RCVBUF/SO_SNDBUF bound 212992 (docs/API.md). The explicit options
-  // above (sndbuf, rcvbuf, time_wait_ms) still apply on top. An unknown name means "default".
+  // above (sndbuf, rcvbuf, time_wait_ms) still apply on top. Stack::create refuses another name.
   std::string profile = "default";
 };
 
