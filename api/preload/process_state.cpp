@@ -163,27 +163,28 @@ bool Process::unref(int sid) {
   return r == 0;
 }
 
-namespace {
-
-// Options the stack's sockets take (docs/API.md); the others the kernel socket keeps alone.
-bool replayable(int level, int name) {
-  if (level == SOL_SOCKET) {
-    return name == SO_REUSEADDR || name == SO_RCVBUF || name == SO_SNDBUF || name == SO_KEEPALIVE;
+void replay_options(Context& ctx, int sid, const FdEntry& e) {
+  // Options the stack's sockets take (docs/API.md); the others the kernel socket keeps alone.
+  auto replayable = [](int level, int name) {
+    if (level == SOL_SOCKET) {
+      return name == SO_REUSEADDR || name == SO_RCVBUF || name == SO_SNDBUF || name == SO_KEEPALIVE;
+    }
+    return level == IPPROTO_TCP &&
+           (name == TCP_NODELAY || name == TCP_KEEPIDLE || name == TCP_KEEPINTVL || name == TCP_KEEPCNT);
+  };
+  for (std::size_t i = 0; i < e.option_count; ++i) {
+    const SavedOption& o = e.options[i];
+    if (replayable(o.level, o.name)) (void)ctx.setsockopt(sid, o.level, o.name, &o.value, sizeof o.value);
   }
-  if (level == IPPROTO_TCP) {
-    return name == TCP_NODELAY || name == TCP_KEEPIDLE || name == TCP_KEEPINTVL || name == TCP_KEEPCNT;
-  }
-  return false;
 }
+
+namespace {
 
 int open_listener(Context& ctx, const FdEntry& e, const wire::SockAddr& local) {
   const int family = local.ip.is_v4() ? AF_INET : AF_INET6;
   const int sid = ctx.socket(family);
   if (sid < 0) return -errno;
-  for (std::size_t i = 0; i < e.option_count; ++i) {
-    const SavedOption& o = e.options[i];
-    if (replayable(o.level, o.name)) (void)ctx.setsockopt(sid, o.level, o.name, &o.value, sizeof o.value);
-  }
+  replay_options(ctx, sid, e);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   from_sock_addr(local, false, reinterpret_cast<sockaddr*>(&ss), &len);

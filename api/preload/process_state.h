@@ -129,6 +129,10 @@ inline bool intercepting() {
   return t_reentry == 0 && Process::get().config().enabled;
 }
 
+// Sets on the stack's socket `sid` the options the application set on e's kernel socket before the
+// stack's socket existed (those the stack has; the kernel socket keeps the others).
+void replay_options(Context& ctx, int sid, const FdEntry& e);
+
 // sockaddr <-> SockAddr, IPv4-mapped IPv6 addresses unmapped (an AF_INET6 socket may connect to
 // ::ffff:198.18.0.2, which the stack serves as IPv4). Negative errno on a bad address.
 int to_sock_addr(const sockaddr* addr, socklen_t len, wire::SockAddr* out);

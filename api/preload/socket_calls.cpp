@@ -61,17 +61,6 @@ FdEntry* entry_of(int fd, Kind k) {
   return e != nullptr && e->kind.load(std::memory_order_acquire) == k ? e : nullptr;
 }
 
-void replay_options(Context& ctx, int sid, const FdEntry& e) {
-  for (std::size_t i = 0; i < e.option_count; ++i) {
-    const SavedOption& o = e.options[i];
-    const bool ok = (o.level == SOL_SOCKET && (o.name == SO_REUSEADDR || o.name == SO_RCVBUF ||
-                                               o.name == SO_SNDBUF || o.name == SO_KEEPALIVE)) ||
-                    (o.level == IPPROTO_TCP && (o.name == TCP_NODELAY || o.name == TCP_KEEPIDLE ||
-                                                o.name == TCP_KEEPINTVL || o.name == TCP_KEEPCNT));
-    if (ok) (void)ctx.setsockopt(sid, o.level, o.name, &o.value, sizeof o.value);
-  }
-}
-
 // Drops a descriptor's stack state (its sockets closed when no other descriptor shares them).
 void forget(FdEntry& e) {
   Process& p = Process::get();
