@@ -22,6 +22,11 @@ struct Deadline {
   std::int64_t ns_ = -1;
 };
 
+// With the lock held and a sleep of *sleep_ms ahead (0: none, -1: unbounded): registers the
+// sleeping thread (Process::add_sleeper) and returns its slot for remove_sleeper, or -1; the sleep
+// is bounded to Process::kUnwatchedSleepMs when it could not be registered.
+int watch_sleep(int queue, int doorbell, int* sleep_ms);
+
 // With `lock` held: drives the engine until ready() is true. Sleeps between polls with the lock
 // released. kernel_fd (or -1) is also slept on for POLLIN; when it becomes readable, *kernel_ready
 // is set and the wait ends. Returns 0, or -1 with errno EINTR (a signal: the kernel's call would

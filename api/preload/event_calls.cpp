@@ -7,6 +7,7 @@
 // interrupts the wait with EINTR as it always does.
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <time.h>
 
@@ -40,7 +41,7 @@ void register_epoll(int epfd) {
 
 // Under the lock, stack running: the wake-up set in the kernel's (every set a thread sleeps on
 // drives the engine: timers, ACKs), and with need_queue the set's stack-side event queue (an
-// engine has 8: only sets that hold stack sockets take one).
+// engine has 32: only sets that hold stack sockets take one).
 bool prepare_set(int epfd, FdEntry& set, bool need_queue) {
   Process& p = Process::get();
   if (need_queue && set.queue < 0) {
@@ -55,6 +56,23 @@ bool prepare_set(int epfd, FdEntry& set, bool need_queue) {
     set.wake_added = true;
   }
   return true;
+}
+
+// Under the lock: the set's doorbell (Process::add_sleeper), made at its first sleep. -1 when it
+// cannot be made (the sleep is then bounded).
+int doorbell_of(int epfd, FdEntry& set) {
+  if (set.doorbell >= 0) return set.doorbell;
+  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return -1;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kDoorbellTag;
+  if (libc().epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    (void)libc().close(fd);
+    return -1;
+  }
+  set.doorbell = fd;
+  return fd;
 }
 
 int ctl_listener(int epfd, FdEntry& set, int op, int fd, FdEntry& l, epoll_event* ev) {
@@ -132,13 +150,16 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
     }
     n = kept;
     const int left = deadline.remaining_ms();
-    const int sleep_ms =
+    int sleep_ms =
         (n > 0 || timeout == 0 || p.config().busy_poll) ? 0 : p.ctx().begin_sleep(timeout < 0 ? -1 : left);
     const bool slept = n == 0;
+    const int sleeper = watch_sleep(set->queue >= 0 ? set->queue : Process::kAnyChange,
+                                    sleep_ms != 0 ? doorbell_of(epfd, *set) : -1, &sleep_ms);
     lock.unlock();
     const int k = n < max ? libc().epoll_pwait(epfd, events + n, max - n, sleep_ms, sigmask) : 0;
     const int err = errno;
     lock.lock();
+    p.remove_sleeper(sleeper);
     if (p.state() != StackState::kRunning) return n > 0 ? n : set_errno(EBADF);
     if (slept) p.ctx().end_sleep();
     if (k < 0) return n > 0 ? n : set_errno(err);
@@ -146,7 +167,8 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
     int total = n;
     for (int i = n; i < n + k; ++i) {
       std::uint64_t data = events[i].data.u64;
-      if (data == kWakeTag) {
+      if (data == kWakeTag || data == kDoorbellTag) {
+        if (data == kDoorbellTag) drain_doorbell(set->doorbell);
         woke = true;
         continue;
       }
@@ -193,7 +215,8 @@ int poll_impl(pollfd* fds, nfds_t nfds, int timeout, const sigset_t* sigmask) {
     return libc().ppoll(fds, nfds, timeout < 0 ? nullptr : &ts, sigmask);
   }
   thread_local std::vector<pollfd> kfds;  // grows to the largest set, then never reallocates
-  kfds.resize(nfds + 1);
+  kfds.resize(nfds + 2);
+  const int doorbell = thread_doorbell();
   const Deadline deadline(timeout);
   for (;;) {
     Context& ctx = p.ctx();
@@ -219,15 +242,19 @@ int poll_impl(pollfd* fds, nfds_t nfds, int timeout, const sigset_t* sigmask) {
       // A listener's kernel side stays in the kernel's set (POLLIN: a loopback connection).
     }
     kfds[nfds] = {p.wake_epfd(), POLLIN, 0};
+    kfds[nfds + 1] = {doorbell, POLLIN, 0};
     const int left = deadline.remaining_ms();
-    const int ms =
+    int ms =
         (ready > 0 || timeout == 0 || p.config().busy_poll) ? 0 : ctx.begin_sleep(timeout < 0 ? -1 : left);
     const bool slept = ready == 0;
+    const int sleeper = watch_sleep(Process::kAnyChange, doorbell, &ms);
     lock.unlock();
     timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1'000'000};
-    const int r = libc().ppoll(kfds.data(), nfds + 1, ms < 0 ? nullptr : &ts, sigmask);
+    const int r = libc().ppoll(kfds.data(), nfds + 2, ms < 0 ? nullptr : &ts, sigmask);
     const int err = errno;
     lock.lock();
+    p.remove_sleeper(sleeper);
+    if (doorbell >= 0 && (kfds[nfds + 1].revents & POLLIN) != 0) drain_doorbell(doorbell);
     if (p.state() != StackState::kRunning) return set_errno(EBADF);
     if (slept) p.ctx().end_sleep();
     if (r < 0) return ready > 0 ? ready : set_errno(err);

@@ -16,6 +16,7 @@ void FdEntry::reset() {
   queue = -1;
   wake_added = false;
   xdptcp_members = 0;
+  doorbell = -1;
 }
 
 void FdEntry::save_option(int level, int name, int value) {

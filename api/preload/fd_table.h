@@ -67,6 +67,7 @@ struct FdEntry {
   int queue = -1;
   bool wake_added = false;
   int xdptcp_members = 0;  // kEpoll: stack sockets registered (0: a plain kernel epoll_wait)
+  int doorbell = -1;       // kEpoll: eventfd in the kernel set (Process::add_sleeper); -1: none yet
 
   void reset();  // back to kNone, every field cleared
   void save_option(int level, int name, int value);

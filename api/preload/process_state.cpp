@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -143,6 +144,56 @@ bool Process::start() {
   return true;
 }
 
+int Process::add_sleeper(int queue, int doorbell) {
+  if (doorbell < 0 || state_ != StackState::kRunning) return -1;
+  for (std::size_t i = 0; i < sleepers_.size(); ++i) {
+    Sleeper& s = sleepers_[i];
+    if (s.used) continue;
+    s = {queue, doorbell, ctx_->activity(), true, false};
+    ++sleeping_;
+    return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void Process::remove_sleeper(int slot) {
+  if (slot < 0 || static_cast<std::size_t>(slot) >= sleepers_.size()) return;
+  Sleeper& s = sleepers_[static_cast<std::size_t>(slot)];
+  if (!s.used) return;
+  s.used = false;
+  --sleeping_;
+}
+
+void Process::ring_slow() {
+  if (state_ != StackState::kRunning) return;
+  const std::uint64_t now = ctx_->activity();
+  for (Sleeper& s : sleepers_) {
+    if (!s.used || s.rung) continue;
+    const bool due = s.queue == kAnyChange ? now != s.activity : ctx_->epoll_pending(s.queue);
+    if (!due) continue;
+    const std::uint64_t one = 1;
+    (void)!libc().write(s.doorbell, &one, sizeof one);  // once per sleep: rung stays set
+    s.rung = true;
+  }
+}
+
+int thread_doorbell() {
+  // Closed when the thread exits.
+  struct Doorbell {
+    int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ~Doorbell() {
+      if (fd >= 0) (void)libc().close(fd);
+    }
+  };
+  thread_local Doorbell d;
+  return d.fd;
+}
+
+void drain_doorbell(int fd) {
+  std::uint64_t v = 0;
+  (void)!libc().read(fd, &v, sizeof v);  // EAGAIN when not rung
+}
+
 int Process::new_placeholder(int family, bool cloexec) {
   const int k = family == AF_INET6 ? 1 : 0;
   if (placeholder_[k] < 0) {
@@ -231,6 +282,8 @@ void Process::after_fork_parent() {
 void Process::after_fork_child() {
   // The lock was taken in before_fork by the forking thread, the only one the child has.
   mu_.unlock();
+  sleepers_.fill({});  // the parent's other threads do not exist here
+  sleeping_ = 0;
   if (state_ != StackState::kRunning) return;  // not started: the child may start its own
   // The stack (its AF_XDP sockets, UMEM, TCP state) is the parent's. The child must never drive
   // it nor tear it down: its connections become orphans (close() only closes the descriptor),

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,10 +33,11 @@ enum class StackState : std::uint8_t {
 };
 
 // Tags that replace the application's epoll data for what the library registers itself.
-inline constexpr std::uint64_t kWakeTag = 0x7864'7470'ffff'ffffULL;    // the engine's wake-up set
-inline constexpr std::uint64_t kFdTagHigh = 0x7864'7470'0000'0000ULL;  // | fd: a listener's sides
+inline constexpr std::uint64_t kWakeTag = 0x7864'7470'ffff'ffffULL;      // the engine's wake-up set
+inline constexpr std::uint64_t kFdTagHigh = 0x7864'7470'0000'0000ULL;    // | fd: a listener's sides
+inline constexpr std::uint64_t kDoorbellTag = 0x7864'7470'ffff'fffeULL;  // the set's doorbell
 inline bool is_fd_tag(std::uint64_t d) {
-  return (d & 0xffff'ffff'0000'0000ULL) == kFdTagHigh && d != kWakeTag;
+  return (d & 0xffff'ffff'0000'0000ULL) == kFdTagHigh && d != kWakeTag && d != kDoorbellTag;
 }
 
 class Process {
@@ -66,6 +68,25 @@ class Process {
   // Creates the stack's listeners of a listening entry (its kernel socket listens already).
   int start_listener(int fd, FdEntry& e);
 
+  // Threads of one process share the engine (memcached accepts on one thread and serves on
+  // others, each with its own epoll set): whichever thread holds the lock drives it, and may
+  // consume the frame another thread's sleep was woken for, or make that thread's sockets ready.
+  // So a thread about to sleep with the lock released registers here with a doorbell (an eventfd
+  // in what it sleeps on) and what it waits for: its set's stack event queue, or kAnyChange (a
+  // blocking call or poll(): any frame received). Whoever releases the lock afterwards rings the
+  // doorbells of the sleepers that now have something (ring_sleepers). Under the lock. A full
+  // table (kMaxSleepers threads asleep at once) gives -1: the caller sleeps at most
+  // kUnwatchedSleepMs.
+  static constexpr int kAnyChange = -2;
+  static constexpr std::size_t kMaxSleepers = 64;
+  static constexpr int kUnwatchedSleepMs = 2;
+  int add_sleeper(int queue, int doorbell);
+  void remove_sleeper(int slot);
+  // Under the lock, just before it is released: cheap when nobody sleeps.
+  void ring_sleepers() {
+    if (sleeping_ != 0) ring_slow();
+  }
+
   void log(int level, const char* fmt, ...) const __attribute__((format(printf, 3, 4)));
 
   // pthread_atfork handlers.
@@ -90,7 +111,22 @@ class Process {
   std::vector<std::uint16_t> refs_;
   std::vector<wire::IpAddr> served_;
   bool served_loaded_ = false;
+  struct Sleeper {
+    int queue = 0;  // 0..: a Context epoll id; kAnyChange
+    int doorbell = -1;
+    std::uint64_t activity = 0;  // Context::activity() when it went to sleep
+    bool used = false;
+    bool rung = false;
+  };
+  void ring_slow();
+  std::array<Sleeper, kMaxSleepers> sleepers_{};
+  int sleeping_ = 0;
 };
+
+// A doorbell of this thread's own (an eventfd; -1 when none can be made), for waits that are not
+// on an epoll set of the application's (poll(), blocking calls). Read it empty after waking.
+int thread_doorbell();
+void drain_doorbell(int fd);
 
 // Depth of calls into the stack on this thread: non-zero means "go straight to the C library".
 extern thread_local int t_reentry;
@@ -107,11 +143,14 @@ class StackLock {
  public:
   StackLock() : lock_(Process::get().mutex()) { ++t_reentry; }
   ~StackLock() {
-    if (lock_.owns_lock()) --t_reentry;
+    if (!lock_.owns_lock()) return;
+    Process::get().ring_sleepers();
+    --t_reentry;
   }
   StackLock(const StackLock&) = delete;
   StackLock& operator=(const StackLock&) = delete;
   void unlock() {
+    Process::get().ring_sleepers();
     --t_reentry;
     lock_.unlock();
   }

@@ -76,6 +76,7 @@ void forget(FdEntry& e) {
     if (k == Kind::kListener && e.sid4 >= 0 && p.unref(e.sid4)) (void)ctx.close(e.sid4);
     if (k == Kind::kEpoll && e.queue >= 0) (void)ctx.close(e.queue);
   }
+  if (k == Kind::kEpoll && e.doorbell >= 0) (void)libc().close(e.doorbell);
   e.reset();
 }
 

@@ -464,6 +464,16 @@ engine::EventQueue* find_epoll(detail::ContextImpl* impl, int epfd) {
 }
 }  // namespace
 
+bool Context::epoll_pending(int epfd) const {
+  const engine::EventQueue* q = find_epoll(impl_, epfd);
+  return q != nullptr && q->may_have_events();
+}
+
+std::uint64_t Context::activity() const {
+  const engine::EngineStats& e = impl_->engine.stats();
+  return e.rx_frames + e.handoffs_in;
+}
+
 int Context::epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
   engine::EventQueue* q = find_epoll(impl_, epfd);
   if (q == nullptr) return fail(EBADF);

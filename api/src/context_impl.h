@@ -26,7 +26,7 @@ class PortClaims {
 };
 
 struct ContextImpl {
-  static constexpr int kMaxEpolls = 8;
+  static constexpr int kMaxEpolls = 32;  // = engine::Engine::kMaxEventQueues
 
   ContextImpl(engine::Engine& e, unsigned id, const std::atomic<bool>* stop, PortClaims* claims);
   ~ContextImpl();

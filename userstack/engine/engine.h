@@ -115,7 +115,7 @@ class Engine final : public tcp::PacketSink,
                      public tcp::PortFilter {
  public:
   static constexpr std::size_t kMaxBatch = 256;
-  static constexpr std::size_t kMaxEventQueues = 8;
+  static constexpr std::size_t kMaxEventQueues = 32;  // epoll sets: one per application thread
   // Next hops resolving at once (connect() to a new one fails with ENOBUFS at the bound), and the
   // segments held for each until it resolves (the kernel's unres_qlen; the oldest is dropped), of
   // up to kHeldBytes each (a SYN with options is at most 60 + 40 bytes).

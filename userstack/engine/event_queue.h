@@ -50,6 +50,10 @@ class EventQueue {
   int wait(std::span<Event> out, Duration timeout);
   // Ready events now, without driving the engine.
   int collect(std::span<Event> out);
+  // Whether some socket may be ready (it was notified since the last collect, or stayed ready):
+  // a thread sleeping on this queue's behalf must then be woken to collect (spurious: collect
+  // finds nothing).
+  bool may_have_events() const { return !ready_.empty(); }
 
   // From the engine: readiness of `s` may have changed.
   void notify(tcp::SocketId s, std::uint32_t events);

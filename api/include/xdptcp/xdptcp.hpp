@@ -199,6 +199,12 @@ class Context {
   void end_sleep();
   // Descriptors that become readable when the engine has frames or hand-offs waiting.
   std::vector<int> wait_fds() const;
+  // For callers that share one engine between threads (one thread drives while others sleep on
+  // their own sets): whether epoll set epfd may have events to collect now (false: EBADF too),
+  // and a count that grows whenever the engine received frames or hand-offs (a sleeper waiting
+  // for any change compares it).
+  bool epoll_pending(int epfd) const;
+  std::uint64_t activity() const;
 
   explicit Context(detail::ContextImpl* impl) : impl_(impl) {}
   detail::ContextImpl* impl() { return impl_; }
