@@ -13,9 +13,11 @@
  *      next header not TCP (extension headers included)              -> PASS_NOT_OURS
  *   3. TCP: header truncated, data offset < 5 or beyond the IP payload -> MALFORMED
  *   4. destination port bit clear in xdptcp_ports, or no rule matches -> PASS_NOT_OURS
- *   5. a rule matches, but the flow is in xdptcp_kernel_flows (a kernel connection the rule
+ *   5. rules match, but none applies on this queue: each is another process's than the queue's
+ *      owner (xdptcp_sockets[rx_queue_index]; permanent rules apply everywhere) -> PASS_OTHER_OWNER
+ *   6. a rule applies, but the flow is in xdptcp_kernel_flows (a kernel connection the rule
  *      would cut; looked up only once xdptcp_config says exceptions exist) -> PASS_KERNEL_FLOW
- *   6. a rule matches: redirect to xdptcp_xsks[rx_queue_index]       -> REDIRECTED
+ *   7. a rule applies: redirect to xdptcp_xsks[rx_queue_index]       -> REDIRECTED
  *      no socket on that queue                                        -> PASS_NO_SOCKET
  *
  * The program never drops: anything it does not claim goes to the kernel, which answers
@@ -145,13 +147,31 @@ static __always_inline int port_claimed(__u16 port) {
   return (bm->words[(port >> 6) & (XDPTCP_PORT_WORDS - 1)] >> (port & 63)) & 1;
 }
 
-static __always_inline int any_rule_matches(const struct flow* f) {
+/* The process owning the RX queue (steer_abi.h, "Owners"); 0 when none does, which leaves only the
+ * permanent rules applicable there. */
+static __always_inline __u32 queue_owner(__u32 queue) {
+  const struct xdptcp_socket_info* si = bpf_map_lookup_elem(&xdptcp_sockets, &queue);
+  return si ? si->owner_pid : 0;
+}
+
+enum scan_result {
+  SCAN_NO_MATCH = 0, /* no rule selects the segment */
+  SCAN_OTHER_OWNER,  /* rules select it, but all belong to processes other than the queue's owner */
+  SCAN_APPLIES,      /* a permanent rule or one of the queue's owner selects it */
+};
+
+/* One pass over the rules: stops at the first that applies, and remembers whether one of another
+ * owner matched on the way, so that the reason for passing can be counted without a second scan. */
+static __always_inline enum scan_result scan_rules(const struct flow* f, __u32 owner) {
+  enum scan_result found = SCAN_NO_MATCH;
   for (__u32 i = 0; i < XDPTCP_MAX_RULES; i++) {
     __u32 key = i;
     const struct xdptcp_rule* r = bpf_map_lookup_elem(&xdptcp_rules, &key);
-    if (r && rule_matches(r, f)) return 1;
+    if (!r || !rule_matches(r, f)) continue;
+    if (r->owner_pid == 0 || r->owner_pid == owner) return SCAN_APPLIES;
+    found = SCAN_OTHER_OWNER;
   }
-  return 0;
+  return found;
 }
 
 /* Whether the flow is a kernel connection's steering exception. One array lookup while there are
@@ -235,13 +255,21 @@ int xdptcp_steer(struct xdp_md* ctx) {
   f.dport = bpf_ntohs(tcp->dest);
   f.sport = bpf_ntohs(tcp->source);
 
-  /* 4. Quick reject on the port bitmap, then the rules. */
-  if (!port_claimed(f.dport) || !any_rule_matches(&f)) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
+  /* 4. Quick reject on the port bitmap, then the rules. The queue's owner is looked up only past
+   * the bitmap, so traffic that is not ours pays nothing for it. */
+  if (!port_claimed(f.dport)) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
+  enum scan_result scan = scan_rules(&f, queue_owner(ctx->rx_queue_index));
+  if (scan == SCAN_NO_MATCH) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
 
-  /* 5. A kernel connection the rule would cut stays with the kernel. */
+  /* 5. Another process's traffic arriving on this queue: redirecting it would hand it to this
+   * queue's owner, which has no connection for it. Counted apart, so that a NIC spreading one
+   * process's flows over other processes' queues shows. */
+  if (scan == SCAN_OTHER_OWNER) return verdict(XDPTCP_CTR_PASS_OTHER_OWNER, XDP_PASS);
+
+  /* 6. A kernel connection the rule would cut stays with the kernel. */
   if (kernel_flow(&f)) return verdict(XDPTCP_CTR_PASS_KERNEL_FLOW, XDP_PASS);
 
-  /* 6. Ours. bpf_redirect_map returns the fallback action (XDP_PASS) when the XSKMAP has no
+  /* 7. Ours. bpf_redirect_map returns the fallback action (XDP_PASS) when the XSKMAP has no
    * socket for this queue, so its return value alone tells which counter is right, without a
    * separate lookup that a closing socket could race with. */
   int action = bpf_redirect_map(&xdptcp_xsks, ctx->rx_queue_index, XDP_PASS);

@@ -3,7 +3,9 @@
 // the verdict together with the one counter that moved.
 //
 // Under BPF_PROG_TEST_RUN the frame arrives on RX queue 0 of no real interface, so a matching
-// frame finds no AF_XDP socket: the program's answer is XDP_PASS counted as PASS_NO_SOCKET.
+// frame finds no AF_XDP socket: the program's answer is XDP_PASS counted as PASS_NO_SOCKET (for a
+// permanent rule; a process's rule needs its pid as queue 0's owner, see steer_abi.h "Owners").
+// run_on() presents the frame as arriving on a given queue of a given interface instead.
 #pragma once
 
 #include <bpf/bpf.h>
@@ -28,7 +30,15 @@
 namespace xdptcp::test {
 
 // Which outcome counter moved (exactly one must, besides SEEN).
-enum class Outcome { kRedirected, kPassNotOurs, kPassNoSocket, kMalformed, kPassKernelFlow, kNoneOrSeveral };
+enum class Outcome {
+  kRedirected,
+  kPassNotOurs,
+  kPassNoSocket,
+  kMalformed,
+  kPassKernelFlow,
+  kPassOtherOwner,
+  kNoneOrSeveral
+};
 
 inline const char* outcome_name(Outcome o) {
   switch (o) {
@@ -42,6 +52,8 @@ inline const char* outcome_name(Outcome o) {
       return "MALFORMED";
     case Outcome::kPassKernelFlow:
       return "PASS_KERNEL_FLOW";
+    case Outcome::kPassOtherOwner:
+      return "PASS_OTHER_OWNER";
     case Outcome::kNoneOrSeveral:
       return "<no or several counters moved, or SEEN did not move by 1>";
   }
@@ -81,6 +93,7 @@ inline constexpr Observed kNoSocket{XDP_PASS, Outcome::kPassNoSocket};
 inline constexpr Observed kMalformed{XDP_PASS, Outcome::kMalformed};
 inline constexpr Observed kRedirected{XDP_REDIRECT, Outcome::kRedirected};
 inline constexpr Observed kKernelFlow{XDP_PASS, Outcome::kPassKernelFlow};
+inline constexpr Observed kOtherOwner{XDP_PASS, Outcome::kPassOtherOwner};
 
 inline int quiet_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level != LIBBPF_WARN) return 0;
@@ -112,13 +125,24 @@ class SteerFixture : public ::testing::Test {
   }
 
   // Runs the program once on `frame`; returns -errno of BPF_PROG_TEST_RUN, or 0 and fills `out`.
-  int run_raw(const std::vector<std::uint8_t>& frame, Observed& out) {
+  // With `ifindex` != 0 the frame arrives on RX queue `queue` of that interface, which must exist
+  // in the calling thread's network namespace and have more than `queue` RX queues.
+  int run_raw(const std::vector<std::uint8_t>& frame, Observed& out, int ifindex = 0,
+              std::uint32_t queue = 0) {
     const kernel::SteerCounters before = counters();
     bpf_test_run_opts opts{};
     opts.sz = sizeof opts;
     opts.data_in = frame.data();
     opts.data_size_in = static_cast<__u32>(frame.size());
     opts.repeat = 1;
+    xdp_md ctx{};
+    if (ifindex != 0) {
+      ctx.data_end = static_cast<__u32>(frame.size());  // the kernel insists: data 0, data_end the size
+      ctx.ingress_ifindex = static_cast<__u32>(ifindex);
+      ctx.rx_queue_index = queue;
+      opts.ctx_in = &ctx;
+      opts.ctx_size_in = sizeof ctx;
+    }
     int err = bpf_prog_test_run_opts(prog_fd_, &opts);
     if (err != 0) return err;
     const kernel::SteerCounters after = counters();
@@ -134,6 +158,23 @@ class SteerFixture : public ::testing::Test {
     return o;
   }
 
+  // The frame as arriving on RX queue `queue` of interface `ifindex` (see run_raw).
+  Observed run_on(const std::vector<std::uint8_t>& frame, int ifindex, std::uint32_t queue) {
+    Observed o;
+    int err = run_raw(frame, o, ifindex, queue);
+    EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN on ifindex " << ifindex << " queue " << queue;
+    return o;
+  }
+
+  // Writes queue `queue`'s owner record as register_socket() does, without a socket: enough for the
+  // program's owner check (a matching rule then applies and finds no socket).
+  void set_queue_owner(std::uint32_t queue, std::uint32_t pid) {
+    xdptcp_socket_info info{};
+    info.owner_pid = pid;
+    info.registered_ns = 1;
+    ASSERT_EQ(bpf_map_update_elem(maps_.sockets, &queue, &info, BPF_ANY), 0);
+  }
+
   void add(const kernel::SteerRule& r) {
     auto res = kernel::add_rule(maps_, r);
     ASSERT_TRUE(res.ok()) << res.error().describe();
@@ -145,6 +186,10 @@ class SteerFixture : public ::testing::Test {
     r.any_addr = true;
     r.port_lo = lo;
     r.port_hi = hi;
+    return r;
+  }
+  static kernel::SteerRule owned(kernel::SteerRule r, std::uint32_t pid) {
+    r.owner_pid = pid;
     return r;
   }
   static kernel::SteerRule any_v6(std::uint16_t lo, std::uint16_t hi) {
@@ -173,14 +218,19 @@ class SteerFixture : public ::testing::Test {
   // The one outcome counter that rose by exactly 1 while SEEN rose by 1 and the others stayed.
   static Outcome moved(const kernel::SteerCounters& b, const kernel::SteerCounters& a) {
     if (a.seen != b.seen + 1) return Outcome::kNoneOrSeveral;
-    const std::uint64_t d[5] = {a.redirected - b.redirected, a.pass_not_ours - b.pass_not_ours,
-                                a.pass_no_socket - b.pass_no_socket, a.malformed - b.malformed,
-                                a.pass_kernel_flow - b.pass_kernel_flow};
-    const Outcome names[5] = {Outcome::kRedirected, Outcome::kPassNotOurs, Outcome::kPassNoSocket,
-                              Outcome::kMalformed, Outcome::kPassKernelFlow};
+    constexpr int kOutcomes = 6;
+    const std::uint64_t d[kOutcomes] = {a.redirected - b.redirected,
+                                        a.pass_not_ours - b.pass_not_ours,
+                                        a.pass_no_socket - b.pass_no_socket,
+                                        a.malformed - b.malformed,
+                                        a.pass_kernel_flow - b.pass_kernel_flow,
+                                        a.pass_other_owner - b.pass_other_owner};
+    const Outcome names[kOutcomes] = {Outcome::kRedirected,     Outcome::kPassNotOurs,
+                                      Outcome::kPassNoSocket,   Outcome::kMalformed,
+                                      Outcome::kPassKernelFlow, Outcome::kPassOtherOwner};
     Outcome found = Outcome::kNoneOrSeveral;
     int n = 0;
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < kOutcomes; ++i) {
       if (d[i] == 0) continue;
       if (d[i] != 1) return Outcome::kNoneOrSeveral;
       found = names[i];

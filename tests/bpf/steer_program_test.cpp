@@ -346,7 +346,8 @@ TEST_F(SteerProgram, MutatedFrames_NeverDroppedAndCountedOnce) {
   }
   const kernel::SteerCounters c = counters();
   EXPECT_EQ(c.seen, 2000u);
-  EXPECT_EQ(c.seen, c.redirected + c.pass_not_ours + c.pass_no_socket + c.malformed + c.pass_kernel_flow);
+  EXPECT_EQ(c.seen, c.redirected + c.pass_not_ours + c.pass_no_socket + c.malformed + c.pass_kernel_flow +
+                        c.pass_other_owner);
 }
 
 // Steering exceptions (xdptcp_kernel_flows): a kernel connection's flow, as the program sees its

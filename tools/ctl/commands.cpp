@@ -3,11 +3,15 @@
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
+#include <iomanip>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "userstack/kernel/steer_rules.h"
@@ -54,19 +58,70 @@ const char* family_text(wire::IpFamily f) {
   return f == wire::IpFamily::kV4 ? "ipv4" : "ipv6";
 }
 
+// The process behind a rule's or a queue's owner pid, as the operator needs it: several processes
+// share an interface, and a pid alone does not say which one (or whether it still runs).
+enum class OwnerState { kPermanent, kAlive, kDead };
+
+const char* state_name(OwnerState s) {
+  switch (s) {
+    case OwnerState::kPermanent:
+      return "permanent";
+    case OwnerState::kAlive:
+      return "alive";
+    case OwnerState::kDead:
+      break;
+  }
+  return "dead";
+}
+
+struct Owner {
+  std::uint32_t pid = 0;
+  OwnerState state = OwnerState::kPermanent;  // kPermanent: pid 0, a rule of xdptcp-ctl
+  std::string comm;                           // /proc/PID/comm while alive ("?" if unreadable), else ""
+};
+
+Owner owner_of(std::uint32_t pid) {
+  Owner o;
+  o.pid = pid;
+  if (pid == 0) return o;
+  const std::string dir = "/proc/" + std::to_string(pid);
+  // Only a definite ENOENT means dead, as when steer_rules.cpp prunes: a process we may not
+  // inspect still runs.
+  if (::access(dir.c_str(), F_OK) != 0 && errno == ENOENT) {
+    o.state = OwnerState::kDead;
+    return o;
+  }
+  o.state = OwnerState::kAlive;
+  std::ifstream in(dir + "/comm");
+  if (!std::getline(in, o.comm) || o.comm.empty()) o.comm = "?";
+  return o;
+}
+
+// "permanent", "pid 1234 nginx" or "pid 1234 dead".
+std::string owner_text(const Owner& o) {
+  if (o.state == OwnerState::kPermanent) return state_name(o.state);
+  return "pid " + std::to_string(o.pid) + " " +
+         (o.state == OwnerState::kAlive ? o.comm : state_name(o.state));
+}
+
+void add_owner_json(json& j, const Owner& o) {
+  j["owner_pid"] = o.pid;
+  j["owner_state"] = state_name(o.state);
+  j["owner_comm"] = o.comm;
+}
+
 std::string rule_text(const kernel::SteerRule& r) {
-  std::string s = std::string(family_text(r.family)) + " " + (r.any_addr ? "any" : addr_text(r.addr)) +
-                  " port " + ports_text(r);
-  s += r.owner_pid == 0 ? " (permanent)" : " (pid " + std::to_string(r.owner_pid) + ")";
-  return s;
+  return std::string(family_text(r.family)) + " " + (r.any_addr ? "any" : addr_text(r.addr)) + " port " +
+         ports_text(r) + " (" + owner_text(owner_of(r.owner_pid)) + ")";
 }
 
 json rule_json(const kernel::SteerRule& r) {
-  return json{{"family", family_text(r.family)},
-              {"addr", r.any_addr ? "any" : addr_text(r.addr)},
-              {"port_lo", r.port_lo},
-              {"port_hi", r.port_hi},
-              {"owner_pid", r.owner_pid}};
+  json j{{"family", family_text(r.family)},
+         {"addr", r.any_addr ? "any" : addr_text(r.addr)},
+         {"port_lo", r.port_lo},
+         {"port_hi", r.port_hi}};
+  add_owner_json(j, owner_of(r.owner_pid));
+  return j;
 }
 
 json counters_json(const kernel::SteerCounters& c) {
@@ -75,16 +130,38 @@ json counters_json(const kernel::SteerCounters& c) {
               {"pass_not_ours", c.pass_not_ours},
               {"pass_no_socket", c.pass_no_socket},
               {"malformed", c.malformed},
-              {"pass_kernel_flow", c.pass_kernel_flow}};
+              {"pass_kernel_flow", c.pass_kernel_flow},
+              {"pass_other_owner", c.pass_other_owner}};
 }
 
 void print_counters(std::ostream& out, const kernel::SteerCounters& c, const char* indent) {
-  out << indent << "seen            " << c.seen << "\n"
-      << indent << "redirected      " << c.redirected << "\n"
-      << indent << "pass_not_ours   " << c.pass_not_ours << "\n"
-      << indent << "pass_no_socket  " << c.pass_no_socket << "\n"
-      << indent << "malformed       " << c.malformed << "\n"
-      << indent << "pass_kernel_flow " << c.pass_kernel_flow << "\n";
+  const std::pair<const char*, std::uint64_t> rows[] = {
+      {"seen", c.seen},
+      {"redirected", c.redirected},
+      {"pass_not_ours", c.pass_not_ours},
+      {"pass_no_socket", c.pass_no_socket},
+      {"malformed", c.malformed},
+      {"pass_kernel_flow", c.pass_kernel_flow},
+      {"pass_other_owner", c.pass_other_owner},
+  };
+  for (const auto& [name, value] : rows) out << indent << std::left << std::setw(17) << name << value << "\n";
+}
+
+json socket_json(const kernel::QueueSocket& q) {
+  const Owner o = owner_of(q.owner_pid);
+  json j{{"queue", q.queue}};
+  add_owner_json(j, o);
+  // owner_alive predates owner_state; kept for scripts that read it, from the same look at /proc.
+  j["owner_alive"] = o.state == OwnerState::kAlive;
+  j["registered_ns"] = q.registered_ns;
+  return j;
+}
+
+std::string socket_text(const kernel::QueueSocket& q) {
+  const Owner o = owner_of(q.owner_pid);
+  std::string s = "queue " + std::to_string(q.queue) + ": " + owner_text(o);
+  if (o.state == OwnerState::kDead) s += " (stale record: the process is gone)";
+  return s;
 }
 
 json status_json(const kernel::SteerStatus& s) {
@@ -93,12 +170,7 @@ json status_json(const kernel::SteerStatus& s) {
   json rules = json::array();
   for (const auto& r : s.rules) rules.push_back(rule_json(r));
   json sockets = json::array();
-  for (const auto& q : s.sockets) {
-    sockets.push_back(json{{"queue", q.queue},
-                           {"owner_pid", q.owner_pid},
-                           {"owner_alive", q.owner_alive},
-                           {"registered_ns", q.registered_ns}});
-  }
+  for (const auto& q : s.sockets) sockets.push_back(socket_json(q));
   return json{{"iface", s.ifname},
               {"ifindex", s.ifindex},
               {"attached", s.attached},
@@ -148,10 +220,7 @@ void print_status(std::ostream& out, const kernel::SteerStatus& s) {
   out << "  rules: " << s.rules.size() << "\n";
   for (const auto& r : s.rules) out << "    " << rule_text(r) << "\n";
   out << "  sockets: " << s.sockets.size() << "\n";
-  for (const auto& q : s.sockets) {
-    out << "    queue " << q.queue << " pid " << q.owner_pid
-        << (q.owner_alive ? " (alive)" : " (stale: process gone)") << "\n";
-  }
+  for (const auto& q : s.sockets) out << "    " << socket_text(q) << "\n";
   out << "  counters:\n";
   print_counters(out, s.counters, "    ");
 }
@@ -246,12 +315,32 @@ int cmd_steer_add(const Command& cmd, std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
+// steer del removes permanent rules only (owner 0, as steer add installs them): a process's rule of
+// the same match is that process's to remove. Names such rules, so that a failed del explains itself.
+std::string process_rules_note(const kernel::SteerMapFds& maps,
+                               const std::vector<kernel::SteerRule>& wanted) {
+  auto installed = kernel::list_rules(maps);
+  if (!installed) return {};
+  std::string owners;
+  for (const auto& r : installed.value()) {
+    const bool same = std::any_of(wanted.begin(), wanted.end(),
+                                  [&r](const kernel::SteerRule& w) { return w.same_match(r); });
+    if (!same || r.owner_pid == 0) continue;
+    owners += (owners.empty() ? "" : ", ") + owner_text(owner_of(r.owner_pid));
+  }
+  if (owners.empty()) return {};
+  return "; rules of that match belong to processes (" + owners +
+         "): a process removes its own when it stops, and a dead one's go at the next `steer add` or stack "
+         "start";
+}
+
 int cmd_steer_del(const Command& cmd, std::ostream& out, std::ostream& err) {
   if (auto p = kernel::check_privileges(); !p) return fail(err, p.error());
   auto maps = kernel::open_pinned(cmd.iface);
   if (!maps) return fail(err, maps.error());
   std::size_t removed = 0;
-  for (const auto& rule : rules_for(*cmd.ports, cmd.addr)) {
+  const std::vector<kernel::SteerRule> rules = rules_for(*cmd.ports, cmd.addr);
+  for (const auto& rule : rules) {
     auto r = kernel::del_rule(maps->fds(), rule);
     if (r) {
       out << "deleted " << rule_text(rule) << " on " << cmd.iface << "\n";
@@ -265,7 +354,8 @@ int cmd_steer_del(const Command& cmd, std::ostream& out, std::ostream& err) {
                        std::to_string(cmd.ports->lo) +
                        (cmd.ports->hi != cmd.ports->lo ? "-" + std::to_string(cmd.ports->hi) : std::string());
     return fail(
-        err, Error{ENOENT, "no rule for " + what + " on '" + cmd.iface + "' (see `xdptcp-ctl steer list`)"});
+        err, Error{ENOENT, "no permanent rule for " + what + " on '" + cmd.iface +
+                               "' (see `xdptcp-ctl steer list`)" + process_rules_note(maps->fds(), rules)});
   }
   return kExitOk;
 }

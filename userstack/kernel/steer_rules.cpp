@@ -58,6 +58,10 @@ std::string describe(const SteerRule& r) {
   return s;
 }
 
+std::string owner_text(std::uint32_t pid) {
+  return pid == 0 ? "permanent" : "of pid " + std::to_string(pid);
+}
+
 xdptcp_rule to_raw(const SteerRule& r) {
   xdptcp_rule raw{};
   raw.family = static_cast<__u8>(r.family);
@@ -181,6 +185,22 @@ Result<void> clear_socket_slot(const SteerMapFds& maps, std::uint32_t queue) {
   return {};
 }
 
+// Whether `rule` may not join `existing`: one owner's rule twice, or a process's rule beside a
+// permanent one of the same match, which already steers that traffic on every queue (the stack
+// reads EEXIST as exactly that and leaves the permanent rule alone). A permanent rule may join
+// process rules: they go when their processes exit, it stays.
+bool conflicts(const SteerRule& existing, const SteerRule& rule) {
+  return existing.same_match(rule) && (existing.owner_pid == 0 || existing.owner_pid == rule.owner_pid);
+}
+
+Error exists_error(const SteerRule& existing, const SteerRule& rule) {
+  if (existing.owner_pid == rule.owner_pid)
+    return Error{EEXIST,
+                 "steering rule " + describe(rule) + " (" + owner_text(rule.owner_pid) + ") already exists"};
+  return Error{EEXIST,
+               "steering rule " + describe(rule) + " is covered by the permanent rule of the same match"};
+}
+
 // The common start of a change to the rule table: check the maps, validate the rule, take the
 // table lock and read the table; `change(rule, slots)` then runs with the lock held.
 template <typename Change>
@@ -210,10 +230,8 @@ Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
         if (free_slot < 0) free_slot = static_cast<int>(i);
         continue;
       }
-      SteerRule existing = from_raw(slots[i]);
-      if (existing.same_match(rule))
-        return Error{EEXIST, "steering rule " + describe(rule) + " already exists (owner pid " +
-                                 std::to_string(existing.owner_pid) + ")"};
+      const SteerRule existing = from_raw(slots[i]);
+      if (conflicts(existing, rule)) return exists_error(existing, rule);
     }
     if (free_slot < 0)
       return Error{ENOSPC, "steering rule table full (" + std::to_string(kMaxRules) +
@@ -233,12 +251,15 @@ Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
 Result<void> del_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
   return change_rule_table(maps, rule_in, [&](const SteerRule& rule, Slots& slots) -> Result<void> {
     for (std::uint32_t i = 0; i < kMaxRules; ++i) {
-      if (!used(slots[i]) || !from_raw(slots[i]).same_match(rule)) continue;
+      // Only the caller's own: another process's rule of the same match steers its own queues.
+      if (!used(slots[i]) || slots[i].owner_pid != rule.owner_pid || !from_raw(slots[i]).same_match(rule))
+        continue;
       slots[i] = xdptcp_rule{};
       if (auto r = write_slot(maps.rules, i, slots[i]); !r) return r;
       return write_bitmap(maps.ports, slots);
     }
-    return Error{ENOENT, "steering rule " + describe(rule) + " is not installed"};
+    return Error{
+        ENOENT, "steering rule " + describe(rule) + " (" + owner_text(rule.owner_pid) + ") is not installed"};
   });
 }
 
@@ -274,12 +295,11 @@ Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps) {
   // Socket records: an XSKMAP entry vanishes with its socket, but the record that says who
   // registered it does not.
   if (maps.sockets >= 0 && maps.xsks >= 0) {
-    for (std::uint32_t q = 0; q < kMaxQueues; ++q) {
-      xdptcp_socket_info info{};
-      int ret = bpf_map_lookup_elem(maps.sockets, &q, &info);
-      if (ret != 0) return bpf_error(ret, "reading the socket record of queue " + std::to_string(q));
-      if (info.owner_pid == 0 || process_exists(info.owner_pid)) continue;
-      if (auto r = clear_socket_slot(maps, q); !r) return r.error();
+    auto owners = list_queue_owners(maps);
+    if (!owners) return owners.error();
+    for (const QueueOwner& o : owners.value()) {
+      if (process_exists(o.pid)) continue;
+      if (auto r = clear_socket_slot(maps, o.queue); !r) return r.error();
     }
   }
   return removed;
@@ -366,7 +386,8 @@ Result<SteerCounters> read_counters(const SteerMapFds& maps) {
   std::array<std::uint64_t, XDPTCP_CTR_COUNT> sums{};
   for (std::uint32_t c = 0; c < XDPTCP_CTR_COUNT; ++c) {
     int ret = bpf_map_lookup_elem(maps.counters, &c, per_cpu.data());
-    // An older program (steering ABI 1) has no PASS_KERNEL_FLOW counter: it reads as 0.
+    // An older program has fewer counters (ABI 1 lacks PASS_KERNEL_FLOW, ABI 2 PASS_OTHER_OWNER):
+    // a missing one reads as 0.
     if (ret == -ENOENT && c >= XDPTCP_CTR_PASS_KERNEL_FLOW) continue;
     if (ret != 0) return bpf_error(ret, "reading steering counter " + std::to_string(c));
     for (std::uint64_t v : per_cpu) sums[c] += v;
@@ -378,6 +399,7 @@ Result<SteerCounters> read_counters(const SteerMapFds& maps) {
   out.pass_no_socket = sums[XDPTCP_CTR_PASS_NO_SOCKET];
   out.malformed = sums[XDPTCP_CTR_MALFORMED];
   out.pass_kernel_flow = sums[XDPTCP_CTR_PASS_KERNEL_FLOW];
+  out.pass_other_owner = sums[XDPTCP_CTR_PASS_OTHER_OWNER];
   return out;
 }
 
@@ -387,10 +409,11 @@ Result<void> register_socket(const SteerMapFds& maps, std::uint32_t queue, int x
   if (queue >= kMaxQueues)
     return Error{EINVAL, "registering an AF_XDP socket on queue " + std::to_string(queue) +
                              ": the steering program supports queues 0.." + std::to_string(kMaxQueues - 1)};
-  int ret = bpf_map_update_elem(maps.xsks, &queue, &xsk_fd, BPF_ANY);
-  if (ret != 0)
-    return bpf_error(ret, "putting the AF_XDP socket of queue " + std::to_string(queue) +
-                              " in xdptcp_xsks (is it bound to this interface and queue?)");
+  // The owner first (see steer_rules.h): the other way round, the new socket would sit for a moment
+  // under the record of the queue's previous owner and receive what its unpruned rules select.
+  xdptcp_socket_info previous{};
+  int ret = bpf_map_lookup_elem(maps.sockets, &queue, &previous);
+  if (ret != 0) return bpf_error(ret, "reading the socket record of queue " + std::to_string(queue));
   xdptcp_socket_info info{};
   info.owner_pid = pid;
   timespec ts{};
@@ -398,6 +421,12 @@ Result<void> register_socket(const SteerMapFds& maps, std::uint32_t queue, int x
   info.registered_ns = static_cast<__u64>(ts.tv_sec) * 1000000000ull + static_cast<__u64>(ts.tv_nsec);
   ret = bpf_map_update_elem(maps.sockets, &queue, &info, BPF_ANY);
   if (ret != 0) return bpf_error(ret, "writing the socket record of queue " + std::to_string(queue));
+  ret = bpf_map_update_elem(maps.xsks, &queue, &xsk_fd, BPF_ANY);
+  if (ret != 0) {
+    (void)bpf_map_update_elem(maps.sockets, &queue, &previous, BPF_ANY);
+    return bpf_error(ret, "putting the AF_XDP socket of queue " + std::to_string(queue) +
+                              " in xdptcp_xsks (is it bound to this interface and queue?)");
+  }
   return {};
 }
 
@@ -408,6 +437,18 @@ Result<void> unregister_socket(const SteerMapFds& maps, std::uint32_t queue) {
     return Error{EINVAL, "unregistering queue " + std::to_string(queue) + ": beyond the steering program's " +
                              std::to_string(kMaxQueues) + " queues"};
   return clear_socket_slot(maps, queue);
+}
+
+Result<std::vector<QueueOwner>> list_queue_owners(const SteerMapFds& maps) {
+  if (auto r = need_fd(maps.sockets, "xdptcp_sockets"); !r) return r.error();
+  std::vector<QueueOwner> out;
+  for (std::uint32_t q = 0; q < kMaxQueues; ++q) {
+    xdptcp_socket_info info{};
+    int ret = bpf_map_lookup_elem(maps.sockets, &q, &info);
+    if (ret != 0) return bpf_error(ret, "reading the socket record of queue " + std::to_string(q));
+    if (info.owner_pid != 0) out.push_back(QueueOwner{q, info.owner_pid, info.registered_ns});
+  }
+  return out;
 }
 
 }  // namespace xdptcp::kernel

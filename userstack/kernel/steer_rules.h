@@ -5,6 +5,11 @@
 // under /sys/fs/bpf/xdptcp/<ifname>/), so that the same code serves an application that
 // attached the program itself and one that reuses xdptcp-ctl's pinned maps.
 //
+// Owners: several processes may share an interface, each owning some RX queues (register_socket
+// records its pid) and installing rules of its own (owner_pid = its pid); a rule steers only what
+// arrives on its owner's queues, and a permanent rule (owner_pid 0, xdptcp-ctl's) what arrives on any
+// queue. See "Owners" in steer_abi.h.
+//
 // Concurrency: changes to the rule table are serialised between processes with an flock on
 // kSteerLockPath (they read, modify and write several slots and the port bitmap). The XDP
 // program reads the maps concurrently; the writes are ordered so that it never sees a rule
@@ -43,13 +48,16 @@ struct SteerMapFds {
   int kernel_flows = -1, config = -1;
 };
 
-// Installs a rule in a free slot and recomputes the port bitmap.
-// Errors: EINVAL (port_lo > port_hi, address of the wrong family), EEXIST (a rule with the
-// same match exists, whoever owns it), ENOSPC (all XDPTCP_MAX_RULES slots used).
+// Installs a rule in a free slot and recomputes the port bitmap. Rules of different owners with
+// the same match coexist (each steers to its owner's queues), and a permanent rule may join process
+// rules of its match.
+// Errors: EINVAL (port_lo > port_hi, address of the wrong family), EEXIST (a rule with the same
+// match and the same owner exists, or the rule is a process's and a permanent rule with the same
+// match exists: that one covers it), ENOSPC (all XDPTCP_MAX_RULES slots used).
 Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule);
 
-// Removes the rule with the same match (owner_pid ignored) and recomputes the port bitmap.
-// Errors: ENOENT when there is none.
+// Removes the rule with the same match and the same owner_pid (another owner's stays) and
+// recomputes the port bitmap. Errors: ENOENT when there is none.
 Result<void> del_rule(const SteerMapFds& maps, const SteerRule& rule);
 
 // The used slots, in slot order.
@@ -79,16 +87,31 @@ Result<bool> has_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flo
 struct SteerCounters {
   std::uint64_t seen = 0, redirected = 0, pass_not_ours = 0, pass_no_socket = 0, malformed = 0;
   std::uint64_t pass_kernel_flow = 0;
+  std::uint64_t pass_other_owner = 0;  // a rule of another process than the queue's owner matched
 };
 
-// The program's counters, summed over all possible CPUs.
+// The program's counters, summed over all possible CPUs. A counter that an older program (pinned by
+// an older xdptcp) lacks reads 0.
 Result<SteerCounters> read_counters(const SteerMapFds& maps);
 
-// Puts `xsk_fd` (a bound AF_XDP socket) in xdptcp_xsks[queue] and records `pid` and the time
-// in xdptcp_sockets[queue]. Errors: EINVAL when queue >= XDPTCP_MAX_QUEUES.
+// Records `pid` as the owner of `queue` (with the time) in xdptcp_sockets[queue], then puts
+// `xsk_fd` (a bound AF_XDP socket) in xdptcp_xsks[queue]. In that order, so that the socket never
+// receives what the queue's previous owner's rules select; on failure the previous record is put
+// back. Errors: EINVAL when queue >= XDPTCP_MAX_QUEUES.
 Result<void> register_socket(const SteerMapFds& maps, std::uint32_t queue, int xsk_fd, std::uint32_t pid);
 
 // Removes the socket of `queue` (no error if there was none) and clears its record.
 Result<void> unregister_socket(const SteerMapFds& maps, std::uint32_t queue);
+
+// A queue's owner as xdptcp_sockets records it.
+struct QueueOwner {
+  std::uint32_t queue;
+  std::uint32_t pid;
+  std::uint64_t registered_ns;  // CLOCK_BOOTTIME at registration
+};
+
+// The queues that have an owner (a record with owner_pid != 0), in queue order. The owner may have
+// died since (its socket is then gone; remove_rules_of_dead_owners clears the record).
+Result<std::vector<QueueOwner>> list_queue_owners(const SteerMapFds& maps);
 
 }  // namespace xdptcp::kernel

@@ -13,7 +13,8 @@
  *                    union of the port ranges of the used slots.
  *   xdptcp_xsks      XSKMAP[XDPTCP_MAX_QUEUES]: RX queue index -> AF_XDP socket.
  *   xdptcp_sockets   ARRAY[XDPTCP_MAX_QUEUES] of struct xdptcp_socket_info: who registered the
- *                    socket in xdptcp_xsks (an XSKMAP cannot be read from user space).
+ *                    socket in xdptcp_xsks (an XSKMAP cannot be read from user space), i.e. which
+ *                    process owns the RX queue. The program reads it too (see "Owners" below).
  *   xdptcp_counters  PERCPU_ARRAY[XDPTCP_CTR_COUNT] of __u64, indexed by enum xdptcp_counter.
  *   xdptcp_kernel_flows
  *                    LRU_HASH[XDPTCP_MAX_KERNEL_FLOWS]: struct xdptcp_flow_key -> __u8 (unused,
@@ -26,6 +27,17 @@
  *                    is set once the first exception is added, so that the program skips the
  *                    exception lookup while there are none.
  *
+ * Owners (ABI 3). Several processes may share an interface, each owning some RX queues (its pid in
+ * xdptcp_sockets[q].owner_pid) and installing its own rules (its pid in xdptcp_rule.owner_pid; 0 is
+ * a permanent rule of xdptcp-ctl, which serves every process). A rule applies to a segment arriving
+ * on queue q when it matches the segment and (owner_pid == 0 || owner_pid == the owner of q); a
+ * queue without a record (no socket registered, or q >= XDPTCP_MAX_QUEUES) has owner 0, so only
+ * permanent rules apply there. A segment that some rule matches but none applies to goes to the
+ * kernel (PASS_OTHER_OWNER): redirecting it would hand one process's traffic to another's socket.
+ * Hence rules of different owners may select the same traffic (two stacks each steering their
+ * ephemeral range to themselves); user space keeps at most one rule per (match, owner), and no
+ * process rule beside a permanent one of the same match (which covers it).
+ *
  * Addresses are stored in network byte order, as they appear on the wire; ports (rule ranges and
  * bitmap bit numbers) in host byte order.
  *
@@ -37,7 +49,7 @@
 
 #include <linux/types.h>
 
-#define XDPTCP_ABI_VERSION 2
+#define XDPTCP_ABI_VERSION 3
 
 /* A rule table this small is scanned linearly, and only for packets whose port bit is set. */
 #define XDPTCP_MAX_RULES 64
@@ -65,7 +77,7 @@ struct xdptcp_rule {
   __u16 port_lo;   /* host byte order, inclusive */
   __u16 port_hi;   /* host byte order, inclusive */
   __u8 addr[16];   /* network order; IPv4 uses the first 4 bytes, the rest zero */
-  __u32 owner_pid; /* process that installed the rule, 0 for xdptcp-ctl (permanent) */
+  __u32 owner_pid; /* process that installed the rule, 0 for xdptcp-ctl (permanent); see Owners */
   __u32 reserved2;
 };
 
@@ -74,7 +86,7 @@ struct xdptcp_port_bitmap {
 };
 
 struct xdptcp_socket_info {
-  __u32 owner_pid; /* 0: no socket registered on this queue */
+  __u32 owner_pid; /* the queue's owner; 0: no socket registered on this queue */
   __u32 reserved;
   __u64 registered_ns; /* CLOCK_BOOTTIME at registration, for status */
 };
@@ -96,13 +108,15 @@ struct xdptcp_config {
 
 enum xdptcp_counter {
   XDPTCP_CTR_SEEN = 0,         /* every frame the program ran on */
-  XDPTCP_CTR_REDIRECTED,       /* matched a rule and redirected into an AF_XDP socket */
+  XDPTCP_CTR_REDIRECTED,       /* a rule applies (see Owners): redirected into an AF_XDP socket */
   XDPTCP_CTR_PASS_NOT_OURS,    /* well-formed, but no rule matched (incl. ARP, ICMP, UDP) */
-  XDPTCP_CTR_PASS_NO_SOCKET,   /* matched a rule, but no socket on this RX queue */
+  XDPTCP_CTR_PASS_NO_SOCKET,   /* a rule applies, but no socket on this RX queue */
   XDPTCP_CTR_MALFORMED,        /* truncated or invalid header; passed to the kernel */
-  XDPTCP_CTR_PASS_KERNEL_FLOW, /* matched a rule, but the flow is a kernel connection's
+  XDPTCP_CTR_PASS_KERNEL_FLOW, /* a rule applies, but the flow is a kernel connection's
                                   (xdptcp_kernel_flows): passed to the kernel */
-  XDPTCP_CTR_COUNT
+  XDPTCP_CTR_PASS_OTHER_OWNER, /* a rule of another process matches; this queue's socket is not that
+                                  process's (or no process owns the queue): passed to the kernel */
+  XDPTCP_CTR_COUNT             /* new counters go last: an older program's map simply lacks them */
 };
 
 #endif /* XDPTCP_STEER_ABI_H */

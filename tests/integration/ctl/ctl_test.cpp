@@ -1,14 +1,24 @@
 // xdptcp-ctl end to end on veth pairs of its own (ctlit0/ctlit1): attach, status, attach again (exit 4),
-// steer add/list/del, stats --json, detach leaving nothing attached or pinned, stale pins, unknown
-// interfaces (exit 3), missing native XDP (exit 3 / fallback), and another XDP program on the same hook.
-// Needs root; skips otherwise. See docs/xdptcp-ctl.md for the exit codes checked here.
+// steer add/list/del, rules and queues of several owning processes, stats --json, detach leaving nothing
+// attached or pinned, stale pins, unknown interfaces (exit 3), missing native XDP (exit 3 / fallback), and
+// another XDP program on the same hook. Needs root; skips otherwise. See docs/xdptcp-ctl.md for the exit
+// codes checked here.
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdint>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "support/netns/netns_util.h"
+#include "userstack/kernel/steer_rules.h"
+#include "userstack/kernel/xdp_attach.h"
+#include "xdptcp/steer_abi.h"
 
 namespace xdptcp::test {
 namespace {
@@ -143,6 +153,8 @@ TEST_F(CtlTest, Steer_AddListDelAndStats) {
     EXPECT_EQ(r["port_lo"], 80);
     EXPECT_EQ(r["port_hi"], 80);
     EXPECT_EQ(r["owner_pid"], 0);
+    EXPECT_EQ(r["owner_state"], "permanent");
+    EXPECT_EQ(r["owner_comm"], "");
   }
 
   CommandResult dup = ctl("steer add --port 80" + on);
@@ -178,13 +190,121 @@ TEST_F(CtlTest, Steer_AddListDelAndStats) {
   CommandResult stats = ctl("stats --json" + on);
   ASSERT_EQ(stats.exit_code, 0) << stats.output;
   json c = parse_json(stats)["counters"];
-  for (const char* k : {"seen", "redirected", "pass_not_ours", "pass_no_socket", "malformed"}) {
+  for (const char* k : {"seen", "redirected", "pass_not_ours", "pass_no_socket", "malformed",
+                        "pass_kernel_flow", "pass_other_owner"}) {
     EXPECT_TRUE(c.contains(k)) << k;
   }
   EXPECT_GT(c["seen"].get<long>(), 0) << "the peer's ARP request should have been seen";
   EXPECT_EQ(c["redirected"], 0);
   CommandResult stats_text = ctl("stats" + on);
   EXPECT_NE(stats_text.output.find("pass_not_ours"), std::string::npos);
+  EXPECT_NE(stats_text.output.find("pass_other_owner"), std::string::npos) << stats_text.output;
+
+  EXPECT_EQ(ctl(std::string("detach --iface ") + kIf).exit_code, 0);
+}
+
+// This process's command name as /proc shows it (truncated to 15 characters by the kernel).
+std::string own_comm() {
+  std::ifstream in("/proc/self/comm");
+  std::string comm;
+  std::getline(in, comm);
+  return comm;
+}
+
+// A pid that named a process a moment ago and names none now (a reaped child).
+std::uint32_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return static_cast<std::uint32_t>(pid);
+}
+
+// Several processes on one interface: rules and queues of this process (alive) and of a dead one,
+// installed as a stack installs them, and a permanent rule of xdptcp-ctl. status and steer list name
+// each owner (pid and command, "dead", or "permanent"); steer del removes only the permanent rule.
+TEST_F(CtlTest, Owners_StatusAndSteerListNameEachProcess) {
+  ASSERT_EQ(ctl(std::string("attach --iface ") + kIf).exit_code, 0);
+  const std::string on = std::string(" --iface ") + kIf;
+  const auto me = static_cast<std::uint32_t>(::getpid());
+  const std::uint32_t dead = dead_pid();
+  const std::string comm = own_comm();
+  ASSERT_FALSE(comm.empty());
+  {
+    auto maps = kernel::open_pinned(kIf);
+    ASSERT_TRUE(maps.ok()) << maps.error().describe();
+    kernel::SteerRule rule;
+    rule.family = wire::IpFamily::kV4;
+    rule.any_addr = true;
+    rule.addr.family = wire::IpFamily::kV4;
+    rule.port_lo = 9000;
+    rule.port_hi = 9009;
+    for (std::uint32_t pid : {me, dead}) {  // one match, two owners
+      rule.owner_pid = pid;
+      auto r = kernel::add_rule(maps->fds(), rule);
+      ASSERT_TRUE(r.ok()) << r.error().describe();
+    }
+    for (auto [queue, pid] : {std::pair{0u, me}, std::pair{1u, dead}}) {
+      xdptcp_socket_info info{};
+      info.owner_pid = pid;
+      info.registered_ns = 1;
+      ASSERT_EQ(bpf_map_update_elem(maps->fds().sockets, &queue, &info, BPF_ANY), 0);
+    }
+  }
+  const std::string mine = "(pid " + std::to_string(me) + " " + comm + ")";
+  const std::string deads = "(pid " + std::to_string(dead) + " dead)";
+
+  json rules = parse_json(ctl("steer list --json" + on))["rules"];
+  ASSERT_EQ(rules.size(), 2u) << rules.dump();
+  EXPECT_EQ(rules[0]["owner_pid"], me);
+  EXPECT_EQ(rules[0]["owner_state"], "alive");
+  EXPECT_EQ(rules[0]["owner_comm"], comm);
+  EXPECT_EQ(rules[1]["owner_pid"], dead);
+  EXPECT_EQ(rules[1]["owner_state"], "dead");
+  EXPECT_EQ(rules[1]["owner_comm"], "");
+  const CommandResult list = ctl("steer list" + on);
+  EXPECT_NE(list.output.find("ipv4 any port 9000-9009 " + mine), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("ipv4 any port 9000-9009 " + deads), std::string::npos) << list.output;
+
+  json st = parse_json(ctl("status --json" + on));
+  EXPECT_EQ(st["rules"], rules);
+  json sockets = st["sockets"];
+  ASSERT_EQ(sockets.size(), 2u) << sockets.dump();
+  EXPECT_EQ(sockets[0]["queue"], 0);
+  EXPECT_EQ(sockets[0]["owner_pid"], me);
+  EXPECT_EQ(sockets[0]["owner_state"], "alive");
+  EXPECT_EQ(sockets[0]["owner_comm"], comm);
+  EXPECT_EQ(sockets[0]["owner_alive"], true);
+  EXPECT_EQ(sockets[1]["queue"], 1);
+  EXPECT_EQ(sockets[1]["owner_state"], "dead");
+  EXPECT_EQ(sockets[1]["owner_alive"], false);
+  const CommandResult text = ctl("status" + on);
+  EXPECT_NE(text.output.find("queue 0: pid " + std::to_string(me) + " " + comm + "\n"), std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("queue 1: pid " + std::to_string(dead) + " dead"), std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find(mine), std::string::npos) << text.output;
+
+  // steer del removes permanent rules only; with none, it names the processes whose rules match.
+  CommandResult del = ctl("steer del --port 9000-9009 --ip 0.0.0.0" + on);
+  EXPECT_EQ(del.exit_code, 4) << del.output;
+  EXPECT_NE(del.output.find("pid " + std::to_string(me) + " " + comm), std::string::npos) << del.output;
+  EXPECT_EQ(parse_json(ctl("steer list --json" + on))["rules"].size(), 2u);
+
+  // A permanent rule joins the process's (steer add first prunes the dead process's rule), and
+  // steer del then takes the permanent one only.
+  CommandResult add = ctl("steer add --port 9000-9009 --ip 0.0.0.0" + on);
+  ASSERT_EQ(add.exit_code, 0) << add.output;
+  EXPECT_NE(add.output.find("removed 1 rule(s) of processes that no longer exist"), std::string::npos)
+      << add.output;
+  rules = parse_json(ctl("steer list --json" + on))["rules"];
+  ASSERT_EQ(rules.size(), 2u) << rules.dump();
+  EXPECT_EQ(rules[0]["owner_pid"], me);
+  EXPECT_EQ(rules[1]["owner_state"], "permanent");
+  ASSERT_EQ(ctl("steer del --port 9000-9009 --ip 0.0.0.0" + on).exit_code, 0);
+  rules = parse_json(ctl("steer list --json" + on))["rules"];
+  ASSERT_EQ(rules.size(), 1u) << rules.dump();
+  EXPECT_EQ(rules[0]["owner_pid"], me);
 
   EXPECT_EQ(ctl(std::string("detach --iface ") + kIf).exit_code, 0);
 }
