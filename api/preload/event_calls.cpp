@@ -101,6 +101,24 @@ int ctl_listener(int epfd, FdEntry& set, int op, int fd, FdEntry& l, epoll_event
   return 0;
 }
 
+// A listener registered while the stack waits for a queue: the kernel's registration with the
+// application's data, and the binding remembered for join_listener_sets() when the stack starts.
+int ctl_waiting_listener(int epfd, int op, int fd, FdEntry& l, epoll_event* ev) {
+  EpollBinding* b = l.binding(epfd);
+  if (op == EPOLL_CTL_ADD && b == nullptr) {
+    b = l.binding(-1);
+    if (b == nullptr) return set_errno(ENOSPC);  // more epoll sets than FdEntry::kMaxEpolls
+  }
+  const int r = libc().epoll_ctl(epfd, op, fd, ev);
+  if (r < 0 || b == nullptr) return r;
+  if (op == EPOLL_CTL_DEL) {
+    *b = {};
+  } else {
+    *b = {epfd, ev->events, ev->data.u64};
+  }
+  return 0;
+}
+
 // The application's data for an event tagged with a listener's fd; false when gone.
 bool untag(int epfd, std::uint64_t tag, int* fd, std::uint64_t* data) {
   *fd = static_cast<int>(tag & 0xffff'ffffu);
@@ -112,6 +130,72 @@ bool untag(int epfd, std::uint64_t tag, int* fd, std::uint64_t* data) {
   return true;
 }
 
+}  // namespace
+
+void join_listener_sets(int fd, FdEntry& l) {
+  Process& p = Process::get();
+  for (EpollBinding& b : l.epolls) {
+    if (b.epfd < 0) continue;
+    FdEntry* set = p.fds().find(b.epfd);
+    if (set == nullptr || set->kind.load(std::memory_order_relaxed) != Kind::kEpoll ||
+        !prepare_set(b.epfd, *set, true)) {
+      continue;
+    }
+    epoll_event tagged{};
+    tagged.events = b.events;
+    tagged.data.u64 = kFdTagHigh | static_cast<std::uint32_t>(fd);
+    if (libc().epoll_ctl(b.epfd, EPOLL_CTL_MOD, fd, &tagged) < 0) continue;
+    for (const int sid : {l.sid, l.sid4}) {
+      if (sid >= 0) (void)p.ctx().epoll_ctl(set->queue, EPOLL_CTL_ADD, sid, &tagged);
+    }
+    ++set->xdptcp_members;
+  }
+}
+
+int untag_events(int epfd, epoll_event* events, int n) {
+  int kept = 0;
+  for (int i = 0; i < n; ++i) {
+    std::uint64_t data = events[i].data.u64;
+    if (data == kWakeTag || data == kDoorbellTag) continue;
+    int fd = -1;
+    if (is_fd_tag(data) && !untag(epfd, data, &fd, &data)) continue;
+    events[kept] = events[i];
+    events[kept].data.u64 = data;
+    ++kept;
+  }
+  return kept;
+}
+
+namespace {
+
+// The set's wait while every RX queue is another process's (StackState::kWaiting): the kernel's
+// epoll_wait, woken each second to try to start the stack; once it runs, *started is set and the
+// caller takes the stack's path. Returns what the kernel's wait returned otherwise.
+int wait_while_waiting(StackLock& lock, int epfd, epoll_event* events, int max, int timeout,
+                       const sigset_t* sigmask, bool* started) {
+  Process& p = Process::get();
+  const Deadline deadline(timeout);
+  for (;;) {
+    if (p.ensure_started()) {
+      *started = true;
+      return 0;
+    }
+    const int left = deadline.remaining_ms();
+    int t = p.retry_in_ms();
+    if (p.state() != StackState::kWaiting) t = left;
+    if (left >= 0 && (t < 0 || left < t)) t = left;
+    lock.unlock();
+    int r = libc().epoll_pwait(epfd, events, max, t, sigmask);
+    const int err = errno;
+    lock.lock();
+    // Another thread may have started the stack and re-tagged this set's listeners meanwhile.
+    if (r > 0) r = untag_events(epfd, events, r);
+    if (r > 0) return r;
+    if (r < 0) return set_errno(err);
+    if (timeout == 0 || (timeout > 0 && deadline.remaining_ms() == 0)) return 0;
+  }
+}
+
 int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_t* sigmask) {
   if (!intercepting() || Process::get().fds().kind(epfd) != Kind::kEpoll) {
     return libc().epoll_pwait(epfd, events, max, timeout, sigmask);
@@ -119,6 +203,11 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
   if (events == nullptr || max <= 0) return set_errno(EINVAL);
   Process& p = Process::get();
   StackLock lock;
+  if (p.state() == StackState::kWaiting) {
+    bool started = false;
+    const int r = wait_while_waiting(lock, epfd, events, max, timeout, sigmask, &started);
+    if (!started) return r;
+  }
   FdEntry* set = p.fds().find(epfd);
   if (p.state() != StackState::kRunning || set == nullptr || !prepare_set(epfd, *set, false)) {
     lock.unlock();
@@ -131,6 +220,7 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
     std::size_t nl = 0;
     set = p.fds().find(epfd);
     if (set == nullptr || set->kind.load(std::memory_order_relaxed) != Kind::kEpoll) return set_errno(EBADF);
+    p.maintain();
     // One engine turn, then the set's stack-side ready events (none without a queue).
     int n = 0;
     if (set->queue >= 0) {
@@ -355,6 +445,8 @@ XDPTCP_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   // The first use of a stack socket in an epoll set starts the stack in this process (after the
   // application's last fork). A listener whose stack cannot run is the kernel's alone.
   if (!p.ensure_started() || (k == Kind::kListener && e->sid < 0)) {
+    if (p.state() == StackState::kWaiting && k == Kind::kListener)
+      return ctl_waiting_listener(epfd, op, fd, *e, ev);
     lock.unlock();
     return libc().epoll_ctl(epfd, op, fd, ev);
   }

@@ -58,6 +58,13 @@ PreloadConfig read_config() {
     }
     c.bind_mode = m;
   }
+  if (const char* q = std::getenv("XDPTCP_QUEUES"); q != nullptr && *q != '\0') {
+    const std::string_view mode(q);
+    if (mode != "auto" && mode != "all" && mode != "free" && mode != "one") {
+      return bad("XDPTCP_QUEUES", std::string("'") + q + "' is not one of auto, all, free, one");
+    }
+    c.queues = q;
+  }
   if (const char* s = std::getenv("XDPTCP_MAX_SOCKETS"); s != nullptr && *s != '\0') {
     if (!parse_uint(s, 16, 1u << 20, &v)) {
       return bad("XDPTCP_MAX_SOCKETS", std::string("'") + s + "' is not a number from 16 to 1048576");

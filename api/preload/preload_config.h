@@ -15,9 +15,13 @@ struct PreloadConfig {
   unsigned engines = 1;                // XDPTCP_ENGINES (one event-loop thread drives one engine)
   bool busy_poll = false;              // XDPTCP_BUSY_POLL=1: spin instead of sleeping
   std::string bind_mode = "auto";      // XDPTCP_BIND_MODE: auto | zerocopy | copy
-  std::size_t max_sockets = 16384;     // XDPTCP_MAX_SOCKETS
-  int log_level = 1;                   // XDPTCP_LOG: 0 errors only, 1 start-up, 2 every decision
-  std::string error;                   // why enabled is false although XDPTCP_IFACE is set
+  // XDPTCP_QUEUES: which RX queues this process takes (StackOptions::queues). auto: "one" in a
+  // process forked after its listeners were made (a prefork worker: each worker its own queue),
+  // "free" otherwise; either takes queues that stay free later (docs/PRELOAD.md).
+  std::string queues = "auto";
+  std::size_t max_sockets = 16384;  // XDPTCP_MAX_SOCKETS
+  int log_level = 1;                // XDPTCP_LOG: 0 errors only, 1 start-up, 2 every decision
+  std::string error;                // why enabled is false although XDPTCP_IFACE is set
 };
 
 // Reads the variables from `getenv`. A bad value leaves enabled false and names the variable.

@@ -1,18 +1,22 @@
 // The stack's life in an application's process; see process_state.h.
 #include "api/preload/process_state.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "api/preload/libc_calls.h"
 #include "api/src/context_impl.h"
@@ -86,19 +90,114 @@ bool Process::serves(const wire::IpAddr& ip) {
   return false;
 }
 
+namespace {
+
+std::int64_t coarse_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO: no system call
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+constexpr std::int64_t kRetryNs = 1'000'000'000;       // kWaiting: a start attempt per second
+constexpr std::int64_t kFirstClaimNs = 2'000'000'000;  // siblings forked with us start first
+
+bool another_process_waits(const std::string& dir, pid_t self) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (dirent* de = readdir(d)) {
+    int pid = 0;
+    if (std::sscanf(de->d_name, "waiting.%d", &pid) != 1 || pid == self) continue;
+    if (::kill(pid, 0) == 0 || errno == EPERM) {
+      found = true;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+std::string run_dir(const std::string& iface) {
+  return "/run/xdptcp/" + iface;
+}
+
+}  // namespace
+
 bool Process::ensure_started() {
   if (state_ == StackState::kRunning) return true;
-  if (state_ != StackState::kNotStarted) return false;
+  if (state_ == StackState::kWaiting) {
+    if (coarse_now_ns() < next_try_ns_) return false;
+  } else if (state_ != StackState::kNotStarted) {
+    return false;
+  }
   if (!start()) {
+    if (state_ == StackState::kWaiting) {
+      next_try_ns_ = coarse_now_ns() + kRetryNs;
+      return false;
+    }
     state_ = StackState::kFailed;
     return false;
   }
+  const bool late = state_ == StackState::kWaiting;
+  if (late) set_waiting(false);
   state_ = StackState::kRunning;
+  next_try_ns_ = coarse_now_ns() + kFirstClaimNs;
   // Listeners the application created before the stack ran (or before it forked) join it now.
-  fds_.for_each([this](int fd, FdEntry& e) {
-    if (e.kind.load(std::memory_order_relaxed) == Kind::kListener && e.sid < 0) (void)start_listener(fd, e);
+  fds_.for_each([this, late](int fd, FdEntry& e) {
+    if (e.kind.load(std::memory_order_relaxed) != Kind::kListener || e.sid >= 0) return;
+    if (start_listener(fd, e) == 0 && late) join_listener_sets(fd, e);
   });
   return true;
+}
+
+int Process::retry_in_ms() const {
+  if (state_ != StackState::kWaiting) return -1;
+  const std::int64_t left = next_try_ns_ - coarse_now_ns();
+  return left <= 0 ? 0 : static_cast<int>((left + 999'999) / 1'000'000);
+}
+
+std::string Process::queue_mode() {
+  if (cfg_.queues != "auto") return cfg_.queues;
+  // A prefork worker (nginx, Apache prefork): forked after its listeners were made, with siblings
+  // that serve the same listeners. One queue each, so that every worker serves some.
+  bool inherited_listeners = false;
+  fds_.for_each([&](int, FdEntry& e) {
+    if (e.kind.load(std::memory_order_relaxed) == Kind::kListener) inherited_listeners = true;
+  });
+  return forked_ && inherited_listeners ? "one" : "free";
+}
+
+void Process::set_waiting(bool on) {
+  if (on) {
+    const std::string dir = run_dir(cfg_.iface);
+    (void)mkdir("/run/xdptcp", 0755);
+    (void)mkdir(dir.c_str(), 0755);
+    waiting_marker_ = dir + "/waiting." + std::to_string(getpid());
+    const int fd = ::open(waiting_marker_.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) (void)libc().close(fd);
+  } else if (!waiting_marker_.empty()) {
+    (void)unlink(waiting_marker_.c_str());
+    waiting_marker_.clear();
+  }
+}
+
+void Process::maintain() {
+  if (state_ != StackState::kRunning || cfg_.queues == "all") return;
+  const std::int64_t now = coarse_now_ns();
+  if (now < next_try_ns_) return;
+  next_try_ns_ = now + kRetryNs;
+  if (stack_->holds_all_queues()) return;
+  ReentryGuard g;
+  if (another_process_waits(run_dir(cfg_.iface), getpid())) return;
+  const unsigned taken = stack_->claim_free_queues(1);
+  if (taken == 0) return;
+  for (const int fd : ctx_->wait_fds()) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    (void)libc().epoll_ctl(wake_epfd_, EPOLL_CTL_ADD, fd, &ev);  // EEXIST for the ones it has
+  }
+  log(1, "took a queue nobody held: %s", stack_->describe().c_str());
 }
 
 bool Process::start() {
@@ -111,13 +210,25 @@ bool Process::start() {
   o.busy_poll = cfg_.busy_poll;
   o.pin_cores = false;  // the application's thread is the application's to place
   o.max_sockets = cfg_.max_sockets;
+  o.queues = queue_mode();
   // The application's own kernel socket holds each listening port (and serves loopback).
   o.reserve_listening_ports = false;
   std::string err;
   stack_ = Stack::create(o, &err);
   if (!stack_) {
+    if (errno == EBUSY && o.queues != "all") {
+      // Other processes hold every queue (siblings, or the workers a reload replaces): the kernel
+      // serves this process's sockets until one is free.
+      if (state_ != StackState::kWaiting) {
+        log(1, "%s; the kernel serves this process's sockets meanwhile", err.c_str());
+        state_ = StackState::kWaiting;
+        set_waiting(true);
+      }
+      return false;
+    }
     log(0, "cannot start the stack on %s: %s; every socket stays with the kernel", cfg_.iface.c_str(),
         err.c_str());
+    if (state_ == StackState::kWaiting) set_waiting(false);
     return false;
   }
   ctx_ = stack_->drive(&err);
@@ -284,6 +395,11 @@ void Process::after_fork_child() {
   mu_.unlock();
   sleepers_.fill({});  // the parent's other threads do not exist here
   sleeping_ = 0;
+  forked_ = true;
+  if (state_ == StackState::kWaiting) {  // the parent waits; the child decides for itself
+    waiting_marker_.clear();
+    state_ = StackState::kNotStarted;
+  }
   if (state_ != StackState::kRunning) return;  // not started: the child may start its own
   // The stack (its AF_XDP sockets, UMEM, TCP state) is the parent's. The child must never drive
   // it nor tear it down: its connections become orphans (close() only closes the descriptor),
@@ -321,6 +437,7 @@ void Process::after_fork_child() {
 
 void Process::at_exit() {
   std::lock_guard lock(mu_);
+  set_waiting(false);
   if (state_ != StackState::kRunning || getpid() != owner_) return;
   ReentryGuard g;
   // The kernel would still send what the application wrote, and the FIN of every connection it

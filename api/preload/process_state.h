@@ -30,6 +30,7 @@ enum class StackState : std::uint8_t {
   kRunning,     // this process drives the stack
   kFailed,      // could not start (said why once): every socket stays with the kernel
   kInherited,   // a forked child of a process whose stack runs: the stack is the parent's
+  kWaiting,     // every RX queue is another process's: the kernel serves; retried every second
 };
 
 // Tags that replace the application's epoll data for what the library registers itself.
@@ -52,6 +53,16 @@ class Process {
   // (failed, inherited, disabled).
   bool ensure_started();
   StackState state() const { return state_; }
+  // kWaiting: ms until ensure_started() tries again (0: due now).
+  int retry_in_ms() const;
+  // Running and holding every RX queue of the interface: no other process receives this
+  // process's flows, so active opens may go through the stack (else they stay with the kernel:
+  // a reply that reached another process's queue would be lost).
+  bool holds_all_queues() const { return state_ == StackState::kRunning && stack_->holds_all_queues(); }
+  // Under the lock, from event loops (cheap: a coarse clock read): once a second, a running stack
+  // that holds only some queues takes queues that nobody holds (a worker that exited, a single
+  // nginx worker on a two-queue interface), unless another process waits for one.
+  void maintain();
   Context& ctx() { return *ctx_; }
   int wake_epfd() const { return wake_epfd_; }
 
@@ -119,9 +130,24 @@ class Process {
     bool rung = false;
   };
   void ring_slow();
+  std::string queue_mode();
+  void set_waiting(bool on);
+  void join_late_listeners();
+  bool forked_ = false;           // after_fork_child ran in this process
+  std::int64_t next_try_ns_ = 0;  // kWaiting: next start attempt; kRunning: next maintain() claim
+  std::string waiting_marker_;    // kWaiting: /run/xdptcp/<iface>/waiting.<pid>
   std::array<Sleeper, kMaxSleepers> sleepers_{};
   int sleeping_ = 0;
 };
+
+// Registers a listener's epoll bindings (made while the stack was not running: the kernel side
+// alone, with the application's data) with the stack: the kernel side re-tagged, the stack side
+// added to each set's queue. Under the lock, stack running. In event_calls.cpp.
+void join_listener_sets(int fd, FdEntry& l);
+// Under the lock: replaces the library's tags in events that a plain epoll_wait returned (a set
+// re-tagged meanwhile by another thread) with the application's data, dropping the library's
+// own; returns how many remain.
+int untag_events(int epfd, epoll_event* events, int n);
 
 // A doorbell of this thread's own (an eventfd; -1 when none can be made), for waits that are not
 // on an epoll set of the application's (poll(), blocking calls). Read it empty after waking.

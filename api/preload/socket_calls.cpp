@@ -279,7 +279,9 @@ XDPTCP_EXPORT int connect(int fd, const sockaddr* addr, socklen_t len) {
   // be outside the stack's ephemeral range, whose replies alone are steered to the stack.
   const bool ours = !e->bound && !is_loopback(dst.ip) && !dst.ip.is_unspecified() &&
                     route_source(dst, &src) && p.serves(src);
-  if (!ours || !p.ensure_started()) {
+  // A process holding only some RX queues connects through the kernel: the replies would reach
+  // whichever queue the peer's hash picks, possibly another process's.
+  if (!ours || !p.ensure_started() || !p.holds_all_queues()) {
     e->reset();
     lock.unlock();
     return libc().connect(fd, addr, len);

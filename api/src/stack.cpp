@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <algorithm>
 #include <cstdio>
@@ -117,6 +118,13 @@ class StackPortClaims final : public PortClaims {
     return 0;
   }
 
+  // Steering exceptions for the kernel connections each claimed port has now: they were accepted
+  // by the kernel from queues that are ours since (Stack::claim_free_queues).
+  void refresh_exceptions() {
+    std::lock_guard lock(mu_);
+    for (auto& [key, c] : claims_) except_kernel_connections(c.rule, c, false);
+  }
+
   void release(const wire::SockAddr& local) override {
     std::lock_guard lock(mu_);
     auto it = claims_.find(key_of(local));
@@ -197,7 +205,8 @@ struct StackImpl {
   kernel::InterfaceInfo info;
   std::optional<kernel::Attachment> attachment;  // when the stack attached the program itself
   kernel::PinnedSteerMaps maps;
-  std::vector<std::unique_ptr<io::AfXdpPort>> ports;     // one per RX queue
+  std::vector<std::unique_ptr<io::AfXdpPort>> ports;     // one per RX queue held
+  std::vector<unsigned> queue_ids;                       // ports[i] is on RX queue queue_ids[i]
   std::vector<std::unique_ptr<io::MultiQueueIo>> multi;  // per engine serving several queues
   std::vector<io::PacketIo*> engine_io;                  // per engine: its port, or its multi
   std::unique_ptr<DrivenEngine> driven;                  // Stack::drive()
@@ -206,6 +215,7 @@ struct StackImpl {
   std::unique_ptr<StackPortClaims> claims;
   std::atomic<bool> stop{false};
   std::vector<kernel::SteerRule> ephemeral_rules;  // steering the replies to our active opens
+  io::BindMode bind = io::BindMode::kAuto;
   // One secret for every engine (ISNs, SYN cookies, timestamp offsets): a flow's segments can reach
   // any engine (hand-off), so a cookie issued by one is checked by another.
   std::uint64_t secret = draw_secret();
@@ -213,10 +223,28 @@ struct StackImpl {
   ~StackImpl() {
     driven.reset();  // its listeners give their ports back while the maps are still open
     for (const auto& r : ephemeral_rules) (void)kernel::del_rule(maps.fds(), r);
-    for (std::uint32_t q = 0; q < ports.size(); ++q) (void)kernel::unregister_socket(maps.fds(), q);
+    for (const unsigned q : queue_ids) (void)kernel::unregister_socket(maps.fds(), q);
     ports.clear();
   }
 };
+
+// Opens an AF_XDP socket on RX queue q and registers it as ours with the steering program.
+Result<io::AfXdpPort*> open_queue(StackImpl& impl, unsigned q, bool retry_busy) {
+  io::AfXdpConfig pc;
+  pc.retry_busy = retry_busy;
+  pc.ifname = impl.opts.iface;
+  pc.queue = q;
+  pc.bind = impl.bind;
+  pc.busy_poll = impl.opts.busy_poll;
+  auto port = io::AfXdpPort::open(pc);
+  if (!port) return port.error();
+  auto reg =
+      kernel::register_socket(impl.maps.fds(), q, port.value()->fd(), static_cast<std::uint32_t>(getpid()));
+  if (!reg) return reg.error();
+  impl.ports.push_back(std::move(port.value()));
+  impl.queue_ids.push_back(q);
+  return impl.ports.back().get();
+}
 
 }  // namespace detail
 
@@ -226,6 +254,27 @@ template <typename T>
 bool fail_with(std::string* error, const Result<T>& r) {
   if (error != nullptr) *error = r.error().describe();
   return false;
+}
+
+// The RX queues below `count` that no other live process holds (xdptcp_sockets records each
+// queue's owner; a dead owner's socket is gone with it). *held names the others' owners.
+std::vector<unsigned> free_queues(const kernel::SteerMapFds& maps, unsigned count, std::string* held) {
+  std::vector<bool> taken(count, false);
+  if (auto owners = kernel::list_queue_owners(maps)) {
+    const auto self = static_cast<std::uint32_t>(getpid());
+    for (const auto& o : owners.value()) {
+      if (o.queue >= count || o.pid == self) continue;
+      if (::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH) continue;  // died
+      taken[o.queue] = true;
+      if (!held->empty()) *held += ", ";
+      *held += "queue " + std::to_string(o.queue) + ": pid " + std::to_string(o.pid);
+    }
+  }
+  std::vector<unsigned> out;
+  for (unsigned q = 0; q < count; ++q) {
+    if (!taken[q]) out.push_back(q);
+  }
+  return out;
 }
 
 }  // namespace
@@ -256,6 +305,9 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   }
   if (tcp::StackConfig probe; !tcp::apply_stack_profile(probe, options.profile)) {
     return set("profile: '" + options.profile + "' is not one of default, linux");
+  }
+  if (options.queues != "all" && options.queues != "free" && options.queues != "one") {
+    return set("queues: '" + options.queues + "' is not one of all, free, one");
   }
   kernel::XdpMode xdp = kernel::XdpMode::kAuto;
   if (options.xdp_mode == "native") {
@@ -291,8 +343,30 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   if (impl->addrs.empty())
     return set("interface " + options.iface + " has no address; add one or pass addresses");
 
-  const unsigned queues = impl->info.rx_queues;
-  const unsigned engines = options.engines == 0 ? queues : options.engines;
+  // The queues to take (StackOptions::queues): with "free" and "one", those no other live process
+  // holds (its AF_XDP socket would refuse our bind with EBUSY after a 2 s retry).
+  std::vector<unsigned> candidates;
+  if (options.queues == "all") {
+    for (unsigned q = 0; q < impl->info.rx_queues; ++q) candidates.push_back(q);
+  } else {
+    std::string held;
+    candidates = free_queues(impl->maps.fds(), impl->info.rx_queues, &held);
+    if (candidates.empty()) {
+      if (error != nullptr) {
+        *error = "no free RX queue on " + options.iface + ": every queue is held by another process (" +
+                 held + "); it can be taken when one of them exits";
+      }
+      errno = EBUSY;
+      return nullptr;
+    }
+  }
+  const auto queues = static_cast<unsigned>(candidates.size());
+  // "free" and "one" serve what they get with one engine (the preload library's Stack::drive).
+  const unsigned engines = options.queues != "all" ? 1 : options.engines == 0 ? queues : options.engines;
+  if (options.queues != "all" && options.engines > 1) {
+    return set("engines: queues '" + options.queues + "' runs one engine over the queues it gets (" +
+               std::to_string(options.engines) + " requested)");
+  }
   if (engines > queues) {
     // An engine without a queue would receive nothing: its connections' replies would all be
     // handed over from the others. Refuse rather than run a useless engine.
@@ -340,23 +414,51 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
     }
   }
 
-  for (unsigned q = 0; q < queues; ++q) {
-    io::AfXdpConfig pc;
-    pc.ifname = options.iface;
-    pc.queue = q;
-    pc.bind = bind;
-    pc.busy_poll = options.busy_poll;
-    auto port = io::AfXdpPort::open(pc);
-    if (!port) return fail_with(error, port), nullptr;
-    auto reg = kernel::register_socket(impl->maps.fds(), q, port.value()->fd(),
-                                       static_cast<std::uint32_t>(getpid()));
-    if (!reg) return fail_with(error, reg), nullptr;
-    impl->ports.push_back(std::move(port.value()));
+  impl->bind = bind;
+  if (options.queues == "all") {
+    for (const unsigned q : candidates) {
+      auto port = detail::open_queue(*impl, q, true);
+      if (!port) return fail_with(error, port), nullptr;
+    }
+  } else {
+    // Processes forked together (prefork workers) race for the same free queue: the loser's bind
+    // fails with EBUSY at once and it tries the next. A queue whose owner has just exited refuses
+    // binds for a moment too: those are tried again with the retry when nothing else was free.
+    const std::size_t want = options.queues == "one" ? 1 : candidates.size();
+    std::optional<Error> last;
+    for (const bool retry : {false, true}) {
+      for (const unsigned q : candidates) {
+        if (impl->queue_ids.size() >= want) break;
+        if (std::find(impl->queue_ids.begin(), impl->queue_ids.end(), q) != impl->queue_ids.end()) continue;
+        auto port = detail::open_queue(*impl, q, retry);
+        if (!port) last = port.error();
+      }
+      if (!impl->queue_ids.empty()) break;
+      std::string held;
+      candidates = free_queues(impl->maps.fds(), impl->info.rx_queues, &held);  // who won meanwhile
+      if (candidates.empty()) {
+        if (error != nullptr) *error = "no free RX queue on " + options.iface + " (" + held + ")";
+        errno = EBUSY;
+        return nullptr;
+      }
+    }
+    if (impl->queue_ids.empty()) {
+      if (error != nullptr) *error = last ? last->describe() : "no RX queue could be opened";
+      errno = last ? last->code : EBUSY;
+      return nullptr;
+    }
+  }
+  const auto held_queues = static_cast<unsigned>(impl->queue_ids.size());
+  if (engines > held_queues) {
+    return set("engines: " + std::to_string(engines) + " requested but this process holds " +
+               std::to_string(held_queues) + " RX queue(s) of " + options.iface);
   }
   for (unsigned e = 0; e < engines; ++e) {
     std::vector<io::PacketIo*> parts;
-    for (unsigned q = e; q < queues; q += engines) parts.push_back(impl->ports[q].get());
-    if (parts.size() == 1) {
+    for (unsigned q = e; q < held_queues; q += engines) parts.push_back(impl->ports[q].get());
+    // A stack on some queues only may take more later (claim_free_queues): its one engine needs a
+    // MultiQueueIo to add them to.
+    if (parts.size() == 1 && (options.queues == "all" || engines > 1)) {
       impl->engine_io.push_back(parts[0]);
     } else {
       impl->multi.push_back(std::make_unique<io::MultiQueueIo>(std::move(parts), options.busy_poll));
@@ -366,6 +468,36 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   impl->claims = std::make_unique<detail::StackPortClaims>(impl->maps.fds(), impl->addrs,
                                                            options.reserve_listening_ports);
   return std::unique_ptr<Stack>(new Stack(std::move(impl)));
+}
+
+std::vector<unsigned> Stack::queues() const {
+  std::vector<unsigned> q = impl_->queue_ids;
+  std::sort(q.begin(), q.end());
+  return q;
+}
+
+bool Stack::holds_all_queues() const {
+  return impl_->queue_ids.size() >= impl_->info.rx_queues;
+}
+
+unsigned Stack::claim_free_queues(unsigned max) {
+  detail::StackImpl& im = *impl_;
+  if (!im.driven || im.multi.size() != 1 || im.engine_io.size() != 1) return 0;
+  std::string held;
+  unsigned taken = 0;
+  for (const unsigned q : free_queues(im.maps.fds(), im.info.rx_queues, &held)) {
+    if (taken >= max) break;
+    if (std::find(im.queue_ids.begin(), im.queue_ids.end(), q) != im.queue_ids.end()) continue;
+    auto port = detail::open_queue(im, q, false);  // EBUSY: its owner just left; next time
+    if (!port || !im.multi[0]->add_part(port.value())) continue;
+    ++taken;
+  }
+  if (taken > 0) {
+    im.driven->eng.tcp().set_siblings(!holds_all_queues());
+    // The kernel's listener served these queues until now: its connections stay with it.
+    im.claims->refresh_exceptions();
+  }
+  return taken;
 }
 
 unsigned Stack::engines() const {
@@ -378,8 +510,15 @@ void Stack::stop() {
 
 std::string Stack::describe() const {
   std::ostringstream o;
-  o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), " << impl_->ports.size()
-    << " queue(s), " << engines() << " engine(s), AF_XDP "
+  o << "interface " << impl_->info.name << " (" << impl_->info.driver << "), ";
+  if (holds_all_queues()) {
+    o << impl_->ports.size() << " queue(s)";
+  } else {
+    o << "RX queue(s)";
+    for (const unsigned q : queues()) o << ' ' << q;
+    o << " of " << impl_->info.rx_queues << " (the others are other processes' or the kernel's)";
+  }
+  o << ", " << engines() << " engine(s), AF_XDP "
     << (impl_->ports.empty() || !impl_->ports[0]->zero_copy() ? "copy" : "zero-copy") << " mode";
   if (impl_->attachment) {
     o << ", steering program attached by this process (" << kernel::to_string(impl_->attachment->info().mode)
@@ -414,6 +553,7 @@ engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n
   ec.tcp.sndbuf = impl.opts.sndbuf;
   ec.tcp.rcvbuf = impl.opts.rcvbuf;
   ec.tcp.secret = impl.secret;
+  ec.tcp.siblings = impl.queue_ids.size() < impl.info.rx_queues;
   if (impl.opts.time_wait_ms != 0) ec.tcp.time_wait = Duration::millis(impl.opts.time_wait_ms);
   ec.spin = Duration::micros(impl.opts.spin_us);
   ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl.ephemeral.lo + i * span);
@@ -422,7 +562,8 @@ engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n
   // Design brief §5: with the NIC's RSS key and table each engine picks, within its slice,
   // source ports whose replies come back to its queue; without them (veth) the hand-off does.
   // An engine serving several queues cannot name one, so it takes any port.
-  if (impl.info.rss_toeplitz && impl.ports.size() == n) ec.rss = {impl.info.rss_key, impl.info.rss_indir};
+  if (impl.info.rss_toeplitz && impl.ports.size() == n && impl.queue_ids.size() == impl.info.rx_queues)
+    ec.rss = {impl.info.rss_key, impl.info.rss_indir};
   return ec;
 }
 

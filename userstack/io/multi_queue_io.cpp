@@ -14,6 +14,12 @@ MultiQueueIo::MultiQueueIo(std::vector<PacketIo*> parts, bool busy_poll)
   if (parts_.size() > kMaxParts) parts_.resize(kMaxParts);
 }
 
+bool MultiQueueIo::add_part(PacketIo* part) {
+  if (parts_.size() >= kMaxParts) return false;
+  parts_.push_back(part);  // at most kMaxParts: a few growths over the process's life
+  return true;
+}
+
 std::size_t MultiQueueIo::rx_burst(std::span<RxFrame> out) {
   const std::size_t n = parts_.size();
   first_ = next_;

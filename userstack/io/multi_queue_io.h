@@ -25,6 +25,10 @@ class MultiQueueIo final : public PacketIo {
   // returns at once (the parts' own busy-poll setting, repeated here for the combined wait).
   MultiQueueIo(std::vector<PacketIo*> parts, bool busy_poll);
 
+  // One more part (not owned), at most kMaxParts in all; false at the bound. Between bursts, on
+  // the thread that drives this (a queue the process took later, Stack::claim_free_queues).
+  bool add_part(PacketIo* part);
+
   std::size_t rx_burst(std::span<RxFrame> out) override;
   void rx_release(std::span<const RxFrame> frames) override;
   std::span<std::uint8_t> tx_acquire() override { return parts_[0]->tx_acquire(); }

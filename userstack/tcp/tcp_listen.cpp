@@ -50,6 +50,10 @@ void StackCore::send_rst_reply(const Segment& seg) {
     ++stats.drops[static_cast<std::size_t>(DropReason::kRstNoSocket)];
     return;
   }
+  if (cfg.siblings) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kSiblingFlow)];
+    return;
+  }
   ++stats.drops[static_cast<std::size_t>(DropReason::kNoSocket)];
   wire::TcpRepr h;
   h.src_port = seg.tuple.local.port;

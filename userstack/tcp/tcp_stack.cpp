@@ -65,6 +65,10 @@ void TcpStack::set_flow_miss_handler(FlowMissHandler* h) {
   impl_->core.miss_handler = h;
 }
 
+void TcpStack::set_siblings(bool on) {
+  impl_->core.cfg.siblings = on;
+}
+
 void TcpStack::set_port_filter(PortFilter* f) {
   impl_->core.port_filter = f;
 }

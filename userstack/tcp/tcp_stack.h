@@ -132,6 +132,11 @@ struct StackConfig {
   // Initial window: 0 is RFC 6928's min(10*MSS, max(2*MSS, 14600)) bytes; n > 0 is n segments,
   // as Linux's tcp_init_cwnd() (TCP_INIT_CWND 10), which differs only for an MSS above 1460.
   std::uint32_t initial_window_segments = 0;
+  // Other processes serve the same ports on the interface's other RX queues (the preload library
+  // when a process holds only some queues, docs/ARCHITECTURE.md "Several processes"): a segment of
+  // no connection here is dropped (kSiblingFlow) instead of answered with RST (§3.10.7.1), since
+  // it may be a sibling's. Changeable at run time (TcpStack::set_siblings).
+  bool siblings = false;
 };
 
 // Named sets of StackConfig values (xdptcp::StackOptions::profile). "default": StackConfig's own
@@ -230,6 +235,7 @@ class TcpStack {
   void set_event_listener(SocketEventListener* l) { listener_ = l; }
   void set_flow_miss_handler(FlowMissHandler* h);
   void set_port_filter(PortFilter* f);  // null: every free port is acceptable
+  void set_siblings(bool on);           // StackConfig::siblings
 
   // --- BSD-like sockets; negative errno on failure ---
   SocketId socket(wire::IpFamily family);

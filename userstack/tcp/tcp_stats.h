@@ -33,6 +33,10 @@ enum class DropReason : std::uint8_t {
   // Flags no valid segment has in its state (Linux SKB_DROP_REASON_TCP_FLAGS): at a listener a
   // SYN with FIN, or a segment with none of SYN, ACK and RST (Linux tcp_rcv_state_process()).
   kBadFlags,
+  // No connection here, on a port that other processes also serve from other RX queues
+  // (StackConfig::siblings): the segment may be one of theirs that the NIC moved to our queue (RSS
+  // rehash after the peer's RTO), so it is dropped and counted, never answered with RST.
+  kSiblingFlow,
   kCount
 };
 
@@ -42,7 +46,8 @@ constexpr std::string_view to_string(DropReason r) {
       "out_of_window",     "paws_reject",    "backlog_full",   "syn_backlog_full",
       "reassembly_full",   "no_socket",      "rst_no_socket",  "bad_ack",
       "rst_out_of_window", "rst_challenged", "syn_challenged", "no_ack",
-      "bad_cookie",        "no_tcb",         "state_drop",     "bad_flags"};
+      "bad_cookie",        "no_tcb",         "state_drop",     "bad_flags",
+      "sibling_flow"};
   return kNames[static_cast<std::size_t>(r)];
 }
 

@@ -72,6 +72,17 @@ struct StackOptions {
   // TIME-WAIT 60 s, CUBIC, SO_RCVBUF/SO_SNDBUF bound 212992 (docs/API.md). The explicit options
   // above (sndbuf, rcvbuf, time_wait_ms) still apply on top. Stack::create refuses another name.
   std::string profile = "default";
+  // Which of the interface's RX queues this stack takes; several processes can share an interface,
+  // each on its own queues (docs/ARCHITECTURE.md, "Several processes on one interface"):
+  //   "all"   every queue; fails when another live process holds one (the default);
+  //   "free"  every queue no other live process holds; at least one (else EBUSY);
+  //   "one"   the lowest-numbered such queue.
+  // "free" and "one" run one engine (engines 0 or 1) over what they get, which is what
+  // Stack::drive needs; claim_free_queues adds to it later.
+  // With fewer than all, segments of this stack's flows may arrive on another process's queue and
+  // theirs on ours: such a segment is dropped here, never reset (tcp sibling_flow), and the
+  // preload library makes active opens through the kernel. Stack::create refuses another name.
+  std::string queues = "all";
 };
 
 class Context;
@@ -113,6 +124,15 @@ class Stack {
   Stack& operator=(const Stack&) = delete;
 
   unsigned engines() const;
+  // The RX queues this stack holds, ascending (StackOptions::queues).
+  std::vector<unsigned> queues() const;
+  // Whether it holds every RX queue of the interface.
+  bool holds_all_queues() const;
+  // A stack driven by the caller's thread (Stack::drive) takes up to `max` more RX queues that no
+  // live process holds now, on that thread, and returns how many it took (0 when none is free).
+  // The new queues' descriptors join Context::wait_fds(). When it then holds every queue, its
+  // engine answers segments of no connection with RST again (StackOptions::queues).
+  unsigned claim_free_queues(unsigned max);
   // Runs fn on every engine's thread with that engine's Context; returns when all have returned.
   void run(const std::function<void(Context&)>& fn);
   // For an application that runs its own event loop (the preload library): builds the stack's one

@@ -55,6 +55,27 @@ TEST(TcpHostile, Listen_SynFinAck_Reset) {  // RFC 9293 §3.10.7.2 second: an AC
   EXPECT_EQ(d.stack.connection_count(), 0u);
 }
 
+// Several processes serve one port from different RX queues (StackConfig::siblings): a segment of
+// no connection here may be a sibling's moved by an RSS rehash; answering it with RST would reset
+// the sibling's connection. Dropped and counted instead; SYNs are still served.
+TEST(TcpHostile, Siblings_SegmentOfNoConnection_DroppedNotReset) {
+  StackConfig cfg = Dialogue::default_config();
+  cfg.siblings = true;
+  Dialogue d(cfg);
+  d.listen_on();
+  d.inject(kAck, bytes(10), d.peer_seq, 777);  // mid-flow data of a connection we never had
+  d.inject(kFin | kAck, {}, d.peer_seq, 777);
+  d.expect_none();
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kSiblingFlow), 2u);
+  EXPECT_EQ(d.stack.stats().drop(DropReason::kNoSocket), 0u);
+  d.stack.set_siblings(false);  // the process now holds every queue: RFC 9293 §3.10.7.1 again
+  d.inject(kAck, bytes(10), d.peer_seq, 777);
+  EXPECT_TRUE(d.take_one().has(kRst));
+  d.stack.set_siblings(true);
+  d.inject(kSyn, {}, d.peer_seq, {}, d.syn_options({}));
+  EXPECT_TRUE(d.take_one().has(kSyn | kAck));
+}
+
 TEST(TcpHostile, Listen_SynUrg_AnsweredAsLinuxDoes) {  // Linux conn_request() ignores URG/PSH
   Dialogue d;
   d.listen_on();

@@ -68,7 +68,7 @@ Result<std::unique_ptr<AfXdpPort>> AfXdpPort::open(const AfXdpConfig& cfg) {
   // The kernel frees a closed socket's queue only in deferred work that takes the RTNL lock, so a
   // queue closed a moment ago refuses a new bind with EBUSY for some tens of milliseconds (seen:
   // ~40 ms on veth). Retry for a bounded time, so that a restarted engine can take its queue back.
-  constexpr int kBusyRetries = 200;  // x 10 ms
+  const int kBusyRetries = cfg.retry_busy ? 200 : 0;  // x 10 ms
   Result<void> r = bind_once();
   for (int i = 0; !r && r.error().code == EBUSY && i < kBusyRetries; ++i) {
     port->teardown();

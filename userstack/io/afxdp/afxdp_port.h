@@ -33,6 +33,10 @@ struct AfXdpConfig {
   BindMode bind = BindMode::kAuto;
   bool busy_poll = false;  // SO_PREFER_BUSY_POLL + SO_BUSY_POLL; wait() then never sleeps
   int xskmap_fd = -1;      // register the socket there at open (pinned xdptcp_xsks), or -1
+  // A queue closed a moment ago refuses a bind with EBUSY for tens of ms: retry up to 2 s (a
+  // restarted process taking its queue back). False: fail at once (a running engine taking a queue
+  // that it will try again later must not stall its connections).
+  bool retry_busy = true;
 };
 
 class AfXdpPort final : public PacketIo {
