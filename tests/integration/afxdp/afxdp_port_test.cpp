@@ -138,6 +138,11 @@ class AfXdpPortTest : public ::testing::Test {
       c.xskmap_fd = maps_->fds().xsks;
       auto p = AfXdpPort::open(c);
       ASSERT_TRUE(p.ok()) << p.error().describe();
+      // The queue's owner record: the program applies this process's rules (steer()) only on the
+      // queues it owns (steer_abi.h, "Owners"); xskmap_fd puts the socket in the XSKMAP alone.
+      auto reg =
+          kernel::register_socket(maps_->fds(), q, p.value()->fd(), static_cast<std::uint32_t>(getpid()));
+      ASSERT_TRUE(reg.ok()) << reg.error().describe();
       EXPECT_FALSE(p.value()->zero_copy());
       EXPECT_TRUE(p.value()->frames_accounted());
       ports_.push_back(std::move(p).value());
