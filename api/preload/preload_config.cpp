@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "userstack/base/queue_list.h"
+
 namespace xdptcp::preload {
 
 namespace {
@@ -60,8 +62,10 @@ PreloadConfig read_config() {
   }
   if (const char* q = std::getenv("XDPTCP_QUEUES"); q != nullptr && *q != '\0') {
     const std::string_view mode(q);
-    if (mode != "auto" && mode != "all" && mode != "free" && mode != "one") {
-      return bad("XDPTCP_QUEUES", std::string("'") + q + "' is not one of auto, all, free, one");
+    if (mode != "auto" && mode != "all" && mode != "free" && mode != "one" && !base::parse_queue_list(mode)) {
+      return bad(
+          "XDPTCP_QUEUES",
+          std::string("'") + q + "' is not one of auto, all, free, one, or a list of queue numbers (0,2)");
     }
     c.queues = q;
   }

@@ -17,7 +17,8 @@ struct PreloadConfig {
   std::string bind_mode = "auto";      // XDPTCP_BIND_MODE: auto | zerocopy | copy
   // XDPTCP_QUEUES: which RX queues this process takes (StackOptions::queues). auto: "one" in a
   // process forked after its listeners were made (a prefork worker: each worker its own queue),
-  // "free" otherwise; either takes queues that stay free later (docs/PRELOAD.md).
+  // "free" otherwise; auto alone takes queues that stay free later (docs/PRELOAD.md). Or a list:
+  // "0,2".
   std::string queues = "auto";
   std::size_t max_sockets = 16384;  // XDPTCP_MAX_SOCKETS
   int log_level = 1;                // XDPTCP_LOG: 0 errors only, 1 start-up, 2 every decision

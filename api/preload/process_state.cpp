@@ -182,7 +182,9 @@ void Process::set_waiting(bool on) {
 }
 
 void Process::maintain() {
-  if (state_ != StackState::kRunning || cfg_.queues == "all") return;
+  // Only "auto" grows: an explicit choice (one, free, a list) is the operator's split between
+  // applications (docs/PRELOAD.md).
+  if (state_ != StackState::kRunning || cfg_.queues != "auto") return;
   const std::int64_t now = coarse_now_ns();
   if (now < next_try_ns_) return;
   next_try_ns_ = now + kRetryNs;

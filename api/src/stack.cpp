@@ -22,6 +22,7 @@
 
 #include "api/src/context_impl.h"
 #include "api/src/kernel_resolver.h"
+#include "userstack/base/queue_list.h"
 #include "userstack/io/afxdp/afxdp_port.h"
 #include "userstack/io/multi_queue_io.h"
 #include "userstack/kernel/iface_info.h"
@@ -306,8 +307,10 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   if (tcp::StackConfig probe; !tcp::apply_stack_profile(probe, options.profile)) {
     return set("profile: '" + options.profile + "' is not one of default, linux");
   }
-  if (options.queues != "all" && options.queues != "free" && options.queues != "one") {
-    return set("queues: '" + options.queues + "' is not one of all, free, one");
+  const auto queue_list = base::parse_queue_list(options.queues);
+  if (options.queues != "all" && options.queues != "free" && options.queues != "one" && !queue_list) {
+    return set("queues: '" + options.queues +
+               "' is not one of all, free, one, or a list of queue numbers (0,2)");
   }
   kernel::XdpMode xdp = kernel::XdpMode::kAuto;
   if (options.xdp_mode == "native") {
@@ -346,7 +349,15 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   // The queues to take (StackOptions::queues): with "free" and "one", those no other live process
   // holds (its AF_XDP socket would refuse our bind with EBUSY after a 2 s retry).
   std::vector<unsigned> candidates;
-  if (options.queues == "all") {
+  if (queue_list) {
+    for (const unsigned q : *queue_list) {
+      if (q >= impl->info.rx_queues) {
+        return set("queues: " + options.iface + " has no RX queue " + std::to_string(q) + " (it has " +
+                   std::to_string(impl->info.rx_queues) + ")");
+      }
+    }
+    candidates = *queue_list;
+  } else if (options.queues == "all") {
     for (unsigned q = 0; q < impl->info.rx_queues; ++q) candidates.push_back(q);
   } else {
     std::string held;
@@ -362,8 +373,9 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   }
   const auto queues = static_cast<unsigned>(candidates.size());
   // "free" and "one" serve what they get with one engine (the preload library's Stack::drive).
-  const unsigned engines = options.queues != "all" ? 1 : options.engines == 0 ? queues : options.engines;
-  if (options.queues != "all" && options.engines > 1) {
+  const bool exact = options.queues == "all" || queue_list;  // every candidate, or fail
+  const unsigned engines = !exact ? 1 : options.engines == 0 ? queues : options.engines;
+  if (!exact && options.engines > 1) {
     return set("engines: queues '" + options.queues + "' runs one engine over the queues it gets (" +
                std::to_string(options.engines) + " requested)");
   }
@@ -415,7 +427,7 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   }
 
   impl->bind = bind;
-  if (options.queues == "all") {
+  if (exact) {
     for (const unsigned q : candidates) {
       auto port = detail::open_queue(*impl, q, true);
       if (!port) return fail_with(error, port), nullptr;
@@ -458,7 +470,7 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
     for (unsigned q = e; q < held_queues; q += engines) parts.push_back(impl->ports[q].get());
     // A stack on some queues only may take more later (claim_free_queues): its one engine needs a
     // MultiQueueIo to add them to.
-    if (parts.size() == 1 && (options.queues == "all" || engines > 1)) {
+    if (parts.size() == 1 && (exact || engines > 1)) {
       impl->engine_io.push_back(parts[0]);
     } else {
       impl->multi.push_back(std::make_unique<io::MultiQueueIo>(std::move(parts), options.busy_poll));

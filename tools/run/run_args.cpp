@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <sstream>
 
+#include "userstack/base/queue_list.h"
 #include "userstack/wire/ip_addr.h"
 
 namespace xdptcp::run {
@@ -33,6 +34,17 @@ RunParse parse_run_args(int argc, const char* const* argv, const char* (*env)(co
   app.add_option("--bind-mode", o.bind_mode, "AF_XDP binding: auto, zerocopy or copy")
       ->envname("XDPTCP_BIND_MODE")
       ->check(CLI::IsMember({"auto", "zerocopy", "copy"}));
+  app.add_option("--queues", o.queues,
+                 "RX queues this application takes: auto (one per prefork worker, all free ones otherwise), "
+                 "all, free, one, or a list (0,2); several applications on one interface each take their own")
+      ->envname("XDPTCP_QUEUES")
+      ->check(
+          [](const std::string& v) -> std::string {
+            if (v == "auto" || v == "all" || v == "free" || v == "one" || base::parse_queue_list(v))
+              return "";
+            return "'" + v + "' is not one of auto, all, free, one, or a list of queue numbers (0,2)";
+          },
+          "QUEUES");
   app.add_option("--max-sockets", o.max_sockets, "stack sockets at most (then EMFILE)")
       ->envname("XDPTCP_MAX_SOCKETS")
       ->check(CLI::Range(16u, 1u << 20));
@@ -94,6 +106,7 @@ std::vector<std::pair<std::string, std::string>> preload_environment(const RunOp
       {"XDPTCP_ENGINES", std::to_string(o.engines)},
       {"XDPTCP_BUSY_POLL", o.busy_poll ? "1" : "0"},
       {"XDPTCP_BIND_MODE", o.bind_mode},
+      {"XDPTCP_QUEUES", o.queues},
       {"XDPTCP_MAX_SOCKETS", std::to_string(o.max_sockets)},
       {"XDPTCP_LOG", std::to_string(o.log_level)},
       {"LD_PRELOAD", preload},

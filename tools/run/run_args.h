@@ -14,6 +14,7 @@ struct RunOptions {
   unsigned engines = 1;
   bool busy_poll = false;
   std::string bind_mode = "auto";
+  std::string queues = "auto";  // XDPTCP_QUEUES (StackOptions::queues; auto is the library's)
   unsigned max_sockets = 16384;
   int log_level = 1;
   std::vector<std::string> command;  // CMD ARGS...

@@ -76,7 +76,8 @@ struct StackOptions {
   // each on its own queues (docs/ARCHITECTURE.md, "Several processes on one interface"):
   //   "all"   every queue; fails when another live process holds one (the default);
   //   "free"  every queue no other live process holds; at least one (else EBUSY);
-  //   "one"   the lowest-numbered such queue.
+  //   "one"   the lowest-numbered such queue;
+  //   "0,2"   exactly these queues, taken as "all" takes them.
   // "free" and "one" run one engine (engines 0 or 1) over what they get, which is what
   // Stack::drive needs; claim_free_queues adds to it later.
   // With fewer than all, segments of this stack's flows may arrive on another process's queue and

@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kVars[] = {"XDPTCP_IFACE",     "XDPTCP_ADDRESSES", "XDPTCP_ENGINES",
                                  "XDPTCP_BUSY_POLL", "XDPTCP_BIND_MODE", "XDPTCP_MAX_SOCKETS",
-                                 "XDPTCP_LOG"};
+                                 "XDPTCP_LOG",       "XDPTCP_QUEUES"};
 
 class RunArgs : public ::testing::Test {
  protected:
@@ -151,6 +151,25 @@ TEST_F(RunArgs, EnginesFromEnvironment_Checked) {
 TEST_F(RunArgs, BindMode_EachValueAccepted) {
   for (const char* mode : {"auto", "zerocopy", "copy"}) {
     EXPECT_EQ(ok({"--iface", "eth1", "--bind-mode", mode, "--", "true"}).bind_mode, mode);
+  }
+}
+
+TEST_F(RunArgs, Queues_ModesAndListsAccepted_PassedOn) {
+  EXPECT_EQ(ok({"--iface", "eth1", "--", "true"}).queues, "auto");
+  for (const char* q : {"auto", "all", "free", "one", "0", "1,3", "63"}) {
+    const RunOptions o = ok({"--iface", "eth1", "--queues", q, "--", "true"});
+    EXPECT_EQ(o.queues, q);
+  }
+  setenv("XDPTCP_QUEUES", "one", 1);
+  EXPECT_EQ(ok({"--iface", "eth1", "--", "true"}).queues, "one");
+}
+
+TEST_F(RunArgs, Queues_OtherValue_ExitUsageNamingIt) {
+  for (const char* bad : {"two", "0,", ",1", "1,1", "64", "-1", "0;1", ""}) {
+    const RunParse p = parse({"--iface", "eth1", "--queues", bad, "--", "true"});
+    EXPECT_FALSE(p.options.has_value()) << bad;
+    EXPECT_EQ(p.exit_code, 64) << bad;
+    EXPECT_NE(p.err.find("--queues"), std::string::npos) << bad << ": " << p.err;
   }
 }
 
