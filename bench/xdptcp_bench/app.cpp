@@ -1,7 +1,8 @@
 // `xdptcp-bench app` (see app.h): the orchestration. Every process it starts is a child in its own
-// process group (child_process.h): the server is `taskset -c S [xdptcp-run --iface I --] nginx|redis`
-// (each program execs the next, so the child's pid is the server's: nginx's master, with
-// `daemon off`, or redis-server), the client `ip netns exec PEER taskset -c C wrk|redis-benchmark`.
+// process group (child_process.h): the server is `taskset -c S [xdptcp-run --iface I --]
+// nginx|redis-server|memcached` (each program execs the next, so the child's pid is the server's:
+// nginx's master, with `daemon off`, redis-server or memcached), the client `ip netns exec PEER
+// taskset -c C wrk|redis-benchmark|xdptcp-bench memc-load`.
 // The kernel's server listens on the sandbox's stack-side address on --port, xdptcp's on --port + 1,
 // so that no steering rule of an xdptcp run can touch a kernel run. xdptcp-run attaches the steering
 // program and leaves it attached (docs/PRELOAD.md); app detaches it after each xdptcp server has
@@ -164,11 +165,14 @@ class AppBench {
   AppBench(const AppOptions& o, const Sandbox& sb, std::string dir, std::string run_bin)
       : o_(o), sb_(sb), dir_(std::move(dir)), run_bin_(std::move(run_bin)) {
     nginx_ = o_.app == "nginx";
-    base_port_ = o_.port != 0 ? o_.port : (nginx_ ? 19081 : 19379);
+    memcached_ = o_.app == "memcached";
+    base_port_ = o_.port != 0 ? o_.port : (nginx_ ? 19081 : memcached_ ? 19211 : 19379);
     connections_ = o_.connections > 0 ? o_.connections : (nginx_ ? 64 : 50);
     requests_ = o_.requests;
     if (nginx_) {
       specs_ = {{"keepalive", {}}, {"close", {"-H", "Connection: close"}}};
+    } else if (memcached_) {
+      specs_ = {{"SET", {"set"}}, {"GET", {"get"}}};
     } else {
       specs_ = {{"SET", {"set"}}, {"GET", {"get"}}};
     }
@@ -293,6 +297,25 @@ class AppBench {
   // The server's command line (after taskset and xdptcp-run); writes nginx's configuration.
   std::vector<std::string> server_argv(int port, const std::string& log, const std::string& tag) const {
     const std::string addr = sb_.stack_ip4();
+    if (memcached_) {
+      // Debian's defaults but for the threads (--memcached-threads), the address and the port; no
+      // UDP; 1 GiB so that nothing is evicted.
+      return {"memcached",
+              "-u",
+              "root",
+              "-t",
+              std::to_string(o_.memcached_threads),
+              "-l",
+              addr,
+              "-p",
+              std::to_string(port),
+              "-U",
+              "0",
+              "-m",
+              "1024",
+              "-c",
+              "4096"};
+    }
     if (!nginx_) {
       return {"redis-server",
               "--port",
@@ -336,11 +359,16 @@ class AppBench {
              std::vector<pid_t>& pids, std::string* error) {
     const std::string addr = sb_.stack_ip4();
     const std::string ns = "ip netns exec " + sb_.peer_ns() + " ";
-    const std::string probe =
+    std::string probe =
         nginx_ ? ns + "curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 2 http://" + addr +
                      ":" + std::to_string(port) + "/small.txt"
                : ns + "timeout 3 redis-cli -h " + addr + " -p " + std::to_string(port) + " PING";
-    const std::string want = nginx_ ? "200 " + std::to_string(kBodyBytes) : "PONG";
+    std::string want = nginx_ ? "200 " + std::to_string(kBodyBytes) : "PONG";
+    if (memcached_) {
+      probe =
+          ns + "timeout 5 " + self_exe() + " memc-load --probe --target " + addr + ":" + std::to_string(port);
+      want = "VERSION " + server_version_number();
+    }
     const long long deadline = now_ms() + kServeTimeoutMs;
     std::string out;
     for (;;) {
@@ -413,6 +441,11 @@ class AppBench {
                          "-d" + std::to_string(seconds) + "s", "--latency"});
       a.insert(a.end(), w.extra.begin(), w.extra.end());
       a.push_back("http://" + addr + ":" + port + "/small.txt");
+    } else if (memcached_) {
+      a.insert(a.end(), {self_exe(), "memc-load", "--target", addr + ":" + port, "--op", w.extra.at(0),
+                         "--connections", std::to_string(connections_), "--duration", std::to_string(seconds),
+                         "--value-size", std::to_string(o_.value_size), "--keys", std::to_string(o_.keys),
+                         "--pipeline", std::to_string(o_.pipeline)});
     } else {
       a.insert(a.end(), {"redis-benchmark", "-h", addr, "-p", port, "-c", std::to_string(connections_), "-n",
                          std::to_string(requests), "-t", w.extra.at(0), "--csv"});
@@ -425,7 +458,7 @@ class AppBench {
                        const std::string& clog, const std::vector<pid_t>& pids, AppRun& r,
                        std::string* error) {
     const auto argv = client_argv(w, std::to_string(port), seconds, requests);
-    const int budget_ms = nginx_ ? (seconds + 30) * 1000 : 60000 + static_cast<int>(requests / 2);
+    const int budget_ms = timed() ? (seconds + 60) * 1000 : 60000 + static_cast<int>(requests / 2);
     const CpuSample c0 = read_cpu();
     const double s0 = processes_cpu(pids);
     const long long t0 = now_ms();
@@ -452,8 +485,9 @@ class AppBench {
       return false;
     }
     std::string perr;
-    const bool parsed = nginx_ ? parse_wrk(out, r, &perr)
-                               : parse_redis_csv(out, w.name, static_cast<double>(requests), r, &perr);
+    const bool parsed = nginx_       ? parse_wrk(out, r, &perr)
+                        : memcached_ ? parse_memc_load(out, r, &perr)
+                                     : parse_redis_csv(out, w.name, static_cast<double>(requests), r, &perr);
     if (!parsed) {
       *error = perr + " (against the " + stack + " server); its output (" + clog + "):\n" + tail_of(clog);
       return false;
@@ -479,7 +513,7 @@ class AppBench {
                      o_.app.c_str(), round, w.name.c_str(), stack.c_str(), warm.errors,
                      warm.error_detail.c_str());
       }
-      if (!nginx_ && !rate_measured_) {
+      if (!timed() && !rate_measured_) {
         // The first warm-up's rate sizes the later warm-ups and, without --requests, every measured
         // run: about --duration s each, the same N for every run of both stacks.
         rate_measured_ = true;
@@ -487,7 +521,7 @@ class AppBench {
         if (requests_ == 0) requests_ = std::max(1000L, static_cast<long>(warm.rps * o_.duration_s));
       }
     }
-    if (!nginx_ && requests_ == 0) requests_ = 50000L * o_.duration_s;
+    if (!timed() && requests_ == 0) requests_ = 50000L * o_.duration_s;
     progress(round, (w.name + " on the %s server").c_str(), stack);
     AppRun r;
     if (!run_client_once(stack, w, port, o_.duration_s, requests_, base + ".log", pids, r, error))
@@ -503,7 +537,19 @@ class AppBench {
   const AppOptions& o_;
   const Sandbox& sb_;
   std::string dir_, run_bin_;
+  // Whether the client runs for --duration (wrk, memc-load) rather than for a number of requests
+  // (redis-benchmark -n).
+  bool timed() const { return nginx_ || memcached_; }
+  // "1.6.18" from `memcached -V` ("memcached 1.6.18"): what the probe's `version` must answer.
+  static std::string server_version_number() {
+    std::string out;
+    run_shell("memcached -V", &out);
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out.substr(out.rfind(' ') + 1);
+  }
+
   bool nginx_ = true;
+  bool memcached_ = false;
   int base_port_ = 0;
   int connections_ = 0;
   long requests_ = 0;
@@ -516,8 +562,9 @@ class AppBench {
 // The programs each app needs, with what is missing said.
 bool check_programs(const AppOptions& o, std::string* missing) {
   const std::vector<std::string> need =
-      o.app == "nginx"
-          ? std::vector<std::string>{"nginx", "wrk", "curl", "taskset", "ss", "ip"}
+      o.app == "nginx" ? std::vector<std::string>{"nginx", "wrk", "curl", "taskset", "ss", "ip"}
+      : o.app == "memcached"
+          ? std::vector<std::string>{"memcached", "taskset", "ss", "ip"}
           : std::vector<std::string>{"redis-server", "redis-benchmark", "redis-cli", "taskset", "ss", "ip"};
   for (const auto& p : need) {
     if (!ok_status(run_shell("command -v " + p + " >/dev/null", nullptr)))
@@ -528,8 +575,12 @@ bool check_programs(const AppOptions& o, std::string* missing) {
 
 std::string server_version(const AppOptions& o) {
   std::string out;
-  run_shell(o.app == "nginx" ? "nginx -v" : "redis-server --version", &out);
+  run_shell(o.app == "nginx"       ? "nginx -v"
+            : o.app == "memcached" ? "memcached -V"
+                                   : "redis-server --version",
+            &out);
   while (!out.empty() && out.back() == '\n') out.pop_back();
+  if (o.app == "memcached") return out;  // "memcached 1.6.18"
   if (o.app == "nginx") {
     const auto p = out.find("nginx/");
     return p == std::string::npos ? out : out.substr(p);
@@ -553,7 +604,9 @@ int remove_logs(const std::string& dir, bool keep, int status) {
 }  // namespace
 
 void add_app_options(CLI::App& app, AppOptions& o) {
-  app.add_option("--app", o.app, "nginx | redis")->required()->check(CLI::IsMember({"nginx", "redis"}));
+  app.add_option("--app", o.app, "nginx | redis | memcached")
+      ->required()
+      ->check(CLI::IsMember({"nginx", "redis", "memcached"}));
   app.add_option("--duration", o.duration_s, "measured seconds per run (wrk -d; redis: sizes --requests)")
       ->check(CLI::Range(1, 3600));
   app.add_option("--warmup", o.warmup_s, "seconds of unmeasured load before each measured run")
@@ -563,11 +616,21 @@ void add_app_options(CLI::App& app, AppOptions& o) {
                  "redis: requests per test (redis-benchmark -n); default: about --duration s at the first "
                  "warm-up's rate")
       ->check(CLI::Range(1L, 1000000000L));
-  app.add_option("--connections", o.connections, "client connections (default: nginx 64, redis 50)")
+  app.add_option("--connections", o.connections,
+                 "client connections (default: nginx 64, redis and memcached 50)")
       ->check(CLI::Range(1, 100000));
   app.add_option("--port", o.port,
-                 "the kernel server's port; xdptcp's is one above (default: nginx 19081, redis 19379)")
+                 "the kernel server's port; xdptcp's is one above (default: nginx 19081, redis 19379, "
+                 "memcached 19211)")
       ->check(CLI::Range(1, 65534));
+  app.add_option("--memcached-threads", o.memcached_threads, "memcached: worker threads (memcached -t)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--value-size", o.value_size, "memcached: bytes per value")->check(CLI::Range(1, 1000000));
+  app.add_option("--pipeline", o.pipeline,
+                 "memcached: requests in flight per connection (1: request/response)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--keys", o.keys, "memcached: keys the requests are spread over")
+      ->check(CLI::Range(1, 10000000));
   app.add_option("--queues", o.queues, "sandbox veth queues")->check(CLI::Range(1, 64));
   app.add_flag("--open-file-cache", o.open_file_cache,
                "nginx: open_file_cache on for both stacks (no open/fstat/close of the file per request)");
@@ -589,7 +652,9 @@ int run_app(const AppOptions& o) {
   std::string missing;
   if (!check_programs(o, &missing)) {
     std::fprintf(stderr, "app: missing programs: %s (apt-get install %s)\n", missing.c_str(),
-                 o.app == "nginx" ? "nginx wrk curl" : "redis-server redis-tools");
+                 o.app == "nginx"       ? "nginx wrk curl"
+                 : o.app == "memcached" ? "memcached util-linux iproute2"
+                                        : "redis-server redis-tools");
     return 2;
   }
   std::string run_bin = o.xdptcp_run;
@@ -675,16 +740,28 @@ int run_app(const AppOptions& o) {
                      {"errors", errors},
                      {"workloads", ws}};
     if (o.app == "redis") j["requests"] = bench.requests();
+    if (o.app == "memcached") {
+      j["memcached_threads"] = o.memcached_threads;
+      j["value_size"] = o.value_size;
+      j["keys"] = o.keys;
+      j["pipeline"] = o.pipeline;
+    }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    const std::string per_run = o.app == "nginx" ? std::to_string(o.duration_s) + " s per run"
+    const std::string per_run = o.app != "redis" ? std::to_string(o.duration_s) + " s per run"
                                                  : std::to_string(bench.requests()) + " requests per run";
     std::vector<std::string> header;
-    header.push_back("app " + o.app + " (" + version + (o.app == "nginx" ? ", 64-byte body" : "") +
-                     "): " + std::to_string(o.rounds) + " rounds per stack, " + per_run + " after " +
-                     std::to_string(o.warmup_s) + " s of warm-up; server on core " +
-                     std::to_string(o.server_core) + ", client on core " + std::to_string(o.client_core) +
-                     " (taskset); sandbox veth, " + std::to_string(o.queues) + " queue(s)");
+    const std::string detail =
+        o.app == "nginx" ? ", 64-byte body"
+        : o.app == "memcached"
+            ? ", -t " + std::to_string(o.memcached_threads) + ", " + std::to_string(o.value_size) +
+                  "-byte values, " + std::to_string(o.keys) + " keys, pipeline " + std::to_string(o.pipeline)
+            : "";
+    header.push_back("app " + o.app + " (" + version + detail + "): " + std::to_string(o.rounds) +
+                     " rounds per stack, " + per_run + " after " + std::to_string(o.warmup_s) +
+                     " s of warm-up; server on core " + std::to_string(o.server_core) + ", client on core " +
+                     std::to_string(o.client_core) + " (taskset); sandbox veth, " + std::to_string(o.queues) +
+                     " queue(s)");
     header.push_back("load average (1, 5, 15 min): " + load_start + " at the start, " + load_end +
                      " at the end");
     print_app_table(header, bench.workloads());

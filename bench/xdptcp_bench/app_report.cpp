@@ -1,4 +1,4 @@
-// Reading wrk's and redis-benchmark's output, and app's table and JSON (see app_report.h).
+// Reading wrk's, redis-benchmark's and memc-load's output, and app's table and JSON (see app_report.h).
 #include "bench/xdptcp_bench/app_report.h"
 #include "bench/xdptcp_bench/round_stats.h"
 
@@ -112,6 +112,26 @@ bool parse_redis_csv(const std::string& out, const std::string& test, double req
     return false;
   }
   return true;
+}
+
+bool parse_memc_load(const std::string& out, AppRun& r, std::string* error) {
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    line = trim(line);
+    if (line.empty() || line.front() != '{') continue;
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("rps") || !j.contains("requests")) continue;
+    r.rps = j.at("rps").get<double>();
+    r.requests = j.at("requests").get<double>();
+    r.p50_us = j.value("p50_us", 0.0);
+    r.p99_us = j.value("p99_us", 0.0);
+    r.errors = j.value("errors", 0.0);
+    r.error_detail = j.value("error_detail", std::string());
+    if (r.rps <= 0 && r.errors == 0) break;
+    return true;
+  }
+  *error = "memc-load's output has no result line with requests > 0";
+  return false;
 }
 
 AppSummary summarize_app(const std::vector<AppRun>& rounds) {

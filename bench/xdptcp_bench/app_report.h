@@ -1,4 +1,4 @@
-// `xdptcp-bench app` (app.h): reading the stock clients' output (wrk, redis-benchmark --csv) and the
+// `xdptcp-bench app` (app.h): reading the clients' output (wrk, redis-benchmark --csv, memc-load) and the
 // summary per workload: per stack the median and spread over rounds of requests/s, the machine's
 // busy CPU us per request and the server processes' CPU us per request, latency medians, errors, and
 // the xdptcp/kernel ratio of each; as a text table (like compare_table.h's) or JSON.
@@ -16,7 +16,7 @@ struct AppRun {
   double rps = 0;       // requests per second, as the client computed it
   double requests = 0;  // requests completed
   double p50_us = 0, p99_us = 0;
-  double errors = 0;         // wrk: socket errors + non-2xx/3xx responses; redis: "Error" lines
+  double errors = 0;         // wrk: socket errors + non-2xx/3xx responses; redis: "Error" lines; memc-load's
   std::string error_detail;  // the client's lines about them
   double cpu_busy_s = 0;     // the whole machine's busy time over the run (/proc/stat)
   double server_cpu_s = 0;   // user + system time of the server's processes over the run
@@ -34,8 +34,13 @@ bool parse_wrk(const std::string& out, AppRun& r, std::string* error);
 bool parse_redis_csv(const std::string& out, const std::string& test, double requests, AppRun& r,
                      std::string* error);
 
+// `xdptcp-bench memc-load`'s JSON line (memc_load.h): requests, rps, p50/p99 and its errors (misses,
+// error replies, wrong values, closed connections) with their description. False with *error when
+// the output has no such object.
+bool parse_memc_load(const std::string& out, AppRun& r, std::string* error);
+
 struct AppWorkload {
-  std::string name;    // keepalive, close, SET, GET
+  std::string name;    // keepalive, close, SET, GET (redis and memcached)
   std::string client;  // the client's command, for the reader
   std::vector<AppRun> kernel, xdptcp;
 };

@@ -1,6 +1,6 @@
 // bench-smoke: `xdptcp-bench compare --duration 2 --rounds 3 --json` for every workload completes
-// and reports sane numbers (throughput > 0, ratio > 0, JSON parses); `xdptcp-bench app` runs nginx
-// and redis-server on the kernel and under xdptcp-run and reports both stacks' figures. No
+// and reports sane numbers (throughput > 0, ratio > 0, JSON parses); `xdptcp-bench app` runs nginx,
+// redis-server and memcached on the kernel and under xdptcp-run and reports both stacks' figures. No
 // performance thresholds: those are benchmarks (docs/PERFORMANCE.md), not tests.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -59,20 +59,27 @@ TEST_P(BenchSmokeApp, App_ShortRun_ReportsBothStacks) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: app builds a veth sandbox and runs servers on AF_XDP";
   const std::string app = GetParam();
   const bool nginx = app == "nginx";
+  const bool memcached = app == "memcached";
   const std::vector<std::string> programs =
-      nginx ? std::vector<std::string>{"nginx", "wrk", "curl"}
-            : std::vector<std::string>{"redis-server", "redis-benchmark", "redis-cli"};
+      nginx       ? std::vector<std::string>{"nginx", "wrk", "curl"}
+      : memcached ? std::vector<std::string>{"memcached"}
+                  : std::vector<std::string>{"redis-server", "redis-benchmark", "redis-cli"};
   for (const auto& p : programs) {
     if (!installed(p))
       GTEST_SKIP() << p << " is not installed (apt-get install "
-                   << (nginx ? "nginx wrk curl" : "redis-server redis-tools") << ")";
+                   << (nginx       ? "nginx wrk curl"
+                       : memcached ? "memcached"
+                                   : "redis-server redis-tools")
+                   << ")";
   }
   int st = -1;
-  // One round of each stack: nginx 2 workloads x (1 s warm-up + 1 s), redis 2 tests x 2,000
-  // requests after a short warm-up; ports apart from app's defaults, so that a real run may go on.
+  // One round of each stack: nginx and memcached 2 workloads x (1 s warm-up + 1 s), redis 2 tests x
+  // 2,000 requests after a short warm-up; ports apart from app's defaults, so that a real run may go on.
   const std::string out = run(std::string(XDPTCP_BENCH_BIN) + " app --app " + app +
                                   " --duration 1 --rounds 1 --json --sandbox-name bsmokeapp" +
-                                  (nginx ? " --port 19181" : " --port 19479 --requests 2000"),
+                                  (nginx       ? " --port 19181"
+                                   : memcached ? " --port 19311"
+                                               : " --port 19479 --requests 2000"),
                               &st);
   ASSERT_EQ(st, 0) << "app failed; stdout:\n" << out;
   nlohmann::json j;
@@ -93,7 +100,7 @@ TEST_P(BenchSmokeApp, App_ShortRun_ReportsBothStacks) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Apps, BenchSmokeApp, ::testing::Values("nginx", "redis"),
+INSTANTIATE_TEST_SUITE_P(Apps, BenchSmokeApp, ::testing::Values("nginx", "redis", "memcached"),
                          [](const ::testing::TestParamInfo<const char*>& p) { return std::string(p.param); });
 
 INSTANTIATE_TEST_SUITE_P(Workloads, BenchSmoke, ::testing::Values("short", "rr", "bulk", "latency"),

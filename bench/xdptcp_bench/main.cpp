@@ -2,7 +2,9 @@
 //   xdptcp-bench server  --stack kernel|xdptcp --workload W ...   a benchmark server
 //   xdptcp-bench client  --stack kernel|xdptcp --workload W --target IP:PORT ...   a load generator
 //   xdptcp-bench compare --workload W ...   sandbox + both servers + the same client, alternating
-//   xdptcp-bench app --app nginx|redis ...  an unmodified server on the kernel and under xdptcp-run
+//   xdptcp-bench app --app nginx|redis|memcached ...  an unmodified server on the kernel and under
+//                                                    xdptcp-run
+//   xdptcp-bench memc-load --target IP:PORT --op get|set ...  memcached load (app runs it)
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "bench/xdptcp_bench/app.h"
 #include "bench/xdptcp_bench/client.h"
 #include "bench/xdptcp_bench/compare.h"
+#include "bench/xdptcp_bench/memc_load.h"
 #include "bench/xdptcp_bench/server.h"
 
 using namespace xdptcp::bench;
@@ -82,12 +85,18 @@ int run(int argc, char** argv) {
   AppOptions ao;
   auto* apc = app.add_subcommand(
       "app",
-      "an unmodified server (nginx, redis) on the kernel and under xdptcp-run, same client, alternating");
+      "an unmodified server (nginx, redis, memcached) on the kernel and under xdptcp-run, same client, "
+      "alternating");
   add_app_options(*apc, ao);
+
+  MemcLoadOptions mo;
+  auto* mcl = app.add_subcommand("memc-load", "memcached load generator (kernel TCP; app runs it)");
+  add_memc_load_options(*mcl, mo);
 
   CLI11_PARSE(app, argc, argv);
 
   if (apc->parsed()) return run_app(ao);
+  if (mcl->parsed()) return run_memc_load(mo);
 
   if (srv->parsed()) return run_server(so);
   if (cli->parsed()) {
