@@ -17,7 +17,10 @@
  *      owner (xdptcp_sockets[rx_queue_index]; permanent rules apply everywhere) -> PASS_OTHER_OWNER
  *   6. a rule applies, but the flow is in xdptcp_kernel_flows (a kernel connection the rule
  *      would cut; looked up only once xdptcp_config says exceptions exist) -> PASS_KERNEL_FLOW
- *   7. a rule applies: redirect to xdptcp_xsks[rx_queue_index]       -> REDIRECTED
+ *   7. only draining rules apply (XDPTCP_RULE_DRAINING; any rule without the flag that applies
+ *      wins), and the flow is not in xdptcp_stack_flows with the rule's owner as value: a new
+ *      connection, or one the draining process no longer has                -> PASS_DRAINING
+ *   8. a rule applies: redirect to xdptcp_xsks[rx_queue_index]       -> REDIRECTED
  *      no socket on that queue                                        -> PASS_NO_SOCKET
  *
  * The program never drops: anything it does not claim goes to the kernel, which answers
@@ -94,6 +97,13 @@ struct {
   __type(value, struct xdptcp_config);
 } xdptcp_config SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, XDPTCP_MAX_STACK_FLOWS);
+  __type(key, struct xdptcp_flow_key);
+  __type(value, __u32);
+} xdptcp_stack_flows SEC(".maps");
+
 /* libxdp dispatcher metadata: our priority among the interface's XDP programs, and "run the
  * next program when we return XDP_PASS" so that other programs still see the kernel's traffic. */
 struct {
@@ -154,24 +164,45 @@ static __always_inline __u32 queue_owner(__u32 queue) {
   return si ? si->owner_pid : 0;
 }
 
+/* Ordered by precedence: the scan keeps the highest it has seen, so a rule that applies outranks
+ * one of another owner, and a rule without XDPTCP_RULE_DRAINING outranks a draining one. */
 enum scan_result {
   SCAN_NO_MATCH = 0, /* no rule selects the segment */
   SCAN_OTHER_OWNER,  /* rules select it, but all belong to processes other than the queue's owner */
-  SCAN_APPLIES,      /* a permanent rule or one of the queue's owner selects it */
+  SCAN_DRAINING,     /* only draining rules apply: steer the segment only if its owner has the flow */
+  SCAN_APPLIES,      /* a permanent rule or one of the queue's owner selects it, without the flag */
 };
 
-/* One pass over the rules: stops at the first that applies, and remembers whether one of another
- * owner matched on the way, so that the reason for passing can be counted without a second scan. */
-static __always_inline enum scan_result scan_rules(const struct flow* f, __u32 owner) {
+/* One pass over the rules: stops at the first that applies without the draining flag (so rules
+ * without it cost what they did before draining existed), and remembers whether one of another owner
+ * or a draining one matched on the way, so that the reason for passing can be counted without a
+ * second scan. A draining rule that applies does not end the scan: a rule without the flag further
+ * on still steers the segment as usual (steer_abi.h, "Draining"). `drain_owner` receives the owner of
+ * the draining rule for SCAN_DRAINING. */
+static __always_inline enum scan_result scan_rules(const struct flow* f, __u32 owner, __u32* drain_owner) {
   enum scan_result found = SCAN_NO_MATCH;
   for (__u32 i = 0; i < XDPTCP_MAX_RULES; i++) {
     __u32 key = i;
     const struct xdptcp_rule* r = bpf_map_lookup_elem(&xdptcp_rules, &key);
     if (!r || !rule_matches(r, f)) continue;
-    if (r->owner_pid == 0 || r->owner_pid == owner) return SCAN_APPLIES;
-    found = SCAN_OTHER_OWNER;
+    if (r->owner_pid != 0 && r->owner_pid != owner) {
+      if (found < SCAN_OTHER_OWNER) found = SCAN_OTHER_OWNER;
+      continue;
+    }
+    if (!(r->flags & XDPTCP_RULE_DRAINING)) return SCAN_APPLIES;
+    found = SCAN_DRAINING;
+    *drain_owner = r->owner_pid;
   }
   return found;
+}
+
+/* The key of xdptcp_kernel_flows and xdptcp_stack_flows for the segment: local = its destination. */
+static __always_inline void flow_key(const struct flow* f, struct xdptcp_flow_key* key) {
+  key->family = f->family;
+  key->local_port = f->dport;
+  key->remote_port = f->sport;
+  __builtin_memcpy(key->local_addr, f->daddr, sizeof(key->local_addr));
+  __builtin_memcpy(key->remote_addr, f->saddr, sizeof(key->remote_addr));
 }
 
 /* Whether the flow is a kernel connection's steering exception. One array lookup while there are
@@ -181,12 +212,17 @@ static __always_inline int kernel_flow(const struct flow* f) {
   const struct xdptcp_config* cfg = bpf_map_lookup_elem(&xdptcp_config, &zero);
   if (!cfg || !cfg->kernel_flows) return 0;
   struct xdptcp_flow_key key = {};
-  key.family = f->family;
-  key.local_port = f->dport;
-  key.remote_port = f->sport;
-  __builtin_memcpy(key.local_addr, f->daddr, sizeof(key.local_addr));
-  __builtin_memcpy(key.remote_addr, f->saddr, sizeof(key.remote_addr));
+  flow_key(f, &key);
   return bpf_map_lookup_elem(&xdptcp_kernel_flows, &key) != 0;
+}
+
+/* Whether the draining process `owner` still has the flow (xdptcp_stack_flows). Another process's
+ * entry does not count: that process's rule, not this one, would steer it. */
+static __always_inline int owner_has_flow(const struct flow* f, __u32 owner) {
+  struct xdptcp_flow_key key = {};
+  flow_key(f, &key);
+  const __u32* pid = bpf_map_lookup_elem(&xdptcp_stack_flows, &key);
+  return pid && *pid == owner;
 }
 
 SEC("xdp")
@@ -258,7 +294,8 @@ int xdptcp_steer(struct xdp_md* ctx) {
   /* 4. Quick reject on the port bitmap, then the rules. The queue's owner is looked up only past
    * the bitmap, so traffic that is not ours pays nothing for it. */
   if (!port_claimed(f.dport)) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
-  enum scan_result scan = scan_rules(&f, queue_owner(ctx->rx_queue_index));
+  __u32 drain_owner = 0;
+  enum scan_result scan = scan_rules(&f, queue_owner(ctx->rx_queue_index), &drain_owner);
   if (scan == SCAN_NO_MATCH) return verdict(XDPTCP_CTR_PASS_NOT_OURS, XDP_PASS);
 
   /* 5. Another process's traffic arriving on this queue: redirecting it would hand it to this
@@ -269,7 +306,12 @@ int xdptcp_steer(struct xdp_md* ctx) {
   /* 6. A kernel connection the rule would cut stays with the kernel. */
   if (kernel_flow(&f)) return verdict(XDPTCP_CTR_PASS_KERNEL_FLOW, XDP_PASS);
 
-  /* 7. Ours. bpf_redirect_map returns the fallback action (XDP_PASS) when the XSKMAP has no
+  /* 7. A draining process (it closed its listener) keeps the connections it has; everything else,
+   * new connections first of all, goes to the kernel, whose listener is another process's. */
+  if (scan == SCAN_DRAINING && !owner_has_flow(&f, drain_owner))
+    return verdict(XDPTCP_CTR_PASS_DRAINING, XDP_PASS);
+
+  /* 8. Ours. bpf_redirect_map returns the fallback action (XDP_PASS) when the XSKMAP has no
    * socket for this queue, so its return value alone tells which counter is right, without a
    * separate lookup that a closing socket could race with. */
   int action = bpf_redirect_map(&xdptcp_xsks, ctx->rx_queue_index, XDP_PASS);

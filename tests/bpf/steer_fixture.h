@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,6 +38,7 @@ enum class Outcome {
   kMalformed,
   kPassKernelFlow,
   kPassOtherOwner,
+  kPassDraining,
   kNoneOrSeveral
 };
 
@@ -54,6 +56,8 @@ inline const char* outcome_name(Outcome o) {
       return "PASS_KERNEL_FLOW";
     case Outcome::kPassOtherOwner:
       return "PASS_OTHER_OWNER";
+    case Outcome::kPassDraining:
+      return "PASS_DRAINING";
     case Outcome::kNoneOrSeveral:
       return "<no or several counters moved, or SEEN did not move by 1>";
   }
@@ -94,6 +98,32 @@ inline constexpr Observed kMalformed{XDP_PASS, Outcome::kMalformed};
 inline constexpr Observed kRedirected{XDP_REDIRECT, Outcome::kRedirected};
 inline constexpr Observed kKernelFlow{XDP_PASS, Outcome::kPassKernelFlow};
 inline constexpr Observed kOtherOwner{XDP_PASS, Outcome::kPassOtherOwner};
+inline constexpr Observed kDraining{XDP_PASS, Outcome::kPassDraining};
+
+// The flow of a frame's segment as the program keys it (xdptcp_kernel_flows, xdptcp_stack_flows):
+// local = its destination, remote = its source.
+inline wire::FourTuple flow_of(const FrameSpec& s) {
+  wire::FourTuple t;
+  if (s.family == 4) {
+    t.local.ip = wire::IpAddr::v4(s.dst4[0], s.dst4[1], s.dst4[2], s.dst4[3]);
+    t.remote.ip = wire::IpAddr::v4(s.src4[0], s.src4[1], s.src4[2], s.src4[3]);
+  } else {
+    t.local.ip = wire::IpAddr::v6_bytes(s.dst6.data());
+    t.remote.ip = wire::IpAddr::v6_bytes(s.src6.data());
+  }
+  t.local.port = s.dport;
+  t.remote.port = s.sport;
+  return t;
+}
+
+// A pid that certainly named a process a moment ago and names none now (reaped child).
+inline std::uint32_t dead_pid() {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return static_cast<std::uint32_t>(pid);
+}
 
 inline int quiet_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level != LIBBPF_WARN) return 0;
@@ -114,6 +144,7 @@ class SteerFixture : public ::testing::Test {
     maps_.counters = bpf_map__fd(skel_->maps.xdptcp_counters);
     maps_.kernel_flows = bpf_map__fd(skel_->maps.xdptcp_kernel_flows);
     maps_.config = bpf_map__fd(skel_->maps.xdptcp_config);
+    maps_.stack_flows = bpf_map__fd(skel_->maps.xdptcp_stack_flows);
     prog_fd_ = bpf_program__fd(skel_->progs.xdptcp_steer);
   }
   void TearDown() override { steer::destroy(skel_); }
@@ -218,16 +249,17 @@ class SteerFixture : public ::testing::Test {
   // The one outcome counter that rose by exactly 1 while SEEN rose by 1 and the others stayed.
   static Outcome moved(const kernel::SteerCounters& b, const kernel::SteerCounters& a) {
     if (a.seen != b.seen + 1) return Outcome::kNoneOrSeveral;
-    constexpr int kOutcomes = 6;
+    constexpr int kOutcomes = 7;
     const std::uint64_t d[kOutcomes] = {a.redirected - b.redirected,
                                         a.pass_not_ours - b.pass_not_ours,
                                         a.pass_no_socket - b.pass_no_socket,
                                         a.malformed - b.malformed,
                                         a.pass_kernel_flow - b.pass_kernel_flow,
-                                        a.pass_other_owner - b.pass_other_owner};
-    const Outcome names[kOutcomes] = {Outcome::kRedirected,     Outcome::kPassNotOurs,
-                                      Outcome::kPassNoSocket,   Outcome::kMalformed,
-                                      Outcome::kPassKernelFlow, Outcome::kPassOtherOwner};
+                                        a.pass_other_owner - b.pass_other_owner,
+                                        a.pass_draining - b.pass_draining};
+    const Outcome names[kOutcomes] = {
+        Outcome::kRedirected,     Outcome::kPassNotOurs,    Outcome::kPassNoSocket, Outcome::kMalformed,
+        Outcome::kPassKernelFlow, Outcome::kPassOtherOwner, Outcome::kPassDraining};
     Outcome found = Outcome::kNoneOrSeveral;
     int n = 0;
     for (int i = 0; i < kOutcomes; ++i) {

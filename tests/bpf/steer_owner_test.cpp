@@ -9,11 +9,12 @@
 // record (a rule that applies then finds no socket: PASS_NO_SOCKET).
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
-#include <thread>
+#include <string>
 
+#include "bpf/owner_fixture.h"
 #include "bpf/steer_fixture.h"
 #include "bpf/test_frames.h"
 #include "bpf/xsk_socket.h"
@@ -21,46 +22,13 @@
 namespace xdptcp::test {
 namespace {
 
-// Two owners' pids. The program compares pids and never asks whether they run.
-constexpr std::uint32_t kPidA = 4001;
-constexpr std::uint32_t kPidB = 4002;
-
 FrameSpec v4(std::uint16_t dport) {
   FrameSpec s;
   s.dport = dport;
   return s;
 }
 
-// A socket on a queue whose previous socket was just closed: the kernel lets the queue go a moment
-// later (the buffer pool is released from a work queue), and binding fails with EBUSY until then.
-std::unique_ptr<BoundXsk> bind_when_free(const char* ifname, std::uint32_t queue) {
-  auto xsk = std::make_unique<BoundXsk>(ifname, queue);
-  for (int i = 0; i < 100 && xsk->fd() < 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    xsk = std::make_unique<BoundXsk>(ifname, queue);
-  }
-  return xsk;
-}
-
-class SteerOwners : public SteerFixture {
- protected:
-  // Runs `body(ifindex)` with process A owning queue 0 and process B queue 1 of the two-queue veth,
-  // each with an AF_XDP socket bound there and registered as register_socket() does.
-  void with_two_owners(const std::function<void(int ifindex)>& body) {
-    const std::string error = in_two_queue_veth([&](int ifindex) {
-      BoundXsk a(kTwoQueueVeth, 0);
-      BoundXsk b(kTwoQueueVeth, 1);
-      ASSERT_GE(a.fd(), 0) << a.error();
-      ASSERT_GE(b.fd(), 0) << b.error();
-      auto ra = kernel::register_socket(maps_, 0, a.fd(), kPidA);
-      ASSERT_TRUE(ra.ok()) << ra.error().describe();
-      auto rb = kernel::register_socket(maps_, 1, b.fd(), kPidB);
-      ASSERT_TRUE(rb.ok()) << rb.error().describe();
-      body(ifindex);
-    });
-    ASSERT_TRUE(error.empty()) << error;
-  }
-};
+class SteerOwners : public TwoOwnersFixture {};
 
 TEST_F(SteerOwners, EachOwnersRule_RedirectsOnlyOnItsOwnersQueue) {
   add(owned(any_v4(81, 81), kPidA));
@@ -152,12 +120,7 @@ TEST_F(SteerOwners, OtherOwnersFlowWithException_CountedOtherOwner) {
   add(owned(any_v4(81, 81), kPidA));
   set_queue_owner(0, kPidB);
   const FrameSpec s = v4(81);
-  wire::FourTuple flow;
-  flow.local.ip = wire::IpAddr::v4(s.dst4[0], s.dst4[1], s.dst4[2], s.dst4[3]);
-  flow.remote.ip = wire::IpAddr::v4(s.src4[0], s.src4[1], s.src4[2], s.src4[3]);
-  flow.local.port = s.dport;
-  flow.remote.port = s.sport;
-  ASSERT_TRUE(kernel::add_kernel_flow(maps_, flow).ok());
+  ASSERT_TRUE(kernel::add_kernel_flow(maps_, flow_of(s)).ok());
   EXPECT_EQ(run(build_frame(s)), kOtherOwner);
   set_queue_owner(0, kPidA);
   EXPECT_EQ(run(build_frame(s)), kKernelFlow);

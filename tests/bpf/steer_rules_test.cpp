@@ -3,7 +3,6 @@
 // the port bitmap kept equal to the union of the rules, dead-owner cleanup, queue owners, and
 // socket registration limits.
 #include <sys/eventfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,15 +25,6 @@ FrameSpec v4(std::uint16_t dport) {
   FrameSpec s;
   s.dport = dport;
   return s;
-}
-
-// A pid that certainly named a process a moment ago and names none now (reaped child).
-std::uint32_t dead_pid() {
-  pid_t pid = ::fork();
-  if (pid == 0) ::_exit(0);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return static_cast<std::uint32_t>(pid);
 }
 
 TEST_F(SteerRules, AddThenList_RoundTripsEveryField) {

@@ -19,6 +19,10 @@ inline constexpr std::uint8_t kProtoIcmp = 1;
 inline constexpr std::uint8_t kProtoIcmpV6 = 58;
 inline constexpr std::uint8_t kProtoHopByHop = 0;
 
+// TCP flags (RFC 9293 §3.1), as in byte 13 of the header.
+inline constexpr std::uint8_t kTcpSyn = 0x02;
+inline constexpr std::uint8_t kTcpAck = 0x10;
+
 using Addr4 = std::array<std::uint8_t, 4>;
 using Addr6 = std::array<std::uint8_t, 16>;
 
@@ -40,6 +44,7 @@ struct FrameSpec {
   std::optional<std::uint16_t> ip_len;  // IPv4 total length / IPv6 payload length override
   std::uint16_t sport = 40000, dport = 80;
   std::uint8_t doff = 5;  // TCP header words; options (NOP) fill beyond 5
+  std::uint8_t tcp_flags = kTcpSyn;
   std::size_t payload = 0;
   std::size_t trailer = 0;  // bytes after the IP packet (Ethernet padding)
 };
@@ -111,7 +116,7 @@ inline std::vector<std::uint8_t> build_frame(const FrameSpec& s) {
     put16(f, l4_at + 2, s.dport);
     put16(f, l4_at + 4, 0x0102);  // sequence number
     f[l4_at + 12] = static_cast<std::uint8_t>(s.doff << 4);
-    f[l4_at + 13] = 0x02;  // SYN
+    f[l4_at + 13] = s.tcp_flags;
     put16(f, l4_at + 14, 65535);
     for (std::size_t i = 20; i < l4_len - s.payload; ++i) f[l4_at + i] = 0x01;  // NOP options
   } else if (s.proto == kProtoUdp) {

@@ -110,16 +110,19 @@ void add_owner_json(json& j, const Owner& o) {
   j["owner_comm"] = o.comm;
 }
 
+// "ipv4 any port 80 (pid 1234 nginx)", with ", draining" inside the parentheses for a rule whose
+// process closed its listener and keeps only the connections it has (steer_abi.h, "Draining").
 std::string rule_text(const kernel::SteerRule& r) {
   return std::string(family_text(r.family)) + " " + (r.any_addr ? "any" : addr_text(r.addr)) + " port " +
-         ports_text(r) + " (" + owner_text(owner_of(r.owner_pid)) + ")";
+         ports_text(r) + " (" + owner_text(owner_of(r.owner_pid)) + (r.draining ? ", draining" : "") + ")";
 }
 
 json rule_json(const kernel::SteerRule& r) {
   json j{{"family", family_text(r.family)},
          {"addr", r.any_addr ? "any" : addr_text(r.addr)},
          {"port_lo", r.port_lo},
-         {"port_hi", r.port_hi}};
+         {"port_hi", r.port_hi},
+         {"draining", r.draining}};
   add_owner_json(j, owner_of(r.owner_pid));
   return j;
 }
@@ -131,7 +134,8 @@ json counters_json(const kernel::SteerCounters& c) {
               {"pass_no_socket", c.pass_no_socket},
               {"malformed", c.malformed},
               {"pass_kernel_flow", c.pass_kernel_flow},
-              {"pass_other_owner", c.pass_other_owner}};
+              {"pass_other_owner", c.pass_other_owner},
+              {"pass_draining", c.pass_draining}};
 }
 
 void print_counters(std::ostream& out, const kernel::SteerCounters& c, const char* indent) {
@@ -143,6 +147,7 @@ void print_counters(std::ostream& out, const kernel::SteerCounters& c, const cha
       {"malformed", c.malformed},
       {"pass_kernel_flow", c.pass_kernel_flow},
       {"pass_other_owner", c.pass_other_owner},
+      {"pass_draining", c.pass_draining},
   };
   for (const auto& [name, value] : rows) out << indent << std::left << std::setw(17) << name << value << "\n";
 }

@@ -7,6 +7,8 @@
 //     it), then written again with the family set; only the family byte changes in the second
 //     copy, so the program never sees a half-written rule as used. Then the bitmap gains bits.
 //   - deleting: the slot is cleared (family 0 first), then the bitmap loses bits.
+//   - draining on or off: the slot is written once with only its flags byte changed; a single byte
+//     is never seen torn, and the other bytes are rewritten with the values they had.
 // Bitmap words are 8-byte aligned and copied whole, so a port's bit is never seen torn.
 #include "userstack/kernel/steer_rules.h"
 
@@ -24,6 +26,8 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "xdptcp/steer_abi.h"
 
@@ -32,6 +36,7 @@ namespace {
 
 constexpr std::uint32_t kMaxRules = XDPTCP_MAX_RULES;
 constexpr std::uint32_t kMaxQueues = XDPTCP_MAX_QUEUES;
+constexpr std::size_t kMaxStackFlows = XDPTCP_MAX_STACK_FLOWS;
 
 // libbpf (1.x) returns -errno from the low-level map calls.
 Error bpf_error(int ret, std::string what) {
@@ -65,7 +70,10 @@ std::string owner_text(std::uint32_t pid) {
 xdptcp_rule to_raw(const SteerRule& r) {
   xdptcp_rule raw{};
   raw.family = static_cast<__u8>(r.family);
-  raw.flags = r.any_addr ? XDPTCP_RULE_ANY_ADDR : 0;
+  unsigned flags = 0;
+  if (r.any_addr) flags |= XDPTCP_RULE_ANY_ADDR;
+  if (r.draining) flags |= XDPTCP_RULE_DRAINING;
+  raw.flags = static_cast<__u8>(flags);
   raw.port_lo = r.port_lo;
   raw.port_hi = r.port_hi;
   if (!r.any_addr) std::memcpy(raw.addr, r.addr.bytes.data(), r.family == wire::IpFamily::kV4 ? 4 : 16);
@@ -82,6 +90,7 @@ SteerRule from_raw(const xdptcp_rule& raw) {
   r.port_lo = raw.port_lo;
   r.port_hi = raw.port_hi;
   r.owner_pid = raw.owner_pid;
+  r.draining = (raw.flags & XDPTCP_RULE_DRAINING) != 0;
   return r;
 }
 
@@ -168,11 +177,64 @@ Result<void> need_rule_maps(const SteerMapFds& maps) {
   return need_fd(maps.ports, "xdptcp_ports");
 }
 
+// The draining flag needs a program that understands it: one with xdptcp_stack_flows (ABI 4). An
+// older program would ignore the flag and keep steering new connections to the draining process.
+Result<void> need_stack_flows_map(const SteerMapFds& maps) {
+  if (maps.stack_flows >= 0) return {};
+  if (maps.rules >= 0)
+    return Error{EBADF,
+                 "the steering maps were pinned by an xdptcp older than steering ABI 4, without draining "
+                 "(xdptcp_stack_flows): re-attach the program (xdptcp-ctl detach, then xdptcp-ctl attach)"};
+  return need_fd(maps.stack_flows, "xdptcp_stack_flows");
+}
+
+// Whether `rule` may be flagged draining: a process's rule (a permanent one has no flows of its own:
+// the program would compare the flows' pids with 0 and pass everything), on a program that drains.
+Result<void> check_can_drain(const SteerMapFds& maps, const SteerRule& rule) {
+  if (rule.owner_pid == 0)
+    return Error{EINVAL,
+                 "steering rule " + describe(rule) +
+                     " is permanent: only a process's rule can drain (it keeps that process's flows)"};
+  return need_stack_flows_map(maps);
+}
+
 // Whether /proc/<pid> exists. Only a definite ENOENT counts as dead (the caller has checked that
 // /proc is mounted); any other failure keeps the rule, since removing a live owner's rule is worse.
 bool process_exists(std::uint32_t pid) {
   std::string path = "/proc/" + std::to_string(pid);
   return ::access(path.c_str(), F_OK) == 0 || errno != ENOENT;
+}
+
+// Removes the entries of xdptcp_stack_flows whose process no longer exists. One walk over the map,
+// bounded by its size (a walk whose key another process deletes meanwhile restarts at the first key),
+// collecting the keys first: deleting the key the walk continues from would restart it too.
+Result<void> remove_stack_flows_of_dead_owners(int fd) {
+  std::vector<xdptcp_flow_key> dead;
+  std::unordered_map<std::uint32_t, bool> exists;  // one look at /proc per pid, not per flow
+  xdptcp_flow_key key{};
+  xdptcp_flow_key next{};
+  const void* prev = nullptr;
+  for (std::size_t n = 0; n < kMaxStackFlows; ++n) {
+    int ret = bpf_map_get_next_key(fd, prev, &next);
+    if (ret == -ENOENT) break;  // the end
+    if (ret != 0) return bpf_error(ret, "walking xdptcp_stack_flows");
+    key = next;
+    prev = &key;
+    std::uint32_t pid = 0;
+    ret = bpf_map_lookup_elem(fd, &key, &pid);
+    if (ret == -ENOENT) continue;  // removed by its owner meanwhile
+    if (ret != 0) return bpf_error(ret, "reading xdptcp_stack_flows");
+    if (pid == 0) continue;  // no process's (add_stack_flow refuses 0): not ours to judge
+    auto [it, fresh] = exists.try_emplace(pid, true);
+    if (fresh) it->second = process_exists(pid);
+    if (!it->second) dead.push_back(key);
+  }
+  for (const xdptcp_flow_key& k : dead) {
+    int ret = bpf_map_delete_elem(fd, &k);
+    if (ret != 0 && ret != -ENOENT)
+      return bpf_error(ret, "removing a dead process's flow from xdptcp_stack_flows");
+  }
+  return {};
 }
 
 Result<void> clear_socket_slot(const SteerMapFds& maps, std::uint32_t queue) {
@@ -223,6 +285,8 @@ bool SteerRule::same_match(const SteerRule& o) const {
 }
 
 Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
+  if (rule_in.draining)
+    if (auto r = check_can_drain(maps, rule_in); !r) return r;
   return change_rule_table(maps, rule_in, [&](const SteerRule& rule, Slots& slots) -> Result<void> {
     int free_slot = -1;
     for (std::uint32_t i = 0; i < kMaxRules; ++i) {
@@ -257,6 +321,30 @@ Result<void> del_rule(const SteerMapFds& maps, const SteerRule& rule_in) {
       slots[i] = xdptcp_rule{};
       if (auto r = write_slot(maps.rules, i, slots[i]); !r) return r;
       return write_bitmap(maps.ports, slots);
+    }
+    return Error{
+        ENOENT, "steering rule " + describe(rule) + " (" + owner_text(rule.owner_pid) + ") is not installed"};
+  });
+}
+
+Result<void> set_rule_draining(const SteerMapFds& maps, const SteerRule& rule_in, bool draining) {
+  if (draining)
+    if (auto r = check_can_drain(maps, rule_in); !r) return r;
+  return change_rule_table(maps, rule_in, [&](const SteerRule& rule, Slots& slots) -> Result<void> {
+    for (std::uint32_t i = 0; i < kMaxRules; ++i) {
+      if (!used(slots[i]) || slots[i].owner_pid != rule.owner_pid || !from_raw(slots[i]).same_match(rule))
+        continue;
+      xdptcp_rule raw = slots[i];
+      unsigned flags = raw.flags;
+      if (draining) {
+        flags |= XDPTCP_RULE_DRAINING;
+      } else {
+        flags &= ~static_cast<unsigned>(XDPTCP_RULE_DRAINING);
+      }
+      raw.flags = static_cast<__u8>(flags);
+      if (raw.flags == slots[i].flags) return {};
+      // In place (see the file comment): the match and the port bitmap stay as they are.
+      return write_slot(maps.rules, i, raw);
     }
     return Error{
         ENOENT, "steering rule " + describe(rule) + " (" + owner_text(rule.owner_pid) + ") is not installed"};
@@ -302,6 +390,12 @@ Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps) {
       if (auto r = clear_socket_slot(maps, o.queue); !r) return r.error();
     }
   }
+
+  // The flows of dead processes: their rules are gone, so the entries would only take room. The walk
+  // may be long and touches no rule, so other processes may change the table meanwhile.
+  lock.value().reset();
+  if (maps.stack_flows >= 0)
+    if (auto r = remove_stack_flows_of_dead_owners(maps.stack_flows); !r) return r.error();
   return removed;
 }
 
@@ -318,11 +412,16 @@ Result<void> need_exception_maps(const SteerMapFds& maps) {
   return need_fd(maps.kernel_flows, "xdptcp_kernel_flows");
 }
 
-Result<xdptcp_flow_key> flow_key(const SteerMapFds& maps, const wire::FourTuple& flow) {
-  if (auto r = need_exception_maps(maps); !r) return r.error();
+std::string describe(const wire::FourTuple& flow) {
+  return flow.local.to_string() + " <-> " + flow.remote.to_string();
+}
+
+// The key of xdptcp_kernel_flows and xdptcp_stack_flows for `flow` (local = where its segments
+// arrive), as the program builds it from a segment. `what` names the entry for errors.
+Result<xdptcp_flow_key> flow_key(const wire::FourTuple& flow, const char* what) {
   if (flow.local.ip.family != flow.remote.ip.family ||
       (flow.local.ip.family != wire::IpFamily::kV4 && flow.local.ip.family != wire::IpFamily::kV6))
-    return Error{EINVAL, "steering exception " + flow.local.to_string() + " <-> " + flow.remote.to_string() +
+    return Error{EINVAL, std::string(what) + " " + describe(flow) +
                              ": the addresses must be of one family, IPv4 or IPv6"};
   xdptcp_flow_key key{};
   const bool v4 = flow.local.ip.family == wire::IpFamily::kV4;
@@ -334,14 +433,20 @@ Result<xdptcp_flow_key> flow_key(const SteerMapFds& maps, const wire::FourTuple&
   return key;
 }
 
-std::string describe(const wire::FourTuple& flow) {
-  return flow.local.to_string() + " <-> " + flow.remote.to_string();
+Result<xdptcp_flow_key> kernel_flow_key(const SteerMapFds& maps, const wire::FourTuple& flow) {
+  if (auto r = need_exception_maps(maps); !r) return r.error();
+  return flow_key(flow, "steering exception");
+}
+
+Result<xdptcp_flow_key> stack_flow_key(const SteerMapFds& maps, const wire::FourTuple& flow) {
+  if (auto r = need_stack_flows_map(maps); !r) return r.error();
+  return flow_key(flow, "stack flow");
 }
 
 }  // namespace
 
 Result<void> add_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
-  auto key = flow_key(maps, flow);
+  auto key = kernel_flow_key(maps, flow);
   if (!key) return key.error();
   const __u8 one = 1;
   int ret = bpf_map_update_elem(maps.kernel_flows, &key.value(), &one, BPF_ANY);
@@ -361,7 +466,7 @@ Result<void> add_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flo
 }
 
 Result<void> del_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
-  auto key = flow_key(maps, flow);
+  auto key = kernel_flow_key(maps, flow);
   if (!key) return key.error();
   int ret = bpf_map_delete_elem(maps.kernel_flows, &key.value());
   if (ret != 0 && ret != -ENOENT) return bpf_error(ret, "removing the steering exception " + describe(flow));
@@ -369,12 +474,42 @@ Result<void> del_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flo
 }
 
 Result<bool> has_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
-  auto key = flow_key(maps, flow);
+  auto key = kernel_flow_key(maps, flow);
   if (!key) return key.error();
   __u8 v = 0;
   int ret = bpf_map_lookup_elem(maps.kernel_flows, &key.value(), &v);
   if (ret == -ENOENT) return false;
   if (ret != 0) return bpf_error(ret, "looking up the steering exception " + describe(flow));
+  return true;
+}
+
+Result<void> add_stack_flow(const SteerMapFds& maps, const wire::FourTuple& flow, std::uint32_t pid) {
+  auto key = stack_flow_key(maps, flow);
+  if (!key) return key.error();
+  if (pid == 0)
+    return Error{EINVAL,
+                 "stack flow " + describe(flow) + ": pid 0 is no process (a draining rule's owner is one)"};
+  int ret = bpf_map_update_elem(maps.stack_flows, &key.value(), &pid, BPF_ANY);
+  if (ret != 0) return bpf_error(ret, "adding the stack flow " + describe(flow));
+  return {};
+}
+
+Result<void> del_stack_flow(const SteerMapFds& maps, const wire::FourTuple& flow) {
+  auto key = stack_flow_key(maps, flow);
+  if (!key) return key.error();
+  int ret = bpf_map_delete_elem(maps.stack_flows, &key.value());
+  if (ret != 0 && ret != -ENOENT) return bpf_error(ret, "removing the stack flow " + describe(flow));
+  return {};
+}
+
+Result<bool> has_stack_flow(const SteerMapFds& maps, const wire::FourTuple& flow, std::uint32_t* pid) {
+  auto key = stack_flow_key(maps, flow);
+  if (!key) return key.error();
+  std::uint32_t v = 0;
+  int ret = bpf_map_lookup_elem(maps.stack_flows, &key.value(), &v);
+  if (ret == -ENOENT) return false;
+  if (ret != 0) return bpf_error(ret, "looking up the stack flow " + describe(flow));
+  if (pid != nullptr) *pid = v;
   return true;
 }
 
@@ -386,8 +521,8 @@ Result<SteerCounters> read_counters(const SteerMapFds& maps) {
   std::array<std::uint64_t, XDPTCP_CTR_COUNT> sums{};
   for (std::uint32_t c = 0; c < XDPTCP_CTR_COUNT; ++c) {
     int ret = bpf_map_lookup_elem(maps.counters, &c, per_cpu.data());
-    // An older program has fewer counters (ABI 1 lacks PASS_KERNEL_FLOW, ABI 2 PASS_OTHER_OWNER):
-    // a missing one reads as 0.
+    // An older program has fewer counters (ABI 1 lacks PASS_KERNEL_FLOW, ABI 2 PASS_OTHER_OWNER,
+    // ABI 3 PASS_DRAINING): a missing one reads as 0.
     if (ret == -ENOENT && c >= XDPTCP_CTR_PASS_KERNEL_FLOW) continue;
     if (ret != 0) return bpf_error(ret, "reading steering counter " + std::to_string(c));
     for (std::uint64_t v : per_cpu) sums[c] += v;
@@ -400,6 +535,7 @@ Result<SteerCounters> read_counters(const SteerMapFds& maps) {
   out.malformed = sums[XDPTCP_CTR_MALFORMED];
   out.pass_kernel_flow = sums[XDPTCP_CTR_PASS_KERNEL_FLOW];
   out.pass_other_owner = sums[XDPTCP_CTR_PASS_OTHER_OWNER];
+  out.pass_draining = sums[XDPTCP_CTR_PASS_DRAINING];
   return out;
 }
 

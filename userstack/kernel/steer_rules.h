@@ -10,6 +10,11 @@
 // arrives on its owner's queues, and a permanent rule (owner_pid 0, xdptcp-ctl's) what arrives on any
 // queue. See "Owners" in steer_abi.h.
 //
+// Draining: a process that closes its listener while connections it accepted are still open lists
+// those connections (add_stack_flow) and then flags its rule draining (set_rule_draining): the rule
+// then steers only those flows, and new connections go to the kernel's listener. See "Draining" in
+// steer_abi.h.
+//
 // Concurrency: changes to the rule table are serialised between processes with an flock on
 // kSteerLockPath (they read, modify and write several slots and the port bitmap). The XDP
 // program reads the maps concurrently; the writes are ordered so that it never sees a rule
@@ -36,8 +41,11 @@ struct SteerRule {
   std::uint16_t port_lo = 0;
   std::uint16_t port_hi = 0;
   std::uint32_t owner_pid = 0;  // process that installed it; 0 = permanent (xdptcp-ctl)
+  // Steers only the owner's flows listed in xdptcp_stack_flows; the rest goes to the kernel. A
+  // permanent rule cannot drain.
+  bool draining = false;
 
-  // Same traffic selected (owner_pid not compared).
+  // Same traffic selected (owner_pid and draining not compared).
   bool same_match(const SteerRule& o) const;
   bool operator==(const SteerRule&) const = default;
 };
@@ -46,6 +54,7 @@ struct SteerRule {
 struct SteerMapFds {
   int ports = -1, rules = -1, xsks = -1, sockets = -1, counters = -1;
   int kernel_flows = -1, config = -1;
+  int stack_flows = -1;  // -1 also in a set pinned by an xdptcp older than steering ABI 4
 };
 
 // Installs a rule in a free slot and recomputes the port bitmap. Rules of different owners with
@@ -53,8 +62,19 @@ struct SteerMapFds {
 // rules of its match.
 // Errors: EINVAL (port_lo > port_hi, address of the wrong family), EEXIST (a rule with the same
 // match and the same owner exists, or the rule is a process's and a permanent rule with the same
-// match exists: that one covers it), ENOSPC (all XDPTCP_MAX_RULES slots used).
+// match exists: that one covers it), ENOSPC (all XDPTCP_MAX_RULES slots used). A draining rule is
+// refused as set_rule_draining refuses to flag one (EINVAL, EBADF).
 Result<void> add_rule(const SteerMapFds& maps, const SteerRule& rule);
+
+// Sets (or clears) the draining flag of the rule with the same match and the same owner_pid as
+// `rule` (its own `draining` is ignored), in place: one update of that slot, in which only the flag
+// changes, so the program sees the rule either with or without it; the port bitmap is unchanged.
+// List the owner's flows (add_stack_flow) before setting the flag: a flow not yet listed is passed to
+// the kernel, which resets it. Setting a flag already set (or clearing a clear one) succeeds.
+// Errors: ENOENT (no such rule), EINVAL (setting it on a permanent rule: it belongs to no process,
+// so it has no flows of its own), EBADF (setting it while xdptcp_stack_flows is not open, as with a
+// program attached by an xdptcp older than steering ABI 4, which would ignore the flag: re-attach).
+Result<void> set_rule_draining(const SteerMapFds& maps, const SteerRule& rule, bool draining);
 
 // Removes the rule with the same match and the same owner_pid (another owner's stays) and
 // recomputes the port bitmap. Errors: ENOENT when there is none.
@@ -64,7 +84,9 @@ Result<void> del_rule(const SteerMapFds& maps, const SteerRule& rule);
 Result<std::vector<SteerRule>> list_rules(const SteerMapFds& maps);
 
 // Removes every rule whose owner_pid != 0 names a process that no longer exists (/proc/<pid>
-// absent), clears the socket registrations of such processes, and returns how many rules went.
+// absent), clears the socket registrations of such processes, removes the entries of
+// xdptcp_stack_flows whose pid is such a process's (when that map is open; one pass over it, at most
+// XDPTCP_MAX_STACK_FLOWS entries), and returns how many rules went.
 // Note: pids are those of the installer's pid namespace; run it in the same namespace.
 Result<std::size_t> remove_rules_of_dead_owners(const SteerMapFds& maps);
 
@@ -84,10 +106,27 @@ Result<void> del_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flo
 // Whether the exception is present (for tests and tools).
 Result<bool> has_kernel_flow(const SteerMapFds& maps, const wire::FourTuple& flow);
 
+// The flows a process's stack has (xdptcp_stack_flows), which a draining rule of that process keeps
+// steering to it. `flow` is given as for add_kernel_flow (local = where the segments arrive), `pid`
+// is the owner of the rule that steers it. The map is an LRU hash of XDPTCP_MAX_STACK_FLOWS entries:
+// past that, the oldest entries go, and their connections are passed to the kernel if their owner
+// drains. Adding a listed flow again replaces its pid.
+// Errors: EINVAL (the two addresses of different families, or pid 0), EBADF (maps not open, or a set
+// pinned by an xdptcp older than steering ABI 4, without the map: re-attach).
+Result<void> add_stack_flow(const SteerMapFds& maps, const wire::FourTuple& flow, std::uint32_t pid);
+
+// Removes the flow (no error if it was not listed).
+Result<void> del_stack_flow(const SteerMapFds& maps, const wire::FourTuple& flow);
+
+// Whether the flow is listed, for any process; if so and `pid` is not null, *pid is its process.
+Result<bool> has_stack_flow(const SteerMapFds& maps, const wire::FourTuple& flow,
+                            std::uint32_t* pid = nullptr);
+
 struct SteerCounters {
   std::uint64_t seen = 0, redirected = 0, pass_not_ours = 0, pass_no_socket = 0, malformed = 0;
   std::uint64_t pass_kernel_flow = 0;
   std::uint64_t pass_other_owner = 0;  // a rule of another process than the queue's owner matched
+  std::uint64_t pass_draining = 0;     // a draining rule matched a flow its owner does not have
 };
 
 // The program's counters, summed over all possible CPUs. A counter that an older program (pinned by

@@ -33,10 +33,11 @@ namespace xdptcp::kernel {
 namespace {
 
 constexpr const char* kBpffs = "/sys/fs/bpf";
-constexpr std::array<const char*, 7> kMapNames = {"xdptcp_ports",   "xdptcp_rules",    "xdptcp_xsks",
-                                                  "xdptcp_sockets", "xdptcp_counters", "xdptcp_kernel_flows",
-                                                  "xdptcp_config"};
-// The maps that steering ABI version 1 (before the steering exceptions) did not have.
+constexpr std::array<const char*, 8> kMapNames = {
+    "xdptcp_ports",    "xdptcp_rules",        "xdptcp_xsks",   "xdptcp_sockets",
+    "xdptcp_counters", "xdptcp_kernel_flows", "xdptcp_config", "xdptcp_stack_flows"};
+// The maps that steering ABI version 1 (before the steering exceptions) did not have; from here on
+// every map is one a set pinned by an older xdptcp may lack (xdptcp_stack_flows came with ABI 4).
 constexpr std::size_t kFirstMapOfAbi2 = 5;
 
 // Collects what libbpf and libxdp print while it is alive, so that failures can quote the kernel's
@@ -575,7 +576,7 @@ PinnedSteerMaps& PinnedSteerMaps::operator=(PinnedSteerMaps&& other) noexcept {
 
 void PinnedSteerMaps::close_all() {
   for (int* fd : {&fds_.ports, &fds_.rules, &fds_.xsks, &fds_.sockets, &fds_.counters, &fds_.kernel_flows,
-                  &fds_.config}) {
+                  &fds_.config, &fds_.stack_flows}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -589,14 +590,16 @@ Result<PinnedSteerMaps> open_pinned(std::string_view ifname) {
   }
   PinnedSteerMaps maps;
   SteerMapFds fds{};
-  int* slots[] = {&fds.ports,    &fds.rules,        &fds.xsks,  &fds.sockets,
-                  &fds.counters, &fds.kernel_flows, &fds.config};
+  int* slots[] = {&fds.ports,    &fds.rules,        &fds.xsks,   &fds.sockets,
+                  &fds.counters, &fds.kernel_flows, &fds.config, &fds.stack_flows};
+  static_assert(std::size(slots) == kMapNames.size(), "one fd per pinned map");
   for (std::size_t i = 0; i < kMapNames.size(); ++i) {
     const std::string path = map_pin_path(ifname, kMapNames[i]);
     const int fd = bpf_obj_get(path.c_str());
     if (fd < 0 && errno == ENOENT && i >= kFirstMapOfAbi2) {
-      // Pinned by an older xdptcp (steering ABI 1): everything but the steering exceptions works,
-      // and add_kernel_flow says why it cannot (its map is not open).
+      // Pinned by an older xdptcp (steering ABI 1 lacks the exception maps, ABI 3 and older
+      // xdptcp_stack_flows): everything else works, and add_kernel_flow or set_rule_draining say
+      // why they cannot (their map is not open).
       continue;
     }
     if (fd < 0) {

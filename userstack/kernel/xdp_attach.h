@@ -110,9 +110,10 @@ class PinnedSteerMaps {
 
 // Opens the maps pinned by attach(). ENOENT with "run xdptcp-ctl attach --iface IF" when there are none.
 // Does not check that the program is still attached (that needs privileges an application may lack);
-// status() does. A set pinned by an older xdptcp (steering ABI 1, without xdptcp_kernel_flows and
-// xdptcp_config) opens with those two left at -1: rules, sockets and counters work, and
-// add_kernel_flow fails with EBADF saying to re-attach.
+// status() does. A set pinned by an older xdptcp opens with the maps it lacks left at -1: steering
+// ABI 1 has no xdptcp_kernel_flows and xdptcp_config (add_kernel_flow fails with EBADF saying to
+// re-attach), ABI 3 and older no xdptcp_stack_flows (set_rule_draining and add_stack_flow fail so);
+// rules, sockets and counters work.
 Result<PinnedSteerMaps> open_pinned(std::string_view ifname);
 
 // A program attached to the interface's XDP hook (ours or another one).

@@ -26,6 +26,14 @@
  *   xdptcp_config    ARRAY[1] of struct xdptcp_config: flags set by user space; `kernel_flows`
  *                    is set once the first exception is added, so that the program skips the
  *                    exception lookup while there are none.
+ *   xdptcp_stack_flows
+ *                    LRU_HASH[XDPTCP_MAX_STACK_FLOWS]: struct xdptcp_flow_key -> __u32, the pid of
+ *                    the process whose stack has the connection (ABI 4). Read only for segments
+ *                    that a draining rule selects (see "Draining" below). The key is the one of
+ *                    xdptcp_kernel_flows: local = destination of the arriving segment, remote =
+ *                    its source. Unlike an exception, an entry evicted while its owner drains
+ *                    sends the connection to the kernel, which resets it: the map is sized for
+ *                    every connection a process may hold open.
  *
  * Owners (ABI 3). Several processes may share an interface, each owning some RX queues (its pid in
  * xdptcp_sockets[q].owner_pid) and installing its own rules (its pid in xdptcp_rule.owner_pid; 0 is
@@ -38,6 +46,21 @@
  * ephemeral range to themselves); user space keeps at most one rule per (match, owner), and no
  * process rule beside a permanent one of the same match (which covers it).
  *
+ * Draining (ABI 4). A process that closes its listening socket while connections it accepted are
+ * still open (nginx's old workers on `nginx -s reload`) keeps its rule, flagged
+ * XDPTCP_RULE_DRAINING: a segment that such a rule selects is redirected only when its flow is in
+ * xdptcp_stack_flows with the rule's owner_pid as value (a connection the process still has);
+ * anything else, new connections in particular, goes to the kernel (PASS_DRAINING), whose listener
+ * (held by other processes: the nginx master and the new workers) serves it. Without the flag, the rule
+ * would send new SYNs to a stack that no longer listens; without the rule, the remaining
+ * connections' segments would reach the kernel, which answers them with RST.
+ * A draining rule yields to a rule without the flag that also applies to the segment (a permanent
+ * rule, or another rule of the same owner): that one steers it as usual. Rules without the flag
+ * cost nothing more: xdptcp_stack_flows is looked up only when a draining rule is the one that
+ * applies. The process lists its flows before it sets the flag (and may remove each when its
+ * connection closes); a permanent rule does not drain (it belongs to no process). Entries of dead
+ * processes are removed with their rules.
+ *
  * Addresses are stored in network byte order, as they appear on the wire; ports (rule ranges and
  * bitmap bit numbers) in host byte order.
  *
@@ -49,13 +72,14 @@
 
 #include <linux/types.h>
 
-#define XDPTCP_ABI_VERSION 3
+#define XDPTCP_ABI_VERSION 4
 
 /* A rule table this small is scanned linearly, and only for packets whose port bit is set. */
 #define XDPTCP_MAX_RULES 64
 #define XDPTCP_MAX_QUEUES 64
 #define XDPTCP_PORT_WORDS (65536 / 64)
 #define XDPTCP_MAX_KERNEL_FLOWS 16384
+#define XDPTCP_MAX_STACK_FLOWS 65536
 
 #define XDPTCP_PIN_ROOT "/sys/fs/bpf/xdptcp"
 #define XDPTCP_PROG_NAME "xdptcp_steer"
@@ -68,6 +92,7 @@ enum xdptcp_family {
 
 enum xdptcp_rule_flags {
   XDPTCP_RULE_ANY_ADDR = 1u << 0, /* wildcard destination address (of the rule's family) */
+  XDPTCP_RULE_DRAINING = 1u << 1, /* only the owner's flows in xdptcp_stack_flows (ABI 4; Draining) */
 };
 
 struct xdptcp_rule {
@@ -91,7 +116,8 @@ struct xdptcp_socket_info {
   __u64 registered_ns; /* CLOCK_BOOTTIME at registration, for status */
 };
 
-/* A flow as the program sees an arriving segment: local = destination, remote = source. */
+/* A flow as the program sees an arriving segment: local = destination, remote = source. The key of
+ * xdptcp_kernel_flows and xdptcp_stack_flows. */
 struct xdptcp_flow_key {
   __u8 family; /* enum xdptcp_family */
   __u8 reserved[3];
@@ -116,6 +142,8 @@ enum xdptcp_counter {
                                   (xdptcp_kernel_flows): passed to the kernel */
   XDPTCP_CTR_PASS_OTHER_OWNER, /* a rule of another process matches; this queue's socket is not that
                                   process's (or no process owns the queue): passed to the kernel */
+  XDPTCP_CTR_PASS_DRAINING,    /* a draining rule matched, and the flow is not one the owner still
+                                  has (xdptcp_stack_flows): new connection for the kernel */
   XDPTCP_CTR_COUNT             /* new counters go last: an older program's map simply lacks them */
 };
 

@@ -1,20 +1,29 @@
 // xdptcp-ctl end to end on veth pairs of its own (ctlit0/ctlit1): attach, status, attach again (exit 4),
-// steer add/list/del, rules and queues of several owning processes, stats --json, detach leaving nothing
+// steer add/list/del, rules and queues of several owning processes, a draining rule and its counter,
+// stats --json, detach leaving nothing
 // attached or pinned, stale pins, unknown interfaces (exit 3), missing native XDP (exit 3 / fallback), and
 // another XDP program on the same hook. Needs root; skips otherwise. See docs/xdptcp-ctl.md for the exit
 // codes checked here.
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "bpf/test_frames.h"
 #include "support/netns/netns_util.h"
 #include "userstack/kernel/steer_rules.h"
 #include "userstack/kernel/xdp_attach.h"
@@ -83,8 +92,8 @@ TEST_F(CtlTest, AttachStatusDetach_LeavesNothingBehind) {
   ASSERT_EQ(a.exit_code, 0) << a.output;
   EXPECT_NE(a.output.find("attached xdptcp_steer to ctlit0"), std::string::npos) << a.output;
   EXPECT_TRUE(has_xdp(kIf));
-  for (const char* map :
-       {"xdptcp_ports", "xdptcp_rules", "xdptcp_xsks", "xdptcp_sockets", "xdptcp_counters"}) {
+  for (const char* map : {"xdptcp_ports", "xdptcp_rules", "xdptcp_xsks", "xdptcp_sockets", "xdptcp_counters",
+                          "xdptcp_kernel_flows", "xdptcp_config", "xdptcp_stack_flows"}) {
     EXPECT_TRUE(exists(pin_dir() + "/" + map)) << map;
   }
 
@@ -155,6 +164,7 @@ TEST_F(CtlTest, Steer_AddListDelAndStats) {
     EXPECT_EQ(r["owner_pid"], 0);
     EXPECT_EQ(r["owner_state"], "permanent");
     EXPECT_EQ(r["owner_comm"], "");
+    EXPECT_EQ(r["draining"], false);
   }
 
   CommandResult dup = ctl("steer add --port 80" + on);
@@ -191,7 +201,7 @@ TEST_F(CtlTest, Steer_AddListDelAndStats) {
   ASSERT_EQ(stats.exit_code, 0) << stats.output;
   json c = parse_json(stats)["counters"];
   for (const char* k : {"seen", "redirected", "pass_not_ours", "pass_no_socket", "malformed",
-                        "pass_kernel_flow", "pass_other_owner"}) {
+                        "pass_kernel_flow", "pass_other_owner", "pass_draining"}) {
     EXPECT_TRUE(c.contains(k)) << k;
   }
   EXPECT_GT(c["seen"].get<long>(), 0) << "the peer's ARP request should have been seen";
@@ -199,6 +209,7 @@ TEST_F(CtlTest, Steer_AddListDelAndStats) {
   CommandResult stats_text = ctl("stats" + on);
   EXPECT_NE(stats_text.output.find("pass_not_ours"), std::string::npos);
   EXPECT_NE(stats_text.output.find("pass_other_owner"), std::string::npos) << stats_text.output;
+  EXPECT_NE(stats_text.output.find("pass_draining"), std::string::npos) << stats_text.output;
 
   EXPECT_EQ(ctl(std::string("detach --iface ") + kIf).exit_code, 0);
 }
@@ -305,6 +316,89 @@ TEST_F(CtlTest, Owners_StatusAndSteerListNameEachProcess) {
   rules = parse_json(ctl("steer list --json" + on))["rules"];
   ASSERT_EQ(rules.size(), 1u) << rules.dump();
   EXPECT_EQ(rules[0]["owner_pid"], me);
+
+  EXPECT_EQ(ctl(std::string("detach --iface ") + kIf).exit_code, 0);
+}
+
+// Sends `frame` out of `iface`, so that it arrives on the other end of the veth pair.
+bool send_frame(const char* iface, const std::vector<std::uint8_t>& frame) {
+  const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = static_cast<int>(::if_nametoindex(iface));
+  to.sll_halen = ETH_ALEN;
+  std::copy(frame.begin(), frame.begin() + ETH_ALEN, to.sll_addr);
+  const ssize_t n =
+      ::sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  ::close(fd);
+  return n == static_cast<ssize_t>(frame.size());
+}
+
+// A process that closed its listener drains (steer_abi.h, "Draining"): status and steer list say so,
+// and the program attached by xdptcp-ctl passes a new connection's SYN to the kernel, counted
+// pass_draining, while the connection the process still has is steered.
+TEST_F(CtlTest, DrainingRule_ShownAndNewConnectionsCounted) {
+  ASSERT_EQ(ctl(std::string("attach --iface ") + kIf).exit_code, 0);
+  const std::string on = std::string(" --iface ") + kIf;
+  const auto me = static_cast<std::uint32_t>(::getpid());
+  const std::string comm = own_comm();
+  FrameSpec syn;  // 198.18.0.2:40000 -> 198.18.0.1:9100
+  syn.dport = 9100;
+  FrameSpec kept = syn;
+  kept.sport = 40001;
+  kept.tcp_flags = kTcpAck;
+  {
+    auto maps = kernel::open_pinned(kIf);
+    ASSERT_TRUE(maps.ok()) << maps.error().describe();
+    ASSERT_GE(maps->fds().stack_flows, 0);
+    kernel::SteerRule rule;
+    rule.family = wire::IpFamily::kV4;
+    rule.any_addr = true;
+    rule.addr.family = wire::IpFamily::kV4;
+    rule.port_lo = rule.port_hi = 9100;
+    rule.owner_pid = me;
+    ASSERT_TRUE(kernel::add_rule(maps->fds(), rule).ok());
+    wire::FourTuple flow;
+    flow.local.ip = wire::IpAddr::v4(kept.dst4[0], kept.dst4[1], kept.dst4[2], kept.dst4[3]);
+    flow.remote.ip = wire::IpAddr::v4(kept.src4[0], kept.src4[1], kept.src4[2], kept.src4[3]);
+    flow.local.port = kept.dport;
+    flow.remote.port = kept.sport;
+    ASSERT_TRUE(kernel::add_stack_flow(maps->fds(), flow, me).ok());
+    auto r = kernel::set_rule_draining(maps->fds(), rule, true);
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    // This process owns both queues (a record without a socket: whichever queue the veth picks, the
+    // draining rule applies there; the kept flow then finds no socket).
+    for (std::uint32_t queue : {0u, 1u}) {
+      xdptcp_socket_info info{};
+      info.owner_pid = me;
+      info.registered_ns = 1;
+      ASSERT_EQ(bpf_map_update_elem(maps->fds().sockets, &queue, &info, BPF_ANY), 0);
+    }
+  }
+  const std::string shown = "ipv4 any port 9100 (pid " + std::to_string(me) + " " + comm + ", draining)";
+  EXPECT_NE(ctl("steer list" + on).output.find(shown), std::string::npos) << ctl("steer list" + on).output;
+  json rules = parse_json(ctl("steer list --json" + on))["rules"];
+  ASSERT_EQ(rules.size(), 1u) << rules.dump();
+  EXPECT_EQ(rules[0]["draining"], true);
+  EXPECT_EQ(rules[0]["owner_pid"], me);
+  const CommandResult text = ctl("status" + on);
+  EXPECT_NE(text.output.find(shown), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("pass_draining"), std::string::npos) << text.output;
+  EXPECT_EQ(parse_json(ctl("status --json" + on))["rules"], rules);
+
+  ASSERT_TRUE(send_frame(kPeer, build_frame(syn)));
+  ASSERT_TRUE(send_frame(kPeer, build_frame(kept)));
+  json c;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        c = parse_json(ctl("stats --json" + on))["counters"];
+        return c["pass_draining"] == 1 && c["pass_no_socket"] == 1;
+      },
+      std::chrono::seconds(5)))
+      << c.dump();
+  const CommandResult stats = ctl("stats" + on);
+  EXPECT_NE(stats.output.find("pass_draining    1"), std::string::npos) << stats.output;
 
   EXPECT_EQ(ctl(std::string("detach --iface ") + kIf).exit_code, 0);
 }

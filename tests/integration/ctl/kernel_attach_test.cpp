@@ -82,6 +82,8 @@ TEST_F(KernelAttachTest, Attachment_Destroyed_DetachesAndUnpins) {
     ASSERT_TRUE(maps.ok()) << maps.error().describe();
     EXPECT_GE(maps->fds().rules, 0);
     EXPECT_GE(maps->fds().counters, 0);
+    EXPECT_GE(maps->fds().kernel_flows, 0);
+    EXPECT_GE(maps->fds().stack_flows, 0);
   }
   EXPECT_FALSE(has_xdp(kIf));
   EXPECT_FALSE(exists(pin_dir(kIf)));
@@ -110,6 +112,32 @@ TEST_F(KernelAttachTest, OpenPinned_NotAttached_Enoent) {
   ASSERT_FALSE(maps.ok());
   EXPECT_EQ(maps.error().code, ENOENT);
   EXPECT_NE(maps.error().message.find("xdptcp-ctl attach --iface ctlik0"), std::string::npos);
+}
+
+// A set pinned by an xdptcp older than steering ABI 4 has no xdptcp_stack_flows pin: it still opens,
+// with that map at -1, rules work, and draining says to re-attach.
+TEST_F(KernelAttachTest, OpenPinned_SetWithoutStackFlows_OpensAndDrainingSaysReattach) {
+  auto a = attach(kIf, XdpMode::kAuto);
+  ASSERT_TRUE(a.ok()) << a.error().describe();
+  ASSERT_EQ(::unlink((pin_dir(kIf) + "/xdptcp_stack_flows").c_str()), 0);
+  auto maps = open_pinned(kIf);
+  ASSERT_TRUE(maps.ok()) << maps.error().describe();
+  EXPECT_EQ(maps->fds().stack_flows, -1);
+  EXPECT_GE(maps->fds().kernel_flows, 0);
+  SteerRule rule;
+  rule.any_addr = true;
+  rule.addr.family = wire::IpFamily::kV4;
+  rule.port_lo = rule.port_hi = 80;
+  rule.owner_pid = static_cast<std::uint32_t>(::getpid());
+  ASSERT_TRUE(add_rule(maps->fds(), rule).ok());
+  auto r = set_rule_draining(maps->fds(), rule, true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, EBADF);
+  EXPECT_NE(r.error().message.find("re-attach"), std::string::npos) << r.error().message;
+  auto s = status(kIf);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_EQ(s->rules.size(), 1u);
+  EXPECT_FALSE(s->rules[0].draining);
 }
 
 TEST_F(KernelAttachTest, Status_RegisteredSockets_OwnersAliveOrStale) {
