@@ -401,6 +401,13 @@ class PreloadMemcached : public ::testing::Test {
         "exec " + bin_path("xdptcp-run") + " --iface " + sb().iface() + " -- " + tool_path("memcached") +
         " -u root -t " + std::to_string(threads) + " -l 0.0.0.0 -p " + std::to_string(port_) + " -U 0 -m " +
         kMemoryMb + " -c 4096");
+    // memcached registers its listener in its epoll set at start-up, which starts the stack (the
+    // preload's start-up line). A connection made before the stack's steering rule is in would be
+    // the kernel's (and the preload would say it stays with the kernel): the peer waits for the line.
+    ASSERT_TRUE(memcached_->wait_for_output("engine(s), AF_XDP", 30s))
+        << "no start-up line of the stack from the preload\n"
+        << memcached_->output();
+    std::this_thread::sleep_for(300ms);  // the listener's rule goes in just after the line
     std::string last;
     const bool up = wait_until(
         [&] {
