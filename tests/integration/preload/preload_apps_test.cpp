@@ -37,12 +37,14 @@
 #include <thread>
 #include <vector>
 
+#include "integration/preload/preload_test_util.h"
 #include "support/netns/netns_util.h"
 
 namespace xdptcp::test::preload_apps {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace xdptcp::test::preload;  // NOLINT: the shared helpers
 namespace fs = std::filesystem;
 
 // Ports of their own for every test (other tests, and other people's servers, use the usual ones): the
@@ -53,187 +55,6 @@ constexpr int kRedisPort = 16380;
 constexpr int kRedisKillPort = 16381;
 
 constexpr int kValues = 1000;  // random values written to redis and read back
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  return static_cast<bool>(out);
-}
-
-// The last `n` lines of `text` (for diagnostics).
-std::string tail(const std::string& text, int n = 40) {
-  std::size_t pos = text.size();
-  for (int i = 0; i <= n && pos != std::string::npos && pos > 0; ++i) pos = text.rfind('\n', pos - 1);
-  return pos == std::string::npos || pos == 0 ? text : text.substr(pos + 1);
-}
-
-// The lines of `text` (split at '\n' and '\r') that contain `needle`, joined with "; ".
-std::string lines_with(const std::string& text, const std::string& needle) {
-  std::string found, cur;
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    if (i == text.size() || text[i] == '\n' || text[i] == '\r') {
-      if (cur.find(needle) != std::string::npos) found += (found.empty() ? "" : "; ") + trim(cur);
-      cur.clear();
-    } else {
-      cur += text[i];
-    }
-  }
-  return found;
-}
-
-// Figures worth seeing in the log of a passing run.
-void note(const std::string& what) {
-  std::cout << "[     info ] " << what << std::endl;
-}
-
-// /proc/PID/stat: the command name and the state letter; false when there is no such process.
-bool proc_stat(pid_t pid, std::string* comm, char* state, pid_t* ppid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return false;
-  const auto open = line.find('(');
-  const auto close = line.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close + 2 >= line.size()) return false;
-  if (comm != nullptr) *comm = line.substr(open + 1, close - open - 1);
-  if (state != nullptr) *state = line[close + 2];
-  if (ppid != nullptr) *ppid = static_cast<pid_t>(std::strtol(line.c_str() + close + 4, nullptr, 10));
-  return true;
-}
-
-// Whether `pid` runs (a zombie has closed its descriptors already: it counts as gone) and, when
-// `comm` is given, is called that: a pid reused by another program is never signalled.
-bool alive(pid_t pid, const std::string& comm = "") {
-  if (pid <= 0) return false;
-  std::string c;
-  char state = 0;
-  if (!proc_stat(pid, &c, &state, nullptr)) return false;
-  if (state == 'Z' || state == 'X') return false;
-  return comm.empty() || c == comm;
-}
-
-// The live children of `parent`.
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> v;
-  std::error_code ec;
-  for (const auto& d : fs::directory_iterator("/proc", ec)) {
-    const std::string name = d.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto pid = static_cast<pid_t>(std::stol(name));
-    pid_t ppid = 0;
-    char state = 0;
-    if (proc_stat(pid, nullptr, &state, &ppid) && ppid == parent && state != 'Z') v.push_back(pid);
-  }
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-// An installed program's path ("" when missing).
-std::string tool_path(const std::string& tool) {
-  const CommandResult r = run("command -v " + shell_quote(tool));
-  return r.ok() ? trim(r.output) : std::string();
-}
-
-// The first of `tools` that is not installed ("" when all are): GTEST_SKIP only leaves the test from
-// the test's own body, so the tests call this and skip themselves.
-std::string first_missing(std::initializer_list<const char*> tools) {
-  for (const char* t : tools) {
-    if (tool_path(t).empty()) return t;
-  }
-  return {};
-}
-
-std::string url_of(const std::string& ip, int port, const std::string& path = "/") {
-  const bool v6 = ip.find(':') != std::string::npos;
-  return "http://" + (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port) + path;
-}
-
-// The parts of wrk's summary that matter here.
-struct WrkSummary {
-  bool parsed = false;
-  std::uint64_t requests = 0;
-  bool socket_errors = false;  // wrk prints "Socket errors: ..." only when there were some
-  bool non_2xx = false;        // and "Non-2xx or 3xx responses: N" only when there were some
-};
-
-WrkSummary parse_wrk(const std::string& out) {
-  WrkSummary w;
-  std::smatch m;
-  static const std::regex requests(R"((\d+) requests in )");
-  if (std::regex_search(out, m, requests)) {
-    w.parsed = true;
-    w.requests = std::stoull(m[1].str());
-  }
-  w.socket_errors = out.find("Socket errors") != std::string::npos;
-  w.non_2xx = out.find("Non-2xx") != std::string::npos;
-  return w;
-}
-
-// A wrk run that went well: a summary, no socket errors, no non-2xx answers, at least `min_requests`.
-void expect_wrk_clean(const std::string& out, std::uint64_t min_requests, const std::string& context) {
-  const WrkSummary w = parse_wrk(out);
-  ASSERT_TRUE(w.parsed) << context << "\n" << out;
-  EXPECT_FALSE(w.socket_errors) << context << "\n" << out;
-  EXPECT_FALSE(w.non_2xx) << context << "\n" << out;
-  EXPECT_GE(w.requests, min_requests) << context << "\n" << out;
-}
-
-// redis-benchmark -q: one "NAME: N requests per second, ..." line per test (the progress lines before
-// it are overwritten with '\r'), and no error text anywhere.
-void expect_benchmark_clean(const std::string& out, std::initializer_list<const char*> tests,
-                            const std::string& context) {
-  std::vector<std::string> lines;
-  std::string cur;
-  for (const char c : out) {
-    if (c == '\n' || c == '\r') {
-      if (!trim(cur).empty()) lines.push_back(trim(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!trim(cur).empty()) lines.push_back(trim(cur));
-  for (const char* t : tests) {
-    const std::regex line(std::string("^") + t + R"(: ([0-9.]+) requests per second)");
-    bool found = false;
-    for (const auto& l : lines) {
-      std::smatch m;
-      if (std::regex_search(l, m, line) && std::stod(m[1].str()) > 0) found = true;
-    }
-    EXPECT_TRUE(found) << context << ": no requests-per-second line for " << t << " in:\n" << out;
-  }
-  const std::string low = lower(out);
-  for (const char* bad : {"error", "refused", "reset by peer", "could not connect", "timeout", "timed out"}) {
-    EXPECT_EQ(low.find(bad), std::string::npos) << context << ": '" << bad << "' in:\n" << out;
-  }
-}
-
-// A field of redis's INFO output ("" when absent).
-std::string info_field(const std::string& info, const std::string& key) {
-  std::istringstream in(info);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) return trim(line.substr(key.size() + 1));
-  }
-  return {};
-}
 
 class PreloadApps : public ::testing::Test {
  protected:
@@ -301,12 +122,7 @@ class PreloadApps : public ::testing::Test {
 
   // The steering program's counter `name` on the sandbox's interface (-1 when it cannot be read).
   long long steer_counter(const std::string& name, std::string* output = nullptr) {
-    const CommandResult r = run(bin_path("xdptcp-ctl") + " stats --iface " + sb().iface() + " --json");
-    if (output != nullptr) *output = r.output;
-    std::smatch m;
-    const std::regex re("\"" + name + R"("\s*:\s*(\d+))");
-    if (!r.ok() || !std::regex_search(r.output, m, re)) return -1;
-    return std::stoll(m[1].str());
+    return preload::steer_counter(sb().iface(), name, output);
   }
 
   std::string xdptcp_run() { return bin_path("xdptcp-run") + " --iface " + sb().iface() + " -- "; }
@@ -362,28 +178,12 @@ class PreloadApps : public ::testing::Test {
         << redis_->output();
   }
 
-  static std::string redis_cli(const std::string& ip, int port, int seconds = 30) {
-    return "timeout " + std::to_string(seconds) + " redis-cli -h " + ip + " -p " + std::to_string(port);
-  }
-
   // ---- kill -9: the port is the kernel's again ----
 
   // From the peer, the port is refused at once (RST from the kernel, curl exit 7) over IPv4 and IPv6,
   // never left unanswered (exit 28).
   void expect_refused_at_once(int port) {
-    for (const std::string& ip : {sb().stack_ip4(), sb().stack_ip6()}) {
-      const std::string url = url_of(ip, port, "/f64");
-      const auto t0 = std::chrono::steady_clock::now();
-      const CommandResult r =
-          sb().in_peer("timeout 15 curl -sS -g --connect-timeout 5 -m 5 -o /dev/null " + shell_quote(url));
-      const auto took = std::chrono::steady_clock::now() - t0;
-      note(url + " after kill -9: curl exit " + std::to_string(r.exit_code) + " after " +
-           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) + " ms");
-      EXPECT_EQ(r.exit_code, 7) << url << ": expected connection refused (7) from the kernel; 28 (timeout) "
-                                << "means the steering still captures the port: " << r.output;
-      EXPECT_LT(took, 2s) << url << ": the refusal took "
-                          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
-    }
+    preload::expect_refused_at_once(sb(), port, {sb().stack_ip4(), sb().stack_ip6()});
   }
 
   // A kernel listener (python's http.server) started on the port serves the peer: the steering no
