@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "api/preload/blocking.h"
@@ -144,7 +145,17 @@ void join_listener_sets(int fd, FdEntry& l) {
     epoll_event tagged{};
     tagged.events = b.events;
     tagged.data.u64 = kFdTagHigh | static_cast<std::uint32_t>(fd);
-    if (libc().epoll_ctl(b.epfd, EPOLL_CTL_MOD, fd, &tagged) < 0) continue;
+    // EPOLL_CTL_MOD refuses a registration made with EPOLLEXCLUSIVE (nginx's listeners without
+    // accept_mutex): register it again instead.
+    if (libc().epoll_ctl(b.epfd, EPOLL_CTL_MOD, fd, &tagged) < 0 &&
+        (errno != EINVAL || libc().epoll_ctl(b.epfd, EPOLL_CTL_DEL, fd, nullptr) < 0 ||
+         libc().epoll_ctl(b.epfd, EPOLL_CTL_ADD, fd, &tagged) < 0)) {
+      p.log(0, "fd %d: cannot register the listener's stack side in epoll set %d (%s); the kernel serves it",
+            fd, b.epfd, std::strerror(errno));
+      continue;
+    }
+    // A connection may wait on the kernel side already: its readiness was reported untagged.
+    l.kernel_ready = true;
     for (const int sid : {l.sid, l.sid4}) {
       if (sid >= 0) (void)p.ctx().epoll_ctl(set->queue, EPOLL_CTL_ADD, sid, &tagged);
     }

@@ -182,13 +182,17 @@ void Process::set_waiting(bool on) {
 }
 
 void Process::maintain() {
-  // Only "auto" grows: an explicit choice (one, free, a list) is the operator's split between
-  // applications (docs/PRELOAD.md).
-  if (state_ != StackState::kRunning || cfg_.queues != "auto") return;
+  if (state_ != StackState::kRunning) return;
   const std::int64_t now = coarse_now_ns();
   if (now < next_try_ns_) return;
   next_try_ns_ = now + kRetryNs;
-  if (stack_->holds_all_queues()) return;
+  {
+    ReentryGuard g;
+    stack_->tend();  // listeners closed with connections open: done draining?
+  }
+  // Only "auto" grows: an explicit choice (one, free, a list) is the operator's split between
+  // applications (docs/PRELOAD.md).
+  if (cfg_.queues != "auto" || stack_->holds_all_queues()) return;
   ReentryGuard g;
   if (another_process_waits(run_dir(cfg_.iface), getpid())) return;
   const unsigned taken = stack_->claim_free_queues(1);

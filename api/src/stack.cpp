@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -64,9 +65,85 @@ class StackPortClaims final : public PortClaims {
   // kernel socket already holds it (StackOptions::reserve_listening_ports).
   StackPortClaims(const kernel::SteerMapFds& maps, std::vector<wire::IpAddr> addrs, bool reserve)
       : maps_(maps), addrs_(std::move(addrs)), reserve_(reserve) {}
+  // Ports still draining when the stack goes: their connections go with it.
+  ~StackPortClaims() override {
+    for (auto& [key, c] : claims_) {
+      if (c.draining) finish(c);
+    }
+  }
+  StackPortClaims(const StackPortClaims&) = delete;
+  StackPortClaims& operator=(const StackPortClaims&) = delete;
+
+ private:
+  struct Claim {
+    int count = 0;
+    bool installed = false;
+    kernel::SteerRule rule;
+    kernel::PortReservation reservation;
+    std::vector<wire::FourTuple> exceptions;  // steering exceptions added for kernel connections
+    bool draining = false;                    // count 0: the listener closed, connections remain
+    std::vector<wire::FourTuple> drained;     // those connections, in xdptcp_stack_flows
+  };
+
+ public:
+  // Lists the live connections on a local port (the driven engine's; Stack::drive sets it). Unset
+  // (several engines, each with its own connections): a closed listener's rule goes at once.
+  using LiveConnections = std::function<void(std::uint16_t port, std::vector<wire::FourTuple>& out)>;
+  void set_live_connections(LiveConnections f) {
+    std::lock_guard lock(mu_);
+    live_ = std::move(f);
+  }
 
   int claim(const wire::SockAddr& local) override {
     std::lock_guard lock(mu_);
+    Claim& c = claims_[key_of(local)];
+    if (c.count == 0 && c.draining) {
+      // Listening again on a port that was draining: the rule steers every flow again.
+      if (kernel::set_rule_draining(maps_, c.rule, false)) {
+        for (const auto& f : c.drained) (void)kernel::del_stack_flow(maps_, f);
+        c.drained.clear();
+        c.draining = false;
+        ++c.count;
+        return 0;
+      }
+      finish(c);
+      claims_.erase(key_of(local));
+      return claim_locked(local);
+    }
+    return claim_locked(local);
+  }
+
+  // Ends the draining of ports whose last connection has gone: their rule and steering exceptions
+  // go. Called about once a second on the driving thread (Stack::tend).
+  void tend() {
+    std::lock_guard lock(mu_);
+    if (!live_) return;
+    for (auto it = claims_.begin(); it != claims_.end();) {
+      Claim& c = it->second;
+      if (!c.draining) {
+        ++it;
+        continue;
+      }
+      scratch_.clear();
+      live_(c.rule.port_lo, scratch_);
+      // Connections that ended leave the flow map (a tuple reused by a new connection of the
+      // kernel's would otherwise come back here).
+      std::erase_if(c.drained, [&](const wire::FourTuple& f) {
+        if (std::find(scratch_.begin(), scratch_.end(), f) != scratch_.end()) return false;
+        (void)kernel::del_stack_flow(maps_, f);
+        return true;
+      });
+      if (!c.drained.empty()) {
+        ++it;
+        continue;
+      }
+      finish(c);
+      it = claims_.erase(it);
+    }
+  }
+
+ private:
+  int claim_locked(const wire::SockAddr& local) {
     Claim& c = claims_[key_of(local)];
     if (c.count++ > 0) return 0;
     kernel::SteerRule rule;
@@ -119,6 +196,7 @@ class StackPortClaims final : public PortClaims {
     return 0;
   }
 
+ public:
   // Steering exceptions for the kernel connections each claimed port has now: they were accepted
   // by the kernel from queues that are ours since (Stack::claim_free_queues).
   void refresh_exceptions() {
@@ -129,24 +207,64 @@ class StackPortClaims final : public PortClaims {
   void release(const wire::SockAddr& local) override {
     std::lock_guard lock(mu_);
     auto it = claims_.find(key_of(local));
-    if (it == claims_.end() || --it->second.count > 0) return;
-    if (it->second.installed) {
-      (void)kernel::del_rule(maps_, it->second.rule);
-      // After the rule: without it the exceptions change nothing. With the rule left to its other
-      // owner (not installed by us) they stay, and go by LRU eviction.
-      for (const auto& f : it->second.exceptions) (void)kernel::del_kernel_flow(maps_, f);
+    if (it == claims_.end() || it->second.count == 0 || --it->second.count > 0) return;
+    Claim& c = it->second;
+    // The listener closed with connections it accepted still open (nginx's old workers during a
+    // reload finish their requests): the rule drains. It keeps steering those flows here (their
+    // segments would reach the kernel, which resets them) and passes the rest, new connections, to
+    // the kernel, whose listener (the master's, the new workers') serves them (steer_abi.h).
+    if (c.installed && live_) {
+      scratch_.clear();
+      live_(local.port, scratch_);
+      std::erase_if(scratch_, [&](const wire::FourTuple& f) {
+        return !(f.local.ip == local.ip || local.ip.is_unspecified());
+      });
+      std::optional<Error> failed;
+      for (const auto& f : scratch_) {
+        auto r = kernel::add_stack_flow(maps_, f, static_cast<std::uint32_t>(getpid()));
+        if (r) {
+          c.drained.push_back(f);
+        } else {
+          failed = r.error();
+        }
+      }
+      if (!c.drained.empty()) {
+        auto r = kernel::set_rule_draining(maps_, c.rule, true);
+        if (r && !failed) {
+          c.draining = true;
+          return;
+        }
+        if (r) {
+          c.draining = true;  // the ones listed drain; the others are reported below
+        } else {
+          failed = r.error();
+        }
+      }
+      if (failed) {
+        std::fprintf(
+            stderr,
+            "xdptcp: listener %s closed with %zu connection(s) open; the kernel will reset those the "
+            "steering cannot keep: %s\n",
+            local.to_string().c_str(), scratch_.size(), failed->describe().c_str());
+      }
+      if (c.draining) return;
+      for (const auto& f : c.drained) (void)kernel::del_stack_flow(maps_, f);
+      c.drained.clear();
     }
+    finish(c);
     claims_.erase(it);
   }
 
  private:
-  struct Claim {
-    int count = 0;
-    bool installed = false;
-    kernel::SteerRule rule;
-    kernel::PortReservation reservation;
-    std::vector<wire::FourTuple> exceptions;  // steering exceptions added for kernel connections
-  };
+  // The rule and the steering exceptions of a claim that ends.
+  void finish(Claim& c) {
+    if (!c.installed) return;
+    (void)kernel::del_rule(maps_, c.rule);
+    // After the rule: without it the exceptions change nothing. With the rule left to its other
+    // owner (not installed by us) they stay, and go by LRU eviction.
+    for (const auto& f : c.exceptions) (void)kernel::del_kernel_flow(maps_, f);
+    for (const auto& f : c.drained) (void)kernel::del_stack_flow(maps_, f);
+  }
 
   // Adds a steering exception (steer_rules.h, add_kernel_flow) for each connected kernel socket
   // that `rule` would steer and `c` has none for yet, and names them on stderr. A census or an
@@ -187,6 +305,8 @@ class StackPortClaims final : public PortClaims {
   std::vector<wire::IpAddr> addrs_;
   bool reserve_;
   std::map<std::string, Claim> claims_;
+  LiveConnections live_;
+  std::vector<wire::FourTuple> scratch_;  // live_'s output, kept between calls
 };
 
 // An engine built on the caller's thread (Stack::drive), with what it runs on.
@@ -222,6 +342,7 @@ struct StackImpl {
   std::uint64_t secret = draw_secret();
 
   ~StackImpl() {
+    if (claims) claims->set_live_connections(nullptr);  // the engine goes first: nothing drains now
     driven.reset();  // its listeners give their ports back while the maps are still open
     for (const auto& r : ephemeral_rules) (void)kernel::del_rule(maps.fds(), r);
     for (const unsigned q : queue_ids) (void)kernel::unregister_socket(maps.fds(), q);
@@ -331,6 +452,14 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
     if (!maps) return fail_with(error, maps), nullptr;
   }
   impl->maps = std::move(maps.value());
+  if (impl->maps.fds().stack_flows < 0) {
+    std::fprintf(
+        stderr,
+        "xdptcp: warning: the steering program on %s is older than this xdptcp (no xdptcp_stack_flows "
+        "map): a listener that closes will not drain its connections; re-attach it (`xdptcp-ctl detach "
+        "--iface %s` when no xdptcp process runs, then `xdptcp-ctl attach --iface %s`)\n",
+        options.iface.c_str(), options.iface.c_str(), options.iface.c_str());
+  }
   // Rules and sockets left by processes that died are the kernel's again (design brief §4).
   (void)kernel::remove_rules_of_dead_owners(impl->maps.fds());
 
@@ -512,6 +641,10 @@ unsigned Stack::claim_free_queues(unsigned max) {
   return taken;
 }
 
+void Stack::tend() {
+  impl_->claims->tend();
+}
+
 unsigned Stack::engines() const {
   return static_cast<unsigned>(impl_->engine_io.size());
 }
@@ -594,6 +727,9 @@ Context* Stack::drive(std::string* error) {
   impl_->driven =
       std::make_unique<detail::DrivenEngine>(detail::engine_config(*impl_, 0, 1), *impl_->engine_io[0],
                                              impl_->info.ifindex, &impl_->stop, impl_->claims.get());
+  // One engine holds every connection: a listener that closes can drain (StackPortClaims).
+  impl_->claims->set_live_connections(
+      [t = &impl_->driven->eng.tcp()](std::uint16_t port, auto& out) { t->connections_on_port(port, out); });
   return &impl_->driven->ctx;
 }
 

@@ -632,6 +632,16 @@ std::size_t TcpStack::socket_count() const {
   return impl_->core.user_sockets;
 }
 
+void TcpStack::connections_on_port(std::uint16_t port, std::vector<wire::FourTuple>& out) const {
+  const StackCore& k = impl_->core;
+  for (std::uint32_t i = 0; i < k.pool_size; ++i) {
+    const TcpConnection& c = k.at(i);
+    if (c.state == TcpState::kClosed || c.state == TcpState::kListen || c.state == TcpState::kTimeWait)
+      continue;
+    if (c.tuple.local.port == port) out.push_back(c.tuple);
+  }
+}
+
 std::size_t TcpStack::connection_count() const {
   return impl_->core.live_tcbs - impl_->core.listeners.size();
 }

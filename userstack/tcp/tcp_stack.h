@@ -276,6 +276,10 @@ class TcpStack {
   TcpState state(SocketId s) const;  // kClosed for an unknown id
   const TcpStats& stats() const { return stats_; }
   std::size_t socket_count() const;
+  // Appends the connections (neither listeners nor TIME-WAIT) on local port `port`: what a
+  // listener that closed leaves to drain (the steering keeps them, api/src/stack.cpp). Scans the
+  // TCB pool: once a second at most, not per packet.
+  void connections_on_port(std::uint16_t port, std::vector<wire::FourTuple>& out) const;
   std::size_t connection_count() const;  // TCBs not CLOSED, TIME_WAIT included, listeners not
   // The TCB behind an application's socket (null when unknown), for tests and diagnostics.
   const TcpConnection* connection(SocketId s) const;

@@ -134,6 +134,11 @@ class Stack {
   // The new queues' descriptors join Context::wait_fds(). When it then holds every queue, its
   // engine answers segments of no connection with RST again (StackOptions::queues).
   unsigned claim_free_queues(unsigned max);
+  // A driven stack's housekeeping, about once a second on the driving thread: a listener that
+  // closed while connections it accepted were open keeps steering those connections here
+  // ("draining", so that a reloading server's old process finishes them while the kernel's
+  // listener takes the new ones); tend() ends the draining once they are gone.
+  void tend();
   // Runs fn on every engine's thread with that engine's Context; returns when all have returned.
   void run(const std::function<void(Context&)>& fn);
   // For an application that runs its own event loop (the preload library): builds the stack's one
