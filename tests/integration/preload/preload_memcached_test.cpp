@@ -50,11 +50,19 @@
 #include <thread>
 #include <vector>
 
+#include "integration/preload/preload_test_util.h"
 #include "support/netns/netns_util.h"
 #include "support/netns/socket_util.h"
 
 namespace xdptcp::test::preload_memcached {
 namespace {
+
+using preload::note;
+using preload::read_file;
+using preload::steer_counter;
+using preload::tail;
+using preload::tool_path;
+using preload::trim;
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -68,33 +76,6 @@ constexpr int kLoadKeys = 64;               // keys of each load connection
 constexpr int kIoTimeoutS = 10;             // a read or write stalled this long is an error
 constexpr std::size_t kBigValue = 100'000;  // the largest values: every 200th key
 constexpr const char* kMemoryMb = "256";    // -m: room for every value, so nothing is evicted
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t b = 0;
-  while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
-void note(const std::string& what) {
-  std::cout << "[     info ] " << what << std::endl;
-}
-
-std::string tail(const std::string& text, std::size_t bytes = 3000) {
-  return text.size() <= bytes ? text : text.substr(text.size() - bytes);
-}
-
-std::string tool_path(const std::string& tool) {
-  const CommandResult r = run("command -v " + shell_quote(tool));
-  return r.ok() ? trim(r.output) : std::string();
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // ---- the client: kernel sockets in the peer namespace ----
 
@@ -380,23 +361,12 @@ class PreloadMemcached : public ::testing::Test {
   }
   Sandbox& sb() { return *sb_; }
 
-  // The steering program's counter `name` on the sandbox's interface (-1 when it cannot be read).
-  long long steer_counter(const std::string& name, std::string* output = nullptr) {
-    const CommandResult r = run(bin_path("xdptcp-ctl") + " stats --iface " + sb().iface() + " --json");
-    if (output != nullptr) *output = r.output;
-    std::smatch m;
-    const std::regex re("\"" + name + R"("\s*:\s*(\d+))");
-    if (!r.ok() || !std::regex_search(r.output, m, re)) return -1;
-    return std::stoll(m[1].str());
-  }
-
   // memcached -t `threads` on a free port of the root namespace (its kernel socket holds the port
   // there, beside everything else on the machine), listening on the wildcard address: the stack
   // serves the sandbox's address, the kernel loopback. Waits until `version` answers from the peer.
   void start_memcached(int threads) {
     port_ = free_port();
     ASSERT_NE(port_, 0) << "no free TCP port";
-    threads_ = threads;
     memcached_ = std::make_unique<BackgroundCommand>(
         "exec " + bin_path("xdptcp-run") + " --iface " + sb().iface() + " -- " + tool_path("memcached") +
         " -u root -t " + std::to_string(threads) + " -l 0.0.0.0 -p " + std::to_string(port_) + " -U 0 -m " +
@@ -426,7 +396,7 @@ class PreloadMemcached : public ::testing::Test {
   }
 
   std::string diagnostics() {
-    return memcached_ ? "\n-- memcached's output:\n" + tail(memcached_->output()) : "";
+    return memcached_ ? "\n-- memcached's output:\n" + tail(memcached_->output(), 60) : "";
   }
 
   // The worker threads' CPU ticks (/proc/PID/task/*/stat of the threads named "mc-worker").
@@ -434,7 +404,7 @@ class PreloadMemcached : public ::testing::Test {
     std::vector<unsigned long long> ticks;
     std::error_code ec;
     for (const auto& d : fs::directory_iterator("/proc/" + std::to_string(memcached_->pid()) + "/task", ec)) {
-      const std::string stat = read_text(d.path().string() + "/stat");
+      const std::string stat = read_file(d.path().string() + "/stat");
       const auto open = stat.find('('), close = stat.rfind(')');
       if (open == std::string::npos || close == std::string::npos) continue;
       if (stat.substr(open + 1, close - open - 1) != "mc-worker") continue;
@@ -453,7 +423,7 @@ class PreloadMemcached : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(start_memcached(threads));
     const std::string ip = sb().stack_ip4();
     const int port = port_;
-    const long long redirected_before = steer_counter("redirected");
+    const long long redirected_before = steer_counter(sb().iface(), "redirected");
 
     // 1. 10,000 values written over kWriters connections (key i on connection i % kWriters), then
     // read back over the next connection (so by another worker thread than wrote it), alternately
@@ -585,7 +555,7 @@ class PreloadMemcached : public ::testing::Test {
     // 4. The frames went to AF_XDP (each request is at least one), memcached has the threads it was
     // asked for, nothing was evicted, and every worker served some of the connections.
     std::string stats_out;
-    const long long redirected = steer_counter("redirected", &stats_out);
+    const long long redirected = steer_counter(sb().iface(), "redirected", &stats_out);
     EXPECT_GE(redirected_before, 0) << "no steering program on " << sb().iface() << " once memcached served";
     const auto requests = static_cast<long long>(written.requests + read.requests + load.requests);
     EXPECT_GE(redirected - std::max(0LL, redirected_before), requests)
@@ -640,7 +610,6 @@ class PreloadMemcached : public ::testing::Test {
   std::unique_ptr<Sandbox> sb_;
   std::unique_ptr<BackgroundCommand> memcached_;
   int port_ = 0;
-  int threads_ = 0;
 };
 
 // The main thread accepts; four workers serve, each from its own epoll set.
