@@ -24,6 +24,7 @@
 #include "api/src/context_impl.h"
 #include "api/src/kernel_resolver.h"
 #include "userstack/base/queue_list.h"
+#include "userstack/engine/engine_counters.h"
 #include "userstack/io/afxdp/afxdp_port.h"
 #include "userstack/io/multi_queue_io.h"
 #include "userstack/kernel/iface_info.h"
@@ -331,6 +332,7 @@ struct StackImpl {
   std::vector<std::unique_ptr<io::MultiQueueIo>> multi;  // per engine serving several queues
   std::vector<io::PacketIo*> engine_io;                  // per engine: its port, or its multi
   std::unique_ptr<DrivenEngine> driven;                  // Stack::drive()
+  std::unique_ptr<engine::StatsRegion> stats;            // the engines' counters for xdptcp-ctl stats
   kernel::PortRange ephemeral{};
   std::vector<wire::IpAddr> addrs;
   std::unique_ptr<StackPortClaims> claims;
@@ -608,6 +610,7 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   }
   impl->claims = std::make_unique<detail::StackPortClaims>(impl->maps.fds(), impl->addrs,
                                                            options.reserve_listening_ports);
+  impl->stats = engine::counters::create_stats_region(options.iface, engines, impl->queue_ids);
   return std::unique_ptr<Stack>(new Stack(std::move(impl)));
 }
 
@@ -635,6 +638,7 @@ unsigned Stack::claim_free_queues(unsigned max) {
   }
   if (taken > 0) {
     im.driven->eng.tcp().set_siblings(!holds_all_queues());
+    if (im.stats) im.stats->set_queues(im.queue_ids);
     // The kernel's listener served these queues until now: its connections stay with it.
     im.claims->refresh_exceptions();
   }
@@ -727,6 +731,7 @@ Context* Stack::drive(std::string* error) {
   impl_->driven =
       std::make_unique<detail::DrivenEngine>(detail::engine_config(*impl_, 0, 1), *impl_->engine_io[0],
                                              impl_->info.ifindex, &impl_->stop, impl_->claims.get());
+  impl_->driven->eng.set_stats_region(impl_->stats.get());
   // One engine holds every connection: a listener that closes can drain (StackPortClaims).
   impl_->claims->set_live_connections(
       [t = &impl_->driven->eng.tcp()](std::uint16_t port, auto& out) { t->connections_on_port(port, out); });
@@ -752,6 +757,7 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       MonotonicClock clock;
       detail::KernelResolver resolver(impl_->info.ifindex);
       engine::Engine eng(detail::engine_config(*impl_, i, n), *impl_->engine_io[i], clock, &resolver);
+      eng.set_stats_region(impl_->stats.get());
       all[i] = &eng;
       constructed.arrive_and_wait();
       eng.set_peers(all);

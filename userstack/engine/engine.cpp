@@ -9,7 +9,9 @@
 #include <cstring>
 
 #include "userstack/base/byteorder.h"
+#include "userstack/engine/engine_counters.h"
 #include "userstack/engine/event_queue.h"
+#include "userstack/engine/stats_region.h"
 #include "userstack/tcp/tcp_connection.h"
 #include "userstack/wire/ip.h"
 #include "userstack/wire/tcp_header.h"
@@ -68,6 +70,7 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
 }
 
 Engine::~Engine() {
+  if (stats_region_ != nullptr) publish_stats(clock_.now(), true);  // the final counters stay readable
   if (wake_fd_ >= 0) {
     io_.set_wake_fd(-1);
     close(wake_fd_);
@@ -94,6 +97,7 @@ std::size_t Engine::poll() {
   tcp_->advance(now);  // fires due timers, then flushes every socket's output
   io_.tx_flush();
   if (n > 0 || stats_.tx_frames + stats_.handoffs_in != before) last_work_ = now;
+  if (now >= next_publish_) publish_stats(now, true);
   return n;
 }
 
@@ -111,6 +115,11 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
   tcp_->release_held_acks();
   tcp_->flush(now);
   io_.tx_flush();
+  // What the engine did last is published before it sleeps, however long that is (the preload
+  // library's engine may sleep until the application's next event): a copy without a system call,
+  // made only when frames moved since the last publish.
+  if (stats_region_ != nullptr && (now >= next_publish_ || activity() != published_activity_))
+    publish_stats(now, now >= next_publish_);
   Duration d = max;
   if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - now));
   if (l2_pending_ > 0) d = std::min(d, std::max(Duration{}, next_l2_poll_ - now));
@@ -340,6 +349,23 @@ void Engine::fail_waiters(const wire::IpAddr& dst, Instant now) {
     (void)tcp_->abort(s, EHOSTUNREACH, now);
     ++stats_.resolver_failures;
   }
+}
+
+void Engine::set_stats_region(StatsRegion* region) {
+  stats_region_ = region != nullptr && cfg_.id < region->engines() ? region : nullptr;
+  next_publish_ = Instant{std::numeric_limits<std::int64_t>::max()};
+  if (stats_region_ != nullptr) publish_stats(clock_.now(), true);
+}
+
+void Engine::publish_stats(Instant now, bool refresh_io) {
+  if (refresh_io) {
+    io_snapshot_ = io_.stats();
+    next_publish_ = now + kStatsInterval;
+  }
+  std::array<std::uint64_t, counters::kCount> v;
+  counters::fill(v, stats_, io_snapshot_, tcp_->stats());
+  stats_region_->publish(cfg_.id, v, static_cast<std::uint64_t>(now.ns));
+  published_activity_ = activity();
 }
 
 bool Engine::inboxes_pending() const {

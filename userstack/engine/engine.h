@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -36,6 +37,7 @@
 namespace xdptcp::engine {
 
 class EventQueue;
+class StatsRegion;
 
 // Next-hop resolution, asynchronous: the engine never waits for it (issue 11 item 2). connect()
 // to a destination whose MAC is unknown asks lookup(), which answers at once: known, failed (no
@@ -167,6 +169,13 @@ class Engine final : public tcp::PacketSink,
   // once, before any engine polls; every engine must be constructed by then.
   void set_peers(std::span<Engine* const> engines);
 
+  // Publishes this engine's counters (engine_counters.h) into slot id() of `region` from now on, so
+  // that xdptcp-ctl reads them from another process (stats_region.h): at once, then about every
+  // kStatsInterval of the engine's clock (one compare per poll()), before sleeping when frames moved
+  // since, and when the engine is destroyed. nullptr stops it. The region must outlive the engine.
+  static constexpr Duration kStatsInterval = Duration::millis(100);
+  void set_stats_region(StatsRegion* region);
+
   // Event queues register here to hear about readiness changes (at most kMaxEventQueues).
   bool attach(EventQueue* q);
   void detach(EventQueue* q);
@@ -183,6 +192,11 @@ class Engine final : public tcp::PacketSink,
   bool accept_local_port(const wire::FourTuple& candidate) override;
   void drain_handoffs(Instant now);
   bool inboxes_pending() const;
+  // Copies the counters into the stats region's slot; refresh_io also reads the kernel's AF_XDP
+  // counters (a getsockopt per queue), which only the periodic publish does.
+  void publish_stats(Instant now, bool refresh_io);
+  // Moves whenever a frame is received, sent or handed over: the counters changed.
+  std::uint64_t activity() const { return stats_.rx_frames + stats_.tx_frames + stats_.handoffs_in; }
 
   void handle_frame(std::span<const std::uint8_t> frame, Instant now);
   // Asynchronous next-hop resolution (see L2Resolver and connect()).
@@ -229,6 +243,11 @@ class Engine final : public tcp::PacketSink,
   std::uint8_t current_hops_ = 0;
   Instant last_work_{};  // when poll() last received, transmitted or handed off something
   EngineStats stats_{};
+  // The stats region (set_stats_region): never due without one, so poll() pays one compare.
+  StatsRegion* stats_region_ = nullptr;
+  Instant next_publish_{std::numeric_limits<std::int64_t>::max()};
+  std::uint64_t published_activity_ = 0;
+  io::IoStats io_snapshot_{};  // the PacketIo's counters as the last periodic publish read them
   // Pending next hops: l2_queries_[0, l2_pending_) with their held packets at the same index in
   // l2_held_ (allocated once, kMaxPendingNeighbors * ~0.5 KiB). Kept apart so that the resolver
   // polls one contiguous span. Searched linearly, only when a send finds no MAC.
