@@ -171,9 +171,23 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   add_iface(steer_list, true);
   steer_list->add_flag("--json", cmd.json, "print JSON");
 
-  CLI::App* stats = app.add_subcommand("stats", "show the steering program's counters");
+  CLI::App* stats = app.add_subcommand(
+      "stats", "show the steering program's counters and those of every process's engines on the interface");
   add_iface(stats, true);
-  stats->add_flag("--json", cmd.json, "print JSON");
+  CLI::Option* stats_json = stats->add_flag("--json", cmd.json, "print JSON");
+  CLI::Option* prometheus =
+      stats->add_flag("--prometheus", cmd.prometheus, "print the Prometheus text exposition format");
+  CLI::Option* watch = stats->add_option("--watch", cmd.watch_s, "every SECONDS, print rates per second")
+                           ->check(CLI::PositiveNumber);
+  CLI::Option* count = stats->add_option("--count", cmd.count, "with --watch: stop after K intervals")
+                           ->check(CLI::PositiveNumber);
+  CLI::Option* clean =
+      stats->add_flag("--clean", cmd.clean, "remove the stats regions of processes that died");
+  prometheus->excludes(stats_json);
+  // Prometheus computes rates itself from the totals; --watch prints rates.
+  watch->excludes(prometheus);
+  watch->excludes(clean);
+  count->needs(watch);
 
   std::ostringstream out;
   std::ostringstream err;

@@ -53,6 +53,11 @@ struct Command {
   std::optional<PortRange> ports;
   std::optional<wire::IpAddr> addr;
   bool json = false;
+  // stats
+  bool prometheus = false;  // --prometheus: the Prometheus text exposition format
+  bool clean = false;       // --clean: remove stale stats regions
+  double watch_s = 0;       // --watch SECONDS: rates per second every SECONDS (0: one snapshot)
+  unsigned count = 0;       // --count K: stop after K intervals of --watch (0: until interrupted)
 };
 
 // What the command line asks for: a command to run, or an exit code with text to print (help, or a

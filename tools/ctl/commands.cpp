@@ -7,13 +7,20 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "tools/ctl/stats_output.h"
+#include "userstack/engine/stats_region.h"
 #include "userstack/kernel/steer_rules.h"
 #include "userstack/kernel/xdp_attach.h"
 #include "xdptcp/steer_abi.h"
@@ -269,10 +276,15 @@ int cmd_status(const Command& cmd, std::ostream& out, std::ostream& err) {
       code = std::max(code, fail(err, s.error()));
       continue;
     }
+    // The processes' stats regions (stats_region.h): stale ones are worth a line.
+    const engine::RegionListing regions = engine::list_stats_regions(name);
     if (cmd.json) {
       all.push_back(status_json(s.value()));
+      all.back()["stats_regions"] = regions_status_json(regions);
     } else {
       print_status(out, s.value());
+      if (const std::string r = regions_summary(regions, name); !r.empty())
+        out << "  stats regions: " << r << "\n";
     }
   }
   if (cmd.json) out << (cmd.iface.empty() ? all : (all.empty() ? json::object() : all[0])).dump(2) << "\n";
@@ -381,16 +393,93 @@ int cmd_steer_list(const Command& cmd, std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
-int cmd_stats(const Command& cmd, std::ostream& out, std::ostream& err) {
-  auto maps = kernel::open_pinned(cmd.iface);
-  if (!maps) return fail(err, maps.error());
-  auto c = kernel::read_counters(maps->fds());
-  if (!c) return fail(err, c.error());
-  if (cmd.json) {
-    out << json{{"iface", cmd.iface}, {"counters", counters_json(c.value())}}.dump(2) << "\n";
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The steering program's counters and every process's stats region; with `clean`, stale regions
+// (and temporary files of processes that died making theirs) are removed. *xdp_error: why the
+// program's counters are missing.
+StatsSample take_sample(const std::string& iface, bool clean, std::optional<Error>* xdp_error) {
+  StatsSample s;
+  s.iface = iface;
+  auto maps = kernel::open_pinned(iface);
+  if (maps) {
+    auto c = kernel::read_counters(maps->fds());
+    if (c) {
+      s.xdp = c.value();
+    } else {
+      *xdp_error = c.error();
+    }
   } else {
-    out << cmd.iface << ":\n";
-    print_counters(out, c.value(), "  ");
+    *xdp_error = maps.error();
+  }
+  if (*xdp_error)
+    s.xdp_error = (*xdp_error)->code == ENOENT ? (*xdp_error)->message : (*xdp_error)->describe();
+  s.regions = engine::list_stats_regions(iface);
+  if (clean) {
+    for (const auto& r : s.regions.regions) {
+      if (!r.stale()) continue;
+      if (auto rm = engine::remove_stale_region(r.path)) {
+        s.removed.push_back(r.path);
+      } else {
+        s.clean_errors.push_back(rm.error().describe());
+      }
+    }
+    for (const auto& t : s.regions.dead_temporaries) {
+      if (::unlink(t.c_str()) == 0 || errno == ENOENT) {
+        s.removed.push_back(t);
+      } else {
+        s.clean_errors.push_back(t + ": " + std::strerror(errno));
+      }
+    }
+  }
+  s.monotonic_ns = monotonic_ns();
+  return s;
+}
+
+int cmd_stats(const Command& cmd, std::ostream& out, std::ostream& err) {
+  std::optional<Error> xdp_error;
+  StatsSample s = take_sample(cmd.iface, cmd.clean, &xdp_error);
+  // Without the program's counters and without any region there is nothing to show: fail as
+  // before regions existed (exit 4, "not attached").
+  if (xdp_error && s.regions.regions.empty() && s.regions.dead_temporaries.empty() &&
+      s.regions.unreadable.empty()) {
+    return fail(err, *xdp_error);
+  }
+  if (cmd.watch_s <= 0) {
+    if (cmd.json) {
+      out << stats_json(s).dump(2) << "\n";
+    } else if (cmd.prometheus) {
+      print_prometheus(out, s);
+    } else {
+      print_stats_text(out, s);
+    }
+    return s.clean_errors.empty() ? kExitOk : kExitOther;
+  }
+  // --watch: rates over each interval, from samples taken on a fixed schedule (no drift).
+  using Clock = std::chrono::steady_clock;
+  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cmd.watch_s));
+  auto taken = Clock::now();
+  auto next = taken;
+  for (unsigned k = 0; cmd.count == 0 || k < cmd.count; ++k) {
+    next += period;
+    std::this_thread::sleep_until(next);
+    std::optional<Error> e;
+    StatsSample t = take_sample(cmd.iface, false, &e);
+    const auto now = Clock::now();
+    const double seconds = std::chrono::duration<double>(now - taken).count();
+    if (cmd.json) {
+      out << rates_json(s, t, seconds).dump() << "\n";  // one line per interval
+    } else {
+      if (k > 0) out << "\n";
+      print_rates_text(out, s, t, seconds);
+    }
+    out.flush();
+    s = std::move(t);
+    taken = now;
   }
   return kExitOk;
 }
