@@ -99,6 +99,22 @@ int ctl_listener(int epfd, FdEntry& set, int op, int fd, FdEntry& l, epoll_event
     if (op == EPOLL_CTL_ADD) ++set.xdptcp_members;
     *b = {epfd, ev->events, ev->data.u64};
   }
+  // Watched by no epoll set any more while its stack side lives: nginx's accept_mutex removes the
+  // listeners of every worker but the mutex holder's, and the holder never hears of connections
+  // that reached this process's queues (docs/PRELOAD.md). Said once.
+  // Said when it comes back after a removal (a closing listener is removed once, then closed).
+  const bool watched =
+      std::any_of(l.epolls.begin(), l.epolls.end(), [](const EpollBinding& x) { return x.epfd >= 0; });
+  static bool told = false;
+  if (!watched) l.was_unwatched = true;
+  if (watched && l.was_unwatched && !told && !Process::get().holds_all_queues()) {
+    told = true;
+    Process::get().log(0,
+                       "fd %d: the application stopped watching this listener (nginx's accept_mutex on?); "
+                       "connections that reach this process's RX queue wait until it watches again: use "
+                       "`accept_mutex off` (nginx's default)",
+                       fd);
+  }
   return 0;
 }
 
@@ -330,6 +346,7 @@ int poll_impl(pollfd* fds, nfds_t nfds, int timeout, const sigset_t* sigmask) {
       FdEntry* e = p.fds().find(fds[i].fd);
       const Kind k = e == nullptr ? Kind::kNone : e->kind.load(std::memory_order_relaxed);
       if (k != Kind::kConn && k != Kind::kListener) continue;
+      if (k == Kind::kListener) (void)p.use_listener(fds[i].fd, *e);
       std::uint32_t ev = 0;
       if (e->sid >= 0) ev |= ctx.poll_events(e->sid);
       if (e->sid4 >= 0) ev |= ctx.poll_events(e->sid4);
@@ -455,7 +472,7 @@ XDPTCP_EXPORT int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) {
   if (e == nullptr || e->kind.load(std::memory_order_relaxed) != k) return set_errno(EBADF);
   // The first use of a stack socket in an epoll set starts the stack in this process (after the
   // application's last fork). A listener whose stack cannot run is the kernel's alone.
-  if (!p.ensure_started() || (k == Kind::kListener && e->sid < 0)) {
+  if (!p.ensure_started() || (k == Kind::kListener && !p.use_listener(fd, *e))) {
     if (p.state() == StackState::kWaiting && k == Kind::kListener)
       return ctl_waiting_listener(epfd, op, fd, *e, ev);
     lock.unlock();

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdarg>
@@ -101,6 +102,39 @@ std::int64_t coarse_now_ns() {
 constexpr std::int64_t kRetryNs = 1'000'000'000;       // kWaiting: a start attempt per second
 constexpr std::int64_t kFirstClaimNs = 2'000'000'000;  // siblings forked with us start first
 
+// Whether another child of our parent is alive (a prefork server's other workers): such a worker
+// may not have started its stack yet (nginx with accept_mutex on starts it only when it first
+// holds the mutex), so the queue it will want must stay free. Scans /proc: once a second at most.
+bool has_sibling_processes() {
+  const pid_t self = getpid();
+  const pid_t parent = getppid();
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return true;  // cannot tell: do not grow
+  bool found = false;
+  while (dirent* de = readdir(d)) {
+    char* end = nullptr;
+    const long pid = std::strtol(de->d_name, &end, 10);
+    if (end == de->d_name || *end != '\0' || pid == self) continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE* f = std::fopen(path, "re");
+    if (f == nullptr) continue;
+    char buf[512];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+    const char* close = std::strrchr(buf, ')');
+    int ppid = 0;
+    if (close != nullptr && std::sscanf(close + 1, " %*c %d", &ppid) == 1 && ppid == parent) {
+      found = true;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
 bool another_process_waits(const std::string& dir, pid_t self) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return false;
@@ -142,11 +176,18 @@ bool Process::ensure_started() {
   if (late) set_waiting(false);
   state_ = StackState::kRunning;
   next_try_ns_ = coarse_now_ns() + kFirstClaimNs;
-  // Listeners the application created before the stack ran (or before it forked) join it now.
-  fds_.for_each([this, late](int fd, FdEntry& e) {
-    if (e.kind.load(std::memory_order_relaxed) != Kind::kListener || e.sid >= 0) return;
-    if (start_listener(fd, e) == 0 && late) join_listener_sets(fd, e);
-  });
+  // Listeners the application made before the stack ran (or before it forked) join it where they
+  // are used (use_listener): nginx with `reuseport` leaves every worker's listening socket open in
+  // every worker, and each worker must serve its own. Those already in an epoll set while the stack
+  // waited for a queue join now.
+  if (late) {
+    fds_.for_each([this](int fd, FdEntry& e) {
+      if (e.kind.load(std::memory_order_relaxed) != Kind::kListener || e.sid >= 0) return;
+      const bool in_a_set =
+          std::any_of(e.epolls.begin(), e.epolls.end(), [](const EpollBinding& b) { return b.epfd >= 0; });
+      if (in_a_set && use_listener(fd, e)) join_listener_sets(fd, e);
+    });
+  }
   return true;
 }
 
@@ -195,6 +236,7 @@ void Process::maintain() {
   if (cfg_.queues != "auto" || stack_->holds_all_queues()) return;
   ReentryGuard g;
   if (another_process_waits(run_dir(cfg_.iface), getpid())) return;
+  if (forked_ && has_sibling_processes()) return;  // a prefork worker's siblings take their own
   const unsigned taken = stack_->claim_free_queues(1);
   if (taken == 0) return;
   for (const int fd : ctx_->wait_fds()) {
@@ -365,6 +407,14 @@ int open_listener(Context& ctx, const FdEntry& e, const wire::SockAddr& local) {
 }
 
 }  // namespace
+
+bool Process::use_listener(int fd, FdEntry& e) {
+  if (e.sid >= 0) return true;
+  if (state_ != StackState::kRunning || e.listen_failed) return false;
+  if (start_listener(fd, e) == 0) return true;
+  e.listen_failed = true;  // said why once; the kernel serves it alone
+  return false;
+}
 
 int Process::start_listener(int fd, FdEntry& e) {
   const int sid = open_listener(*ctx_, e, e.local);

@@ -78,6 +78,9 @@ class Process {
 
   // Creates the stack's listeners of a listening entry (its kernel socket listens already).
   int start_listener(int fd, FdEntry& e);
+  // Under the lock: the listener's stack side, made at its first use (an epoll set, accept,
+  // poll); false when the stack does not run or cannot listen there (the kernel serves it).
+  bool use_listener(int fd, FdEntry& e);
 
   // Threads of one process share the engine (memcached accepts on one thread and serves on
   // others, each with its own epoll set): whichever thread holds the lock drives it, and may

@@ -87,7 +87,7 @@ int accept_impl(int fd, sockaddr* addr, socklen_t* len, int flags) {
   Process& p = Process::get();
   StackLock lock;
   FdEntry* e = entry_of(fd, Kind::kListener);
-  if (e == nullptr || !p.ensure_started() || e->sid < 0) {
+  if (e == nullptr || !p.ensure_started() || !p.use_listener(fd, *e)) {
     lock.unlock();
     return libc().accept4(fd, addr, len, flags);
   }

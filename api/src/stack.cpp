@@ -214,49 +214,52 @@ class StackPortClaims final : public PortClaims {
     // reload finish their requests): the rule drains. It keeps steering those flows here (their
     // segments would reach the kernel, which resets them) and passes the rest, new connections, to
     // the kernel, whose listener (the master's, the new workers') serves them (steer_abi.h).
-    if (c.installed && live_) {
-      scratch_.clear();
-      live_(local.port, scratch_);
-      std::erase_if(scratch_, [&](const wire::FourTuple& f) {
-        return !(f.local.ip == local.ip || local.ip.is_unspecified());
-      });
-      std::optional<Error> failed;
-      for (const auto& f : scratch_) {
-        auto r = kernel::add_stack_flow(maps_, f, static_cast<std::uint32_t>(getpid()));
-        if (r) {
-          c.drained.push_back(f);
-        } else {
-          failed = r.error();
-        }
-      }
-      if (!c.drained.empty()) {
-        auto r = kernel::set_rule_draining(maps_, c.rule, true);
-        if (r && !failed) {
-          c.draining = true;
-          return;
-        }
-        if (r) {
-          c.draining = true;  // the ones listed drain; the others are reported below
-        } else {
-          failed = r.error();
-        }
-      }
-      if (failed) {
-        std::fprintf(
-            stderr,
-            "xdptcp: listener %s closed with %zu connection(s) open; the kernel will reset those the "
-            "steering cannot keep: %s\n",
-            local.to_string().c_str(), scratch_.size(), failed->describe().c_str());
-      }
-      if (c.draining) return;
-      for (const auto& f : c.drained) (void)kernel::del_stack_flow(maps_, f);
-      c.drained.clear();
+    if (c.installed && live_ && start_draining(c, local)) {
+      c.draining = true;
+      return;
     }
     finish(c);
     claims_.erase(it);
   }
 
  private:
+  // Lists the claim's live connections in xdptcp_stack_flows and marks its rule draining: those
+  // connections stay steered here, new ones go to the kernel. False (nothing changed) when there
+  // is nothing to keep or the steering cannot (an older program: said on stderr).
+  bool start_draining(Claim& c, const wire::SockAddr& local) {
+    scratch_.clear();
+    live_(local.port, scratch_);
+    std::erase_if(scratch_, [&](const wire::FourTuple& f) {
+      return !(f.local.ip == local.ip || local.ip.is_unspecified());
+    });
+    std::optional<Error> failed;
+    for (const auto& f : scratch_) {
+      auto r = kernel::add_stack_flow(maps_, f, static_cast<std::uint32_t>(getpid()));
+      if (r) {
+        c.drained.push_back(f);
+      } else {
+        failed = r.error();
+      }
+    }
+    bool drains = false;
+    if (!c.drained.empty()) {
+      auto r = kernel::set_rule_draining(maps_, c.rule, true);
+      drains = r.ok();
+      if (!r) failed = r.error();
+    }
+    if (failed) {
+      std::fprintf(stderr,
+                   "xdptcp: listener %s: %zu connection(s) open; the kernel will reset those the steering "
+                   "cannot keep: %s\n",
+                   local.to_string().c_str(), scratch_.size(), failed->describe().c_str());
+    }
+    if (!drains) {
+      for (const auto& f : c.drained) (void)kernel::del_stack_flow(maps_, f);
+      c.drained.clear();
+    }
+    return drains;
+  }
+
   // The rule and the steering exceptions of a claim that ends.
   void finish(Claim& c) {
     if (!c.installed) return;
