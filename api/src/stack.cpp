@@ -705,7 +705,8 @@ engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n
   ec.tcp.sndbuf = impl.opts.sndbuf;
   ec.tcp.rcvbuf = impl.opts.rcvbuf;
   ec.tcp.secret = impl.secret;
-  ec.tcp.siblings = impl.queue_ids.size() < impl.info.rx_queues;
+  // Some queues but not all (a configuration built without queues, as in tests, has no siblings).
+  ec.tcp.siblings = !impl.queue_ids.empty() && impl.queue_ids.size() < impl.info.rx_queues;
   if (impl.opts.time_wait_ms != 0) ec.tcp.time_wait = Duration::millis(impl.opts.time_wait_ms);
   ec.spin = Duration::micros(impl.opts.spin_us);
   ec.tcp.ephemeral_lo = static_cast<std::uint16_t>(impl.ephemeral.lo + i * span);
