@@ -435,6 +435,7 @@ StatsSample take_sample(const std::string& iface, bool clean, std::optional<Erro
         s.clean_errors.push_back(t + ": " + std::strerror(errno));
       }
     }
+    if (!s.removed.empty()) engine::remove_empty_stats_dir(engine::stats_dir(iface));
   }
   s.monotonic_ns = monotonic_ns();
   return s;

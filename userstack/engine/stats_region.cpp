@@ -181,7 +181,6 @@ Result<std::unique_ptr<StatsRegion>> StatsRegion::create(const Options& o) {
       return Error{EINVAL, "stats region: bad counter name '" + n + "'"};
   }
   const std::string dir = stats_dir(o.iface, o.run_dir);
-  if (auto r = make_dirs(dir); !r) return r.error();
 
   const std::size_t count = o.names.size();
   RegionHeader h;
@@ -204,12 +203,21 @@ Result<std::unique_ptr<StatsRegion>> StatsRegion::create(const Options& o) {
   copy_padded(h.iface, o.iface);
 
   // Built under a name readers skip, then linked into place complete.
+  // The directory goes when its last region does (remove_empty_stats_dir): one that vanishes
+  // between its creation and the open is made again.
   std::string tmp;
   int fd = -1;
-  for (int n = 0; fd < 0 && n < 100; ++n) {
+  bool make_dir = true;
+  for (int n = 0, missing = 0; fd < 0 && n < 100; ++n) {
+    if (make_dir) {
+      if (auto r = make_dirs(dir); !r) return r.error();
+    }
     tmp = dir + "/.stats." + std::to_string(h.pid) + "." + std::to_string(n) + ".tmp";
     fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EEXIST) return errno_error("stats region: cannot create " + tmp);
+    make_dir = fd < 0 && errno == ENOENT;
+    if (fd < 0 && errno != EEXIST && (errno != ENOENT || ++missing > 3)) {
+      return errno_error("stats region: cannot create " + tmp);
+    }
   }
   if (fd < 0) return errno_error("stats region: cannot create a temporary file in " + dir);
   auto fail = [&](const std::string& what) {
@@ -268,7 +276,10 @@ Result<std::unique_ptr<StatsRegion>> StatsRegion::create(const Options& o) {
 
 StatsRegion::~StatsRegion() {
   if (base_ != nullptr) ::munmap(base_, size_);
-  if (!path_.empty() && ::getpid() == owner_) ::unlink(path_.c_str());
+  if (!path_.empty() && ::getpid() == owner_) {
+    ::unlink(path_.c_str());
+    remove_empty_stats_dir(path_.substr(0, path_.rfind('/')));
+  }
 }
 
 void StatsRegion::begin_write(std::uint32_t engine) {
@@ -466,6 +477,10 @@ RegionListing list_stats_regions(std::string_view iface, std::string_view run_di
   std::stable_sort(out.regions.begin(), out.regions.end(),
                    [](const RegionSnapshot& a, const RegionSnapshot& b) { return a.pid < b.pid; });
   return out;
+}
+
+void remove_empty_stats_dir(const std::string& dir) {
+  (void)::rmdir(dir.c_str());  // ENOTEMPTY: another process's region (or one being made) is in it
 }
 
 Result<void> remove_stale_region(const std::string& path) {

@@ -21,9 +21,9 @@
 // queues in the header change too (a preload process takes more queues later) under `queue_seq`.
 //
 // The file is built under a temporary name and linked into place complete, so a reader never sees
-// a half-written header. The Stack removes it when destroyed; a process killed before that leaves
-// it behind, which readers recognise as stale: its pid is gone, or is another process now (the
-// process start time, /proc/<pid>/stat field 22, differs).
+// a half-written header. The Stack removes it (and the directory, once empty) when destroyed; a
+// process killed before that leaves it behind, which readers recognise as stale: its pid is gone,
+// or is another process now (the process start time, /proc/<pid>/stat field 22, differs).
 #pragma once
 
 #include <sys/types.h>
@@ -207,7 +207,9 @@ RegionListing list_stats_regions(std::string_view iface, std::string_view run_di
                                  const ReadOptions& ro = {});
 
 // Removes a stale region's file (after checking again that its writer is gone): EBUSY when it runs.
-// The directory stays: another process may be creating its region in it.
 Result<void> remove_stale_region(const std::string& path);
+// Removes an interface's directory when no file is left in it (StatsRegion::create makes it again
+// if it vanishes under a process that is making its region).
+void remove_empty_stats_dir(const std::string& dir);
 
 }  // namespace xdptcp::engine

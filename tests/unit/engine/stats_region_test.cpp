@@ -97,8 +97,10 @@ TEST_F(StatsRegionTest, CreatesFileWithHeaderNamesAndSlots) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->queues, (std::vector<unsigned>{1, 2, 1000}));
 
-  r.reset();  // the Stack's end: the file goes
+  r.reset();  // the Stack's end: the file goes, and the directory with its last region
   EXPECT_FALSE(fs::exists(want));
+  EXPECT_FALSE(fs::exists(dir_ + "/obtest0"));
+  EXPECT_TRUE(fs::exists(dir_));
 }
 
 TEST_F(StatsRegionTest, SecondRegionOfTheProcessGetsItsOwnName) {
@@ -110,6 +112,8 @@ TEST_F(StatsRegionTest, SecondRegionOfTheProcessGetsItsOwnName) {
   const RegionListing l = list_stats_regions("obtest0", dir_);
   EXPECT_EQ(l.regions.size(), 2u);
   EXPECT_TRUE(l.unreadable.empty());
+  a.reset();
+  EXPECT_TRUE(fs::exists(b->path())) << "the directory stays while a region is in it";
 }
 
 TEST_F(StatsRegionTest, RejectsBadOptions) {
