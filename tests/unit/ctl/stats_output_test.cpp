@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "support/ctl/prometheus_check.h"
+#include "tools/ctl/args.h"
 #include "userstack/engine/engine_counters.h"
 
 namespace xdptcp::ctl {
@@ -210,6 +211,42 @@ TEST_F(StatsOutputTest, RatesArePerSecondDifferences) {
   print_rates_text(out, a, b, 2.0);
   EXPECT_NE(out.str().find("per second over the last 2.0 s"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("100.0"), std::string::npos) << out.str();
+}
+
+ParseOutcome parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv{"xdptcp-ctl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(StatsCommandLine, WatchCountPrometheusAndClean) {
+  auto p = parse({"stats", "--iface", "eth9", "--json", "--watch", "0.5", "--count", "3"});
+  ASSERT_TRUE(p.command.has_value()) << p.err;
+  EXPECT_EQ(p.command->verb, Verb::kStats);
+  EXPECT_TRUE(p.command->json);
+  EXPECT_DOUBLE_EQ(p.command->watch_s, 0.5);
+  EXPECT_EQ(p.command->count, 3u);
+  p = parse({"stats", "--iface", "eth9", "--prometheus", "--clean"});
+  ASSERT_TRUE(p.command.has_value()) << p.err;
+  EXPECT_TRUE(p.command->prometheus);
+  EXPECT_TRUE(p.command->clean);
+  EXPECT_DOUBLE_EQ(p.command->watch_s, 0);
+  EXPECT_EQ(p.command->count, 0u);
+}
+
+TEST(StatsCommandLine, ConflictingOptions_ExitUsage) {
+  for (auto args : {std::initializer_list<const char*>{"stats", "--iface", "e", "--json", "--prometheus"},
+                    {"stats", "--iface", "e", "--watch", "1", "--prometheus"},
+                    {"stats", "--iface", "e", "--watch", "1", "--clean"},
+                    {"stats", "--iface", "e", "--count", "2"},
+                    {"stats", "--iface", "e", "--watch", "0"},
+                    {"stats", "--iface", "e", "--watch", "-1"},
+                    {"stats", "--iface", "e", "--watch", "1", "--count", "0"}}) {
+    auto p = parse(args);
+    EXPECT_FALSE(p.command.has_value())
+        << ::testing::PrintToString(std::vector<std::string>(args.begin(), args.end()));
+    EXPECT_EQ(p.exit_code, kExitUsage);
+  }
 }
 
 // The checker the Prometheus tests rely on refuses what it should.
