@@ -243,8 +243,9 @@ std::string process_line(const StatsSample& s, const RegionSnapshot& r) {
                                : "; `xdptcp-ctl stats --iface " + s.iface + " --clean` removes it";
     t += "; last published counters:";
   } else {
-    t += "live, queues " + queues_text(r.queues, ",") + ", " + std::to_string(r.engines.size()) + " engine" +
-         (r.engines.size() == 1 ? "" : "s");
+    t += "live, " + std::to_string(r.engines.size()) +
+         (r.engines.size() == 1 ? " engine, queue" : " engines, queue") +
+         (r.queues.size() == 1 ? " " : "s ") + queues_text(r.queues, ",");
   }
   return t;
 }

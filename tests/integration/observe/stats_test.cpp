@@ -195,7 +195,7 @@ TEST_F(StatsRegionIntegration, EchoServer_CountersDropsPrometheusWatchAndStaleAf
   // The text form names it; the Prometheus form parses and carries the same values.
   const CommandResult text = run(ctl("stats --iface " + iface));
   EXPECT_NE(text.output.find("drop bad_checksum"), std::string::npos) << text.output;
-  EXPECT_NE(text.output.find("xdptcp-echo: live, queues 0,1, 2 engines"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("xdptcp-echo: live, 2 engines, queues 0,1"), std::string::npos) << text.output;
   const CommandResult prom = run(ctl("stats --iface " + iface + " --prometheus"));
   ASSERT_TRUE(prom.ok()) << prom.output;
   const PrometheusParse pp = parse_prometheus(prom.output);
