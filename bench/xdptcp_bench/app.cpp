@@ -206,8 +206,9 @@ class AppBench {
                listeners_on(port);
       return false;
     }
-    std::vector<std::string> argv = {"sh",      "-c", "exec \"$0\" \"$@\" 1>&2",
-                                     "taskset", "-c", std::to_string(o_.server_core)};
+    std::vector<std::string> argv = {
+        "sh",      "-c", "exec \"$0\" \"$@\" 1>&2",
+        "taskset", "-c", o_.server_cpus.empty() ? std::to_string(o_.server_core) : o_.server_cpus};
     if (on_xdptcp) argv.insert(argv.end(), {run_bin_, "--iface", sb_.iface(), "--"});
     const std::vector<std::string> server = server_argv(port, slog, tag);
     if (server.empty()) {
@@ -339,7 +340,7 @@ class AppBench {
     // directory.
     const std::string conf = dir_ + "/" + tag + "-nginx.conf";
     std::ostringstream c;
-    c << "user root;\nworker_processes 1;\ndaemon off;\nmaster_process on;\n"
+    c << "user root;\nworker_processes " << o_.nginx_workers << ";\ndaemon off;\nmaster_process on;\n"
       << "pid " << dir_ << "/" << tag << "-nginx.pid;\n"
       << "error_log " << log << " info;\n"
       << "events { worker_connections 4096; }\n"
@@ -658,6 +659,12 @@ void add_app_options(CLI::App& app, AppOptions& o) {
   app.add_option("--queues", o.queues, "sandbox veth queues")->check(CLI::Range(1, 64));
   app.add_flag("--open-file-cache", o.open_file_cache,
                "nginx: open_file_cache on for both stacks (no open/fstat/close of the file per request)");
+  app.add_option("--nginx-workers", o.nginx_workers,
+                 "nginx: worker_processes, the same for both stacks (under xdptcp-run each worker takes one "
+                 "RX queue: give the sandbox as many --queues)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--server-cpus", o.server_cpus,
+                 "CPUs the server may run on, as taskset takes them (\"0,1\"); default: --server-core");
   app.add_option("--server-core", o.server_core, "core the server runs on (taskset)");
   app.add_option("--client-core", o.client_core, "core the client runs on (taskset)");
   app.add_flag("--json", o.json, "print one JSON object");
@@ -764,6 +771,8 @@ int run_app(const AppOptions& o) {
                      {"errors", errors},
                      {"workloads", ws}};
     if (o.app == "redis") j["requests"] = bench.requests();
+    if (o.app == "nginx") j["nginx_workers"] = o.nginx_workers;
+    if (!o.server_cpus.empty()) j["server_cpus"] = o.server_cpus;
     if (o.app == "memcached") {
       j["memcached_threads"] = o.memcached_threads;
       j["value_size"] = o.value_size;
@@ -776,16 +785,17 @@ int run_app(const AppOptions& o) {
                                                  : std::to_string(bench.requests()) + " requests per run";
     std::vector<std::string> header;
     const std::string detail =
-        o.app == "nginx" ? ", 64-byte body"
+        o.app == "nginx" ? ", 64-byte body, " + std::to_string(o.nginx_workers) + " worker(s)"
         : o.app == "memcached"
             ? ", -t " + std::to_string(o.memcached_threads) + ", " + std::to_string(o.value_size) +
                   "-byte values, " + std::to_string(o.keys) + " keys, pipeline " + std::to_string(o.pipeline)
             : "";
     header.push_back("app " + o.app + " (" + version + detail + "): " + std::to_string(o.rounds) +
                      " rounds per stack, " + per_run + " after " + std::to_string(o.warmup_s) +
-                     " s of warm-up; server on core " + std::to_string(o.server_core) + ", client on core " +
-                     std::to_string(o.client_core) + " (taskset); sandbox veth, " + std::to_string(o.queues) +
-                     " queue(s)");
+                     " s of warm-up; server on core(s) " +
+                     (o.server_cpus.empty() ? std::to_string(o.server_core) : o.server_cpus) +
+                     ", client on core " + std::to_string(o.client_core) + " (taskset); sandbox veth, " +
+                     std::to_string(o.queues) + " queue(s)");
     header.push_back("load average (1, 5, 15 min): " + load_start + " at the start, " + load_end +
                      " at the end");
     print_app_table(header, bench.workloads());

@@ -38,7 +38,9 @@ struct AppOptions {
   int memcached_threads = 2;
   std::size_t value_size = 32;
   int keys = 10000;
-  int pipeline = 1;  // memcached: requests in flight per connection (1: request/response)
+  int pipeline = 1;         // memcached: requests in flight per connection (1: request/response)
+  int nginx_workers = 1;    // nginx: worker_processes (several: one RX queue each under xdptcp-run)
+  std::string server_cpus;  // taskset list for the server ("0,1"); empty: server_core
   unsigned server_core = 1;
   unsigned client_core = 0;
   bool json = false;
