@@ -613,7 +613,8 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   }
   impl->claims = std::make_unique<detail::StackPortClaims>(impl->maps.fds(), impl->addrs,
                                                            options.reserve_listening_ports);
-  impl->stats = engine::counters::create_stats_region(options.iface, engines, impl->queue_ids);
+  impl->stats =
+      engine::counters::create_stats_region(options.iface, engines, impl->queue_ids, options.max_sockets);
   return std::unique_ptr<Stack>(new Stack(std::move(impl)));
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "userstack/base/byteorder.h"
+#include "userstack/engine/conn_encode.h"
 #include "userstack/engine/engine_counters.h"
 #include "userstack/engine/event_queue.h"
 #include "userstack/engine/stats_region.h"
@@ -70,7 +71,11 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
 }
 
 Engine::~Engine() {
-  if (stats_region_ != nullptr) publish_stats(clock_.now(), true);  // the final counters stay readable
+  if (stats_region_ != nullptr) {
+    // Readers must not ring the doorbell once it is closed (its number may be reused).
+    if (conn_snapshots_) stats_region_->set_serving(cfg_.id, -1, false);
+    publish_stats(clock_.now(), true);  // the final counters stay readable
+  }
   if (wake_fd_ >= 0) {
     io_.set_wake_fd(-1);
     close(wake_fd_);
@@ -98,6 +103,10 @@ std::size_t Engine::poll() {
   io_.tx_flush();
   if (n > 0 || stats_.tx_frames + stats_.handoffs_in != before) last_work_ = now;
   if (now >= next_publish_) publish_stats(now, true);
+  // xdptcp-ctl ss: a relaxed load of a word in the engine's own slot, which nobody else writes
+  // unless asking; the snapshot's work happens only then.
+  if (std::atomic_ref<std::uint64_t>(*conn_request_).load(std::memory_order_relaxed) != conn_seen_)
+    serve_conn_request(now);
   return n;
 }
 
@@ -110,6 +119,8 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
   // Adaptive polling (see EngineConfig::spin): still within the spin window, re-poll.
   const Instant now = clock_.now();
   if (cfg_.spin.ns > 0 && now - last_work_ < cfg_.spin) return std::nullopt;
+  // A connection snapshot under way is finished first: its reader waits for it.
+  if (conn_seen_ == kConnBuilding) return std::nullopt;
   ++stats_.sleeps;
   // Nothing for the application this turn: what waited for it goes now, before the sleep.
   tcp_->release_held_acks();
@@ -126,9 +137,15 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
   if (wake_fd_ >= 0) {
     // Announce the sleep, then look at the inboxes once more: a producer that pushed before
     // seeing the flag has its frame found here; one that pushes after rings the doorbell.
+    // The same for xdptcp-ctl ss across processes: the sleep is announced in the stats region, and
+    // a request posted before the reader could see the announcement is served instead of sleeping.
     sleeping_.store(true, std::memory_order_seq_cst);
+    if (conn_snapshots_) stats_region_->announce_sleep(cfg_.id);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (inboxes_pending()) return std::nullopt;
+    if (conn_snapshots_ &&
+        std::atomic_ref<std::uint64_t>(*conn_request_).load(std::memory_order_seq_cst) != conn_seen_)
+      return std::nullopt;
   }
   return d;
 }
@@ -136,8 +153,17 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
 void Engine::end_sleep() {
   if (wake_fd_ >= 0) {
     sleeping_.store(false, std::memory_order_relaxed);
-    std::uint64_t rung = 0;
-    (void)!read(wake_fd_, &rung, sizeof rung);  // clear the doorbell (EAGAIN when not rung)
+    if (conn_snapshots_ && stats_region_->end_sleep_was_rung(cfg_.id)) ++rings_owed_;
+    // Hand-offs ring the doorbell of a stack with several engines at any time: it is cleared after
+    // every sleep. A stack with one engine has it for xdptcp-ctl ss only, whose reader announces
+    // each ring (kRung): read only when one is owed, so that an unasked engine's sleep costs no
+    // extra system call. A ring announced but not yet written is read at a later wake-up (the
+    // eventfd stays readable until then, so at most one sleep ends early).
+    if (!inbox_.empty() || rings_owed_ > 0) {
+      std::uint64_t rung = 0;  // EAGAIN when not rung
+      if (read(wake_fd_, &rung, sizeof rung) == static_cast<ssize_t>(sizeof rung) && rings_owed_ > 0)
+        rings_owed_ = rung >= rings_owed_ ? 0 : rings_owed_ - static_cast<std::uint32_t>(rung);
+    }
   }
 }
 
@@ -352,9 +378,61 @@ void Engine::fail_waiters(const wire::IpAddr& dst, Instant now) {
 }
 
 void Engine::set_stats_region(StatsRegion* region) {
+  if (stats_region_ != nullptr && conn_snapshots_) stats_region_->set_serving(cfg_.id, -1, false);
   stats_region_ = region != nullptr && cfg_.id < region->engines() ? region : nullptr;
   next_publish_ = Instant{std::numeric_limits<std::int64_t>::max()};
-  if (stats_region_ != nullptr) publish_stats(clock_.now(), true);
+  conn_snapshots_ = false;
+  conn_request_ = &no_request_;
+  conn_seen_ = 0;
+  if (stats_region_ == nullptr) return;
+  if (stats_region_->conn_capacity() > 0) {
+    // The doorbell a reader rings to wake this engine from its sleep (see end_sleep()). A stack of
+    // several engines has it for hand-offs already; a one-engine stack gets one now, on the
+    // control path. The preload library asks for poll_fds() after this (Stack::drive), so the
+    // application's epoll set watches it too.
+    if (wake_fd_ < 0) {
+      wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (wake_fd_ >= 0) io_.set_wake_fd(wake_fd_);
+    }
+    conn_request_ = stats_region_->conn_request_word(cfg_.id);
+    // Requests made before this engine served the slot were not for it.
+    conn_seen_ = std::atomic_ref<std::uint64_t>(*conn_request_).load(std::memory_order_seq_cst);
+    conn_snapshots_ = true;
+    stats_region_->set_serving(cfg_.id, wake_fd_, true);
+  }
+  publish_stats(clock_.now(), true);
+}
+
+void Engine::serve_conn_request(Instant now) {
+  StatsRegion& r = *stats_region_;  // conn_request_ moves only inside a region
+  if (conn_seen_ != kConnBuilding) {
+    conn_target_ = std::atomic_ref<std::uint64_t>(*conn_request_).load(std::memory_order_relaxed);
+    conn_seen_ = kConnBuilding;
+    conn_cursor_ = 0;
+    conn_count_ = 0;
+    conn_truncated_ = 0;
+    conn_polls_ = 0;
+    r.begin_conn_snapshot(cfg_.id);
+  }
+  // A bounded share of the pool per poll: the snapshot never holds the engine for long, however
+  // many connections it has (kConnSlotsPerPoll).
+  ++conn_polls_;
+  const std::uint32_t slots = tcp_->tcb_slots();
+  const std::uint32_t end = conn_cursor_ + std::min(kConnSlotsPerPoll, slots - conn_cursor_);
+  tcp::SocketView v;
+  for (; conn_cursor_ < end; ++conn_cursor_) {
+    if (!tcp_->inspect(conn_cursor_, &v, now)) continue;
+    if (conn_count_ < r.conn_capacity()) {
+      r.write_conn_entry(cfg_.id, conn_count_++, encode_conn(v));
+    } else {
+      ++conn_truncated_;
+    }
+  }
+  if (conn_cursor_ == slots) {
+    r.end_conn_snapshot(cfg_.id, conn_count_, conn_truncated_, conn_target_,
+                        static_cast<std::uint64_t>(now.ns), conn_polls_);
+    conn_seen_ = conn_target_;  // a request posted meanwhile differs: the next poll starts again
+  }
 }
 
 void Engine::publish_stats(Instant now, bool refresh_io) {

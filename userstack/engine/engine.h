@@ -174,6 +174,11 @@ class Engine final : public tcp::PacketSink,
   // kStatsInterval of the engine's clock (one compare per poll()), before sleeping when frames moved
   // since, and when the engine is destroyed. nullptr stops it. The region must outlive the engine.
   static constexpr Duration kStatsInterval = Duration::millis(100);
+  // A region with connection snapshot areas also lets xdptcp-ctl ss ask this engine for its
+  // connections (conn_snapshot.h): poll() compares the slot's request word with the last request
+  // served (one relaxed load) and, when it moved, writes the snapshot over the next polls,
+  // kConnSlotsPerPoll TCB slots each. The engine then has a doorbell (the hand-off eventfd, made
+  // here when the stack has one engine) that a reader rings when the engine announced a sleep.
   void set_stats_region(StatsRegion* region);
 
   // Event queues register here to hear about readiness changes (at most kMaxEventQueues).
@@ -195,6 +200,8 @@ class Engine final : public tcp::PacketSink,
   // Copies the counters into the stats region's slot; refresh_io also reads the kernel's AF_XDP
   // counters (a getsockopt per queue), which only the periodic publish does.
   void publish_stats(Instant now, bool refresh_io);
+  // Takes up a snapshot request, or goes on with the snapshot under way (set_stats_region).
+  void serve_conn_request(Instant now);
   // Moves whenever a frame is received, sent or handed over: the counters changed.
   std::uint64_t activity() const { return stats_.rx_frames + stats_.tx_frames + stats_.handoffs_in; }
 
@@ -248,6 +255,22 @@ class Engine final : public tcp::PacketSink,
   Instant next_publish_{std::numeric_limits<std::int64_t>::max()};
   std::uint64_t published_activity_ = 0;
   io::IoStats io_snapshot_{};  // the PacketIo's counters as the last periodic publish read them
+  // Connection snapshots (set_stats_region). conn_request_ points at the region's request word, or
+  // at no_request_ (never moving) without one, so that poll() needs no other test; conn_seen_ is
+  // the request last served, kConnBuilding while a snapshot is under way (no request equals it, so
+  // the same compare keeps the snapshot going, poll after poll).
+  static constexpr std::uint64_t kConnBuilding = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t no_request_ = 0;
+  std::uint64_t* conn_request_ = &no_request_;
+  std::uint64_t conn_seen_ = 0;
+  std::uint64_t conn_target_ = 0;  // the request the snapshot under way answers
+  std::uint32_t conn_cursor_ = 0;  // the next TCB slot to visit
+  std::uint32_t conn_count_ = 0;
+  std::uint64_t conn_truncated_ = 0;
+  std::uint64_t conn_polls_ = 0;
+  bool conn_snapshots_ = false;  // the region takes snapshots: sleeps are announced in it
+  // Rings of the doorbell that a reader announced (kRung) and end_sleep() has not read back yet.
+  std::uint32_t rings_owed_ = 0;
   // Pending next hops: l2_queries_[0, l2_pending_) with their held packets at the same index in
   // l2_held_ (allocated once, kMaxPendingNeighbors * ~0.5 KiB). Kept apart so that the resolver
   // polls one contiguous span. Searched linearly, only when a send finds no MAC.

@@ -5,6 +5,7 @@
 // docs/xdptcp-ctl.md. New counters go at the end of their group.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -122,11 +123,21 @@ inline void fill(std::span<std::uint64_t, kCount> out, const EngineStats& e, con
   for (const std::uint64_t d : t.drops) out[i++] = d;
 }
 
+// Connection snapshot entries per engine (xdptcp-ctl ss): the stack's max_sockets, so that every
+// socket an application may hold fits (TCBs beyond, such as TIME-WAIT, are counted as truncated),
+// up to a bound on the file (256 bytes an entry, sparse until written).
+inline constexpr std::size_t kMaxConnCapacity = std::size_t{1} << 18;
+
 // The stats region of a stack's engines (Stack::create), or nullptr with a warning on stderr.
 inline std::unique_ptr<StatsRegion> create_stats_region(const std::string& iface, unsigned engines,
-                                                        const std::vector<unsigned>& queues) {
+                                                        const std::vector<unsigned>& queues,
+                                                        std::size_t max_sockets = 16384) {
   return create_stats_region_or_warn(
-      {.iface = iface, .engines = engines, .queues = queues, .names = names()});
+      {.iface = iface,
+       .engines = engines,
+       .queues = queues,
+       .names = names(),
+       .conn_capacity = static_cast<std::uint32_t>(std::min(max_sockets, kMaxConnCapacity))});
 }
 
 }  // namespace xdptcp::engine::counters

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -20,14 +21,20 @@
 #include <thread>
 #include <type_traits>
 
+#include "userstack/engine/conn_snapshot.h"
+
 namespace xdptcp::engine {
 
+using stats_layout::ConnAreaHeader;
 using stats_layout::RegionHeader;
 using stats_layout::SlotHeader;
 
 static_assert(std::is_trivially_copyable_v<RegionHeader>);
 static_assert(std::is_trivially_copyable_v<SlotHeader>);
 static_assert(sizeof(SlotHeader) == stats_layout::kSlotAlign);
+static_assert(std::is_trivially_copyable_v<ConnAreaHeader> &&
+              sizeof(ConnAreaHeader) == stats_layout::kSlotAlign);
+static_assert(std::is_trivially_copyable_v<ConnEntry>);
 static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free,
               "the seqlock needs lock-free 64-bit atomics: a lock would not work across processes");
 
@@ -47,6 +54,11 @@ static_assert(kQueueCount % 8 == 0 && offsetof(RegionHeader, reserved) == kQueue
 constexpr std::size_t kSeq = offsetof(SlotHeader, seq);
 constexpr std::size_t kPublishedNs = offsetof(SlotHeader, published_ns);
 constexpr std::size_t kPublishes = offsetof(SlotHeader, publishes);
+constexpr std::size_t kConnRequest = offsetof(SlotHeader, conn_request);
+constexpr std::size_t kSleepState = offsetof(SlotHeader, sleep_state);
+constexpr std::size_t kWakeFd = offsetof(SlotHeader, wake_fd);  // in one word with `serving`
+static_assert(kWakeFd % 8 == 0 && offsetof(SlotHeader, serving) == kWakeFd + 4);
+constexpr std::size_t kPage = 4096;
 
 template <std::size_t N>
 void copy_padded(std::array<char, N>& out, std::string_view s) {
@@ -198,7 +210,16 @@ Result<std::unique_ptr<StatsRegion>> StatsRegion::create(const Options& o) {
       static_cast<std::uint32_t>(L::round_up(h.names_offset + count * L::kNameSize, L::kSlotAlign));
   h.slot_header_size = sizeof(SlotHeader);
   h.slot_size = static_cast<std::uint32_t>(L::round_up(sizeof(SlotHeader) + count * 8, L::kSlotAlign));
-  h.file_size = h.slots_offset + std::uint64_t{h.slot_size} * o.engines;
+  const std::uint64_t slots_end = h.slots_offset + std::uint64_t{h.slot_size} * o.engines;
+  if (o.conn_capacity > 0) {
+    // Pages of their own: a snapshot's writes never share a line with the counters.
+    h.conn_capacity = o.conn_capacity;
+    h.conn_entry_size = sizeof(ConnEntry);
+    h.conn_offset = L::round_up(slots_end, kPage);
+    h.conn_area_size =
+        L::round_up(sizeof(ConnAreaHeader) + std::uint64_t{o.conn_capacity} * sizeof(ConnEntry), kPage);
+  }
+  h.file_size = h.conn_capacity > 0 ? h.conn_offset + h.conn_area_size * o.engines : slots_end;
   copy_padded(h.comm, read_comm());
   copy_padded(h.iface, o.iface);
 
@@ -239,6 +260,9 @@ Result<std::unique_ptr<StatsRegion>> StatsRegion::create(const Options& o) {
   r->counters_ = count;
   r->slots_offset_ = h.slots_offset;
   r->slot_size_ = h.slot_size;
+  r->conn_capacity_ = h.conn_capacity;
+  r->conn_offset_ = h.conn_offset;
+  r->conn_area_size_ = h.conn_area_size;
   std::memcpy(r->base_, &h, sizeof h);
   for (std::size_t i = 0; i < count; ++i) {
     std::memcpy(r->base_ + h.names_offset + i * L::kNameSize, o.names[i].data(), o.names[i].size());
@@ -327,6 +351,58 @@ void StatsRegion::set_queues(std::span<const unsigned> queues) {
   seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
+std::uint64_t* StatsRegion::conn_request_word(std::uint32_t engine) {
+  return reinterpret_cast<std::uint64_t*>(base_ + slots_offset_ + engine * slot_size_ + kConnRequest);
+}
+
+void StatsRegion::set_serving(std::uint32_t engine, int wake_fd, bool serving) {
+  if (engine >= engines_) return;
+  // One word, so that a reader never sees the doorbell of one engine with another's flag.
+  const std::array<std::int32_t, 2> halves = {wake_fd, serving ? 1 : 0};
+  std::uint64_t w = 0;
+  std::memcpy(&w, halves.data(), sizeof w);
+  word(base_ + slots_offset_ + engine * slot_size_, kWakeFd).store(w, std::memory_order_seq_cst);
+}
+
+void StatsRegion::announce_sleep(std::uint32_t engine) {
+  word(base_ + slots_offset_ + engine * slot_size_, kSleepState)
+      .store(stats_layout::kAsleep, std::memory_order_seq_cst);
+}
+
+bool StatsRegion::end_sleep_was_rung(std::uint32_t engine) {
+  auto w = word(base_ + slots_offset_ + engine * slot_size_, kSleepState);
+  // A load first: the exchange (a locked instruction) only when the engine did announce a sleep.
+  if (w.load(std::memory_order_relaxed) == stats_layout::kAwake) return false;
+  return w.exchange(stats_layout::kAwake, std::memory_order_seq_cst) == stats_layout::kRung;
+}
+
+void StatsRegion::begin_conn_snapshot(std::uint32_t engine) {
+  auto seq = word(base_ + conn_offset_ + engine * conn_area_size_, offsetof(ConnAreaHeader, seq));
+  // Odd; one left odd by an engine that ended mid-snapshot stays so (no reader copied it).
+  seq.store((seq.load(std::memory_order_relaxed) & ~std::uint64_t{1}) + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // as begin_write: odd before the entries
+}
+
+void StatsRegion::write_conn_entry(std::uint32_t engine, std::uint32_t index, const ConnEntry& e) {
+  if (index >= conn_capacity_) return;
+  const auto w = std::bit_cast<std::array<std::uint64_t, sizeof(ConnEntry) / 8>>(e);
+  const std::size_t at =
+      conn_offset_ + engine * conn_area_size_ + sizeof(ConnAreaHeader) + index * sizeof(ConnEntry);
+  for (std::size_t i = 0; i < w.size(); ++i) word(base_, at + i * 8).store(w[i], std::memory_order_relaxed);
+}
+
+void StatsRegion::end_conn_snapshot(std::uint32_t engine, std::uint64_t count, std::uint64_t truncated,
+                                    std::uint64_t answer, std::uint64_t now_ns, std::uint64_t polls) {
+  std::uint8_t* area = base_ + conn_offset_ + engine * conn_area_size_;
+  word(area, offsetof(ConnAreaHeader, answer)).store(answer, std::memory_order_relaxed);
+  word(area, offsetof(ConnAreaHeader, count)).store(count, std::memory_order_relaxed);
+  word(area, offsetof(ConnAreaHeader, truncated)).store(truncated, std::memory_order_relaxed);
+  word(area, offsetof(ConnAreaHeader, taken_ns)).store(now_ns, std::memory_order_relaxed);
+  word(area, offsetof(ConnAreaHeader, polls)).store(polls, std::memory_order_relaxed);
+  auto seq = word(area, offsetof(ConnAreaHeader, seq));
+  seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
 std::unique_ptr<StatsRegion> create_stats_region_or_warn(const StatsRegion::Options& o) {
   auto r = StatsRegion::create(o);
   if (!r) {
@@ -407,7 +483,12 @@ Result<RegionSnapshot> read_stats_region(const std::string& path, const ReadOpti
   if (h.header_size < sizeof(RegionHeader) || h.file_size > size || h.name_size == 0 || names_end > size ||
       slots_end > size || h.slots_offset % 8 != 0 || h.slot_size % 8 != 0 ||
       h.slot_header_size < sizeof(SlotHeader) || h.slot_header_size % 8 != 0 ||
-      h.slot_header_size + std::uint64_t{h.counter_count} * 8 > h.slot_size) {
+      h.slot_header_size + std::uint64_t{h.counter_count} * 8 > h.slot_size ||
+      (h.conn_capacity > 0 &&
+       (h.conn_entry_size < sizeof(ConnEntry) || h.conn_entry_size % 8 != 0 || h.conn_offset % 8 != 0 ||
+        h.conn_area_size % 8 != 0 ||
+        sizeof(ConnAreaHeader) + std::uint64_t{h.conn_capacity} * h.conn_entry_size > h.conn_area_size ||
+        h.conn_offset + h.conn_area_size * h.engine_count > size))) {
     return bad_file(path, "inconsistent sizes");
   }
   RegionSnapshot s;
@@ -418,6 +499,7 @@ Result<RegionSnapshot> read_stats_region(const std::string& path, const ReadOpti
   s.created_unix_ns = h.created_unix_ns;
   s.comm = from_padded(h.comm);
   s.iface = from_padded(h.iface);
+  s.conn_capacity = h.conn_capacity;
   s.liveness = liveness(h.pid, h.start_time);
   const bool patient = !s.stale();
   // The queues: count and bitmap under queue_seq.

@@ -8,6 +8,9 @@
 //   [names_offset, + counter_count * kNameSize) the counters' names, NUL-padded ("tcp.segments_in")
 //   [slots_offset, + engine_count * slot_size)  one slot per engine: SlotHeader, then counter_count
 //                                               std::uint64_t values in the order of the names
+//   [conn_offset, + engine_count * conn_area_size)  one connection snapshot area per engine (layout
+//                                               version 2; conn_snapshot.h): what `xdptcp-ctl ss`
+//                                               asks an engine for and reads back
 //
 // The names table makes the file self-describing: a reader shows the counters a newer writer added
 // without knowing them, and the order is the writer's business (engine_counters.h). A name is
@@ -42,10 +45,13 @@
 
 namespace xdptcp::engine {
 
+struct ConnEntry;  // conn_snapshot.h
+
 namespace stats_layout {
 
 inline constexpr std::uint64_t kMagic = 0x5453504354504458ULL;  // "XDPTCPST" in the file (little-endian)
-inline constexpr std::uint32_t kVersion = 1;
+// 2: the connection snapshots (conn_* fields, the SlotHeader's request words, the areas).
+inline constexpr std::uint32_t kVersion = 2;
 inline constexpr std::size_t kNameSize = 48;     // a counter's name with its NUL padding
 inline constexpr std::size_t kCommSize = 16;     // TASK_COMM_LEN
 inline constexpr std::size_t kIfaceSize = 16;    // IFNAMSIZ
@@ -74,6 +80,13 @@ struct RegionHeader {
   std::uint32_t queue_count = 0;
   std::uint32_t reserved = 0;
   std::array<std::uint64_t, kMaxQueues / 64> queue_bits{};
+  // The connection snapshot areas (conn_snapshot.h): engine e's is conn_area_size bytes at
+  // conn_offset + e * conn_area_size, a ConnAreaHeader and then room for conn_capacity entries of
+  // conn_entry_size bytes. conn_capacity 0: the writer takes no snapshots.
+  std::uint64_t conn_offset = 0;
+  std::uint64_t conn_area_size = 0;
+  std::uint32_t conn_capacity = 0;
+  std::uint32_t conn_entry_size = 0;
 };
 
 struct alignas(kSlotAlign) SlotHeader {
@@ -82,6 +95,29 @@ struct alignas(kSlotAlign) SlotHeader {
   std::uint64_t publishes = 0;     // how many times the slot was published
   std::uint32_t engine = 0;        // the engine's index (== the slot's)
   std::uint32_t reserved = 0;
+  // The snapshot protocol (conn_snapshot.h), outside the seqlock: each word has one writer at a
+  // time and is read on its own.
+  std::uint64_t conn_request = 0;  // readers add 1 to ask for a snapshot; the engine loads it per poll
+  std::uint64_t sleep_state = 0;   // kAwake, kAsleep (the engine's announcement), kRung (a reader's)
+  std::int32_t wake_fd = -1;       // the engine's doorbell, an eventfd in the writer process; -1: none
+  std::uint32_t serving = 0;       // 1 while an engine runs on the slot (it answers requests)
+};
+
+// SlotHeader::sleep_state.
+inline constexpr std::uint64_t kAwake = 0;
+inline constexpr std::uint64_t kAsleep = 1;
+inline constexpr std::uint64_t kRung = 2;
+
+// The head of an engine's connection snapshot area: a seqlock like a slot's. The engine makes
+// `seq` odd when it begins a snapshot (which may take a few polls) and even once `count` entries,
+// `answer` and the rest are written.
+struct alignas(kSlotAlign) ConnAreaHeader {
+  std::uint64_t seq = 0;
+  std::uint64_t answer = 0;     // the value of conn_request when the snapshot began
+  std::uint64_t count = 0;      // entries that follow, at most conn_capacity
+  std::uint64_t truncated = 0;  // TCBs left out for want of room
+  std::uint64_t taken_ns = 0;   // the engine's clock when the snapshot was complete
+  std::uint64_t polls = 0;      // engine iterations the snapshot took
 };
 
 constexpr std::size_t round_up(std::size_t n, std::size_t a) {
@@ -107,6 +143,9 @@ class StatsRegion {
     std::vector<unsigned> queues;
     std::vector<std::string> names;  // the counters of a slot, in order ("group.name", < kNameSize)
     std::string run_dir = std::string(kStatsRunDir);  // tests: a directory of their own
+    // Entries in each engine's connection snapshot area (xdptcp-ctl ss); 0: no snapshots. The file
+    // grows by about 256 bytes an entry, sparse on tmpfs until a snapshot writes them.
+    std::uint32_t conn_capacity = 0;
   };
   // Creates <run_dir>/<iface>/ (0755) and the file stats.<pid> in it (0644); a second region of the
   // same process on the same interface is stats.<pid>.1, and so on. A file of a dead process with
@@ -131,6 +170,25 @@ class StatsRegion {
   // The queues the process holds now (one writer: the stack's control path).
   void set_queues(std::span<const unsigned> queues);
 
+  // Connection snapshots (conn_snapshot.h), each for engine `engine` from its thread only.
+  std::uint32_t conn_capacity() const { return conn_capacity_; }
+  // The slot's request word: the engine loads it once per poll (std::atomic_ref, relaxed).
+  std::uint64_t* conn_request_word(std::uint32_t engine);
+  // The engine serves the slot with doorbell `wake_fd` (serving), or no longer (the fd is closed
+  // next: readers must not ring it any more).
+  void set_serving(std::uint32_t engine, int wake_fd, bool serving);
+  // Before the engine sleeps: kAsleep (sequentially consistent, so that the engine's next look at
+  // the request word and a reader's look at this one cannot both miss). The Dekker pattern of the
+  // hand-off doorbell (engine.h), across processes.
+  void announce_sleep(std::uint32_t engine);
+  // Once awake: kAwake again; true when a reader found kAsleep and rang (or is about to ring) the
+  // doorbell, whose count the engine then owes a read.
+  bool end_sleep_was_rung(std::uint32_t engine);
+  void begin_conn_snapshot(std::uint32_t engine);
+  void write_conn_entry(std::uint32_t engine, std::uint32_t index, const ConnEntry& e);
+  void end_conn_snapshot(std::uint32_t engine, std::uint64_t count, std::uint64_t truncated,
+                         std::uint64_t answer, std::uint64_t now_ns, std::uint64_t polls);
+
  private:
   StatsRegion() = default;
   std::uint8_t* base_ = nullptr;
@@ -141,6 +199,9 @@ class StatsRegion {
   std::size_t counters_ = 0;
   std::size_t slots_offset_ = 0;
   std::size_t slot_size_ = 0;
+  std::uint32_t conn_capacity_ = 0;
+  std::size_t conn_offset_ = 0;
+  std::size_t conn_area_size_ = 0;
 };
 
 // Creates the region for a stack, or says on stderr why there is none (the stack runs without: the
@@ -167,7 +228,8 @@ struct RegionSnapshot {
   std::string comm;
   std::string iface;
   std::vector<unsigned> queues;
-  std::vector<std::string> names;  // the counters, in slot order
+  std::uint32_t conn_capacity = 0;  // entries of each engine's connection snapshot (xdptcp-ctl ss)
+  std::vector<std::string> names;   // the counters, in slot order
   struct Engine {
     std::uint32_t id = 0;
     std::uint64_t published_ns = 0;

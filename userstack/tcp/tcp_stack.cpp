@@ -599,22 +599,30 @@ std::size_t TcpStack::unsent_bytes(SocketId s) const {
   return c != nullptr ? impl_->core.unsent_bytes(*c) : 0;
 }
 
+namespace {
+
+// TCP_INFO of any TCB. `now` is the instant the snapshot is for (the "since" fields); a read does
+// not move the stack's own clock, which only the driving entry points set.
+void tcp_info_of(const StackCore& core, const TcpConnection& c, TcpInfoSnapshot& out, Instant now) {
+  out = TcpInfoSnapshot{};
+  core.fill_tcp_info(c, out);
+  auto ms_since = [now](Instant t) {
+    return static_cast<std::uint32_t>(std::max<std::int64_t>((now - t).as_millis(), 0));
+  };
+  if (c.ever_established) {
+    out.last_data_sent_ms = ms_since(c.last_data_sent);
+    out.last_data_recv_ms = ms_since(c.last_data_recv);
+    out.last_ack_recv_ms = ms_since(c.last_rcv);
+  }
+}
+
+}  // namespace
+
 int TcpStack::tcp_info(SocketId s, TcpInfoSnapshot* out, Instant now) const {
   const TcpConnection* c = impl_->core.user_socket(s);
   if (c == nullptr) return -EBADF;
   if (out == nullptr) return -EFAULT;
-  // `now` is the instant the snapshot is for (the "since" fields); a read does not move the
-  // stack's own clock, which only the driving entry points set.
-  *out = TcpInfoSnapshot{};
-  impl_->core.fill_tcp_info(*c, *out);
-  auto ms_since = [now](Instant t) {
-    return static_cast<std::uint32_t>(std::max<std::int64_t>((now - t).as_millis(), 0));
-  };
-  if (c->ever_established) {
-    out->last_data_sent_ms = ms_since(c->last_data_sent);
-    out->last_data_recv_ms = ms_since(c->last_data_recv);
-    out->last_ack_recv_ms = ms_since(c->last_rcv);
-  }
+  tcp_info_of(impl_->core, *c, *out, now);
   return 0;
 }
 
@@ -648,6 +656,34 @@ std::size_t TcpStack::connection_count() const {
 
 const TcpConnection* TcpStack::connection(SocketId s) const {
   return impl_->core.user_socket(s);
+}
+
+std::uint32_t TcpStack::tcb_slots() const {
+  return impl_->core.pool_size;
+}
+
+bool TcpStack::inspect(std::uint32_t slot, SocketView* out, Instant now) const {
+  const StackCore& k = impl_->core;
+  if (slot >= k.pool_size || out == nullptr) return false;
+  const TcpConnection& c = k.at(slot);
+  // A free slot is CLOSED too; so is a socket the application made but never connected (ss lists
+  // no unconnected TCP socket either).
+  if (!c.allocated || c.state == TcpState::kClosed) return false;
+  out->id = c.user_open ? c.id : -1;
+  out->state = c.state;
+  out->family = c.family;
+  out->tuple = c.tuple;
+  out->orphan = c.orphan;
+  if (c.state == TcpState::kListen) {
+    out->recv_q = c.accept_count;
+    out->send_q = c.backlog;
+  } else {
+    out->recv_q = c.rcv_buf ? static_cast<std::uint32_t>(c.rcv_buf->size()) : 0;
+    out->send_q = c.snd_buf_size();
+  }
+  out->cc = c.cc_algo;
+  tcp_info_of(k, c, out->info, now);
+  return true;
 }
 
 }  // namespace xdptcp::tcp

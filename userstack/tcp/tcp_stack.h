@@ -205,6 +205,21 @@ struct RecvFlags {
   bool peek = false;
 };
 
+// One TCB as `xdptcp-ctl ss` shows it (TcpStack::inspect): what `ss -tni` reports of a Linux socket.
+struct SocketView {
+  SocketId id = -1;  // the application's socket; -1 when it holds none (accept queue, orphan, TIME-WAIT)
+  TcpState state = TcpState::kClosed;
+  wire::IpFamily family = wire::IpFamily::kV4;
+  wire::FourTuple tuple;  // a listener's remote is unspecified
+  bool orphan = false;    // closed by the application, still finishing
+  // ss's Recv-Q and Send-Q: bytes received in order and not read yet, and bytes not acknowledged
+  // (sent or not); for a listener, its accept queue's length and bound (the backlog).
+  std::uint32_t recv_q = 0;
+  std::uint32_t send_q = 0;
+  CcAlgorithm cc = CcAlgorithm::kCubic;
+  TcpInfoSnapshot info;  // as tcp_info() fills it
+};
+
 class TcpStack {
  public:
   TcpStack(StackConfig cfg, PacketSink& sink, Instant now);
@@ -283,6 +298,13 @@ class TcpStack {
   std::size_t connection_count() const;  // TCBs not CLOSED, TIME_WAIT included, listeners not
   // The TCB behind an application's socket (null when unknown), for tests and diagnostics.
   const TcpConnection* connection(SocketId s) const;
+  // Every TCB, for diagnostics (xdptcp-ctl ss through the engine's connection snapshot): the pool's
+  // slots are [0, tcb_slots()), and inspect() fills *out for the TCB in `slot` when it is a listener
+  // or a connection in any state but CLOSED, whether the application holds it or not (accept queue,
+  // orphans, TIME-WAIT); false for a free or CLOSED slot. Read-only; a caller may visit the slots a
+  // few at a time between packets (a TCB may then be seen twice or not at all, as with ss).
+  std::uint32_t tcb_slots() const;
+  bool inspect(std::uint32_t slot, SocketView* out, Instant now) const;
 
  private:
   struct Impl;
