@@ -30,6 +30,9 @@ constexpr std::size_t kMaxErrorDetail = 5;  // errors described in full; the res
 constexpr int kFillDepth = 64;              // sets in flight per connection while storing the keys
 constexpr int kConnectTimeoutS = 3;
 constexpr std::size_t kMinRoom = 16384;  // free bytes at the end of a receive buffer before a read
+// An answer later than this is an error: on a veth link it means a request waited for a timer (a lost
+// wake-up, a retransmission), not for a busy server.
+constexpr std::uint64_t kStallNs = 1'000'000'000;
 
 std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -190,7 +193,17 @@ class Load {
       });
       if (std::none_of(conns_.begin(), conns_.end(), [](const Conn& c) { return c.open; })) break;
     }
-    r.duration_s = static_cast<double>(std::min(now_ns(), end_ns_) - start) / 1e9;
+    // A request still unanswered a second after it was sent is an error: the server lost it (a
+    // lost wake-up under xdptcp-run looks like this), which a rate alone would not show.
+    const std::uint64_t stop = now_ns();
+    for (auto& c : conns_) {
+      if (!c.open || c.count == 0) continue;
+      const std::uint64_t age = stop - c.ring[c.head].sent_ns;
+      if (age > kStallNs)
+        error("connection " + std::to_string(&c - conns_.data()) + ": a request unanswered for " +
+              std::to_string(age / 1'000'000) + " ms");
+    }
+    r.duration_s = static_cast<double>(std::min(stop, end_ns_) - start) / 1e9;
     r.requests = done_;
     r.errors = errors_;
     r.error_detail = detail_;
@@ -355,7 +368,12 @@ class Load {
     c.in_off += used;
     c.head = (c.head + 1) % c.ring.size();
     --c.count;
-    if (measuring_ && *ok) hist_.record(now_ns() - f.sent_ns);
+    if (measuring_ && *ok) {
+      const std::uint64_t took = now_ns() - f.sent_ns;
+      hist_.record(took);
+      if (took > kStallNs)
+        error(std::string(key, 12) + ": answered after " + std::to_string(took / 1'000'000) + " ms");
+    }
     return static_cast<int>(used);
   }
 

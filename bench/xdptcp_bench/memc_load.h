@@ -5,9 +5,9 @@
 // request/response) on keys drawn at random from --keys. `--op get` first stores every key once
 // (unmeasured), so that every get is a hit. Every reply is checked: a set must be STORED, a get must
 // return the key's value byte for byte; anything else (a miss, an error line, a wrong value, a
-// closed connection) is an error, counted and described. Prints one JSON object: requests, rate,
-// latency percentiles, errors. `--probe` sends one `version` and prints the answer (app's check
-// that the server serves).
+// closed connection, an answer later than 1 s or none by then) is an error, counted and described.
+// Prints one JSON object: requests, rate, latency percentiles, errors. `--probe` sends one `version`
+// and prints the answer (app's check that the server serves).
 #pragma once
 
 #include <CLI/CLI.hpp>
