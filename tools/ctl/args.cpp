@@ -5,9 +5,12 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <iterator>
 #include <sstream>
+#include <utility>
 
 namespace xdptcp::ctl {
 namespace {
@@ -122,6 +125,51 @@ std::vector<kernel::SteerRule> rules_for(const PortRange& ports, const std::opti
   return {r};
 }
 
+Result<std::uint32_t> parse_states(const std::vector<std::string>& names) {
+  // Linux's numbers: 1 ESTABLISHED, 2 SYN_SENT, 3 SYN_RECV, 4 FIN_WAIT1, 5 FIN_WAIT2, 6 TIME_WAIT,
+  // 7 CLOSE, 8 CLOSE_WAIT, 9 LAST_ACK, 10 LISTEN, 11 CLOSING.
+  constexpr std::uint32_t kConnected = kAllStates & ~state_bit(10) & ~state_bit(7);
+  constexpr std::uint32_t kBucket = state_bit(3) | state_bit(6);
+  static const std::pair<std::string_view, std::uint32_t> kNames[] = {
+      {"established", state_bit(1)},
+      {"estab", state_bit(1)},
+      {"syn-sent", state_bit(2)},
+      {"syn-recv", state_bit(3)},
+      {"syn-received", state_bit(3)},
+      {"fin-wait-1", state_bit(4)},
+      {"fin-wait-2", state_bit(5)},
+      {"time-wait", state_bit(6)},
+      {"closed", state_bit(7)},
+      {"unconn", state_bit(7)},
+      {"close-wait", state_bit(8)},
+      {"last-ack", state_bit(9)},
+      {"listening", state_bit(10)},
+      {"listen", state_bit(10)},
+      {"closing", state_bit(11)},
+      {"all", kAllStates},
+      {"connected", kConnected},
+      {"synchronized", kConnected & ~state_bit(2)},
+      {"bucket", kBucket},
+      {"big", kAllStates & ~kBucket},
+  };
+  std::uint32_t bits = 0;
+  for (const std::string& name : names) {
+    std::string n = name;
+    std::transform(n.begin(), n.end(), n.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const auto* it =
+        std::find_if(std::begin(kNames), std::end(kNames), [&n](const auto& e) { return e.first == n; });
+    if (it == std::end(kNames)) {
+      return Error{EINVAL, "--state: '" + name +
+                               "' is not a state (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, "
+                               "time-wait, closed, close-wait, last-ack, listening, closing, all, connected, "
+                               "synchronized, bucket, big)"};
+    }
+    bits |= it->second;
+  }
+  return bits;
+}
+
 ParseOutcome parse_command_line(int argc, const char* const* argv) {
   ParseOutcome outcome;
   Command cmd;
@@ -184,6 +232,17 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   CLI::Option* clean =
       stats->add_flag("--clean", cmd.clean, "remove the stats regions of processes that died");
   prometheus->excludes(stats_json);
+
+  CLI::App* ss = app.add_subcommand(
+      "ss", "list the TCP connections of every process's engines on the interface, as ss -tn does");
+  add_iface(ss, true);
+  ss->add_option("--state,-s", cmd.state_names,
+                 "only sockets in this state (ss's names: established, listening, time-wait, ..., all, "
+                 "connected); repeatable");
+  ss->add_flag("--info", cmd.info, "show the TCP_INFO fields (rtt, cwnd, mss, ...), as ss -i");
+  ss->add_flag("--json", cmd.json, "print JSON");
+  ss->add_option("--timeout", cmd.timeout_s, "seconds to wait for every engine to answer (default 1)")
+      ->check(CLI::PositiveNumber);
   // Prometheus computes rates itself from the totals; --watch prints rates.
   watch->excludes(prometheus);
   watch->excludes(clean);
@@ -216,6 +275,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
     cmd.verb = Verb::kStatus;
   } else if (stats->parsed()) {
     cmd.verb = Verb::kStats;
+  } else if (ss->parsed()) {
+    cmd.verb = Verb::kSs;
+    auto st = parse_states(cmd.state_names);
+    if (!st) return usage_error(st.error());
+    cmd.states = st.value();
   } else if (steer_add->parsed()) {
     cmd.verb = Verb::kSteerAdd;
   } else if (steer_del->parsed()) {

@@ -44,7 +44,7 @@ Result<wire::IpAddr> parse_address(std::string_view text);
 
 enum class Mode : std::uint8_t { kAuto, kNative, kGeneric };
 
-enum class Verb : std::uint8_t { kAttach, kDetach, kStatus, kSteerAdd, kSteerDel, kSteerList, kStats };
+enum class Verb : std::uint8_t { kAttach, kDetach, kStatus, kSteerAdd, kSteerDel, kSteerList, kStats, kSs };
 
 struct Command {
   Verb verb = Verb::kStatus;
@@ -58,7 +58,26 @@ struct Command {
   bool clean = false;       // --clean: remove stale stats regions
   double watch_s = 0;       // --watch SECONDS: rates per second every SECONDS (0: one snapshot)
   unsigned count = 0;       // --count K: stop after K intervals of --watch (0: until interrupted)
+  // ss
+  std::uint32_t states = 0;              // --state: bit n for Linux's TCP state n (parse_states); 0: all
+  std::vector<std::string> state_names;  // ... as given
+  bool info = false;                     // --info: the TCP_INFO fields, as ss -i
+  double timeout_s = 1;                  // --timeout SECONDS: for every engine to answer
 };
+
+// Bit n stands for Linux's TCP state n (1 ESTABLISHED ... 11 CLOSING, include/net/tcp_states.h).
+inline constexpr std::uint32_t state_bit(unsigned linux_state) {
+  return std::uint32_t{1} << linux_state;
+}
+// Every state ss knows (1..11).
+inline constexpr std::uint32_t kAllStates = 0xffe;
+
+// ss's state filter names (ss(8) STATE-FILTER), case-insensitive: established, syn-sent, syn-recv,
+// fin-wait-1, fin-wait-2, time-wait, closed, close-wait, last-ack, listening (or listen), closing,
+// and the groups all, connected (all but listening and closed), synchronized (connected but
+// syn-sent), bucket (syn-recv, time-wait), big (all but bucket). ss's column names (ESTAB,
+// SYN-RECV, UNCONN) are accepted too. The union of the bits; EINVAL naming --state otherwise.
+Result<std::uint32_t> parse_states(const std::vector<std::string>& names);
 
 // What the command line asks for: a command to run, or an exit code with text to print (help, or a
 // usage error).

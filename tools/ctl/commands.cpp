@@ -2,6 +2,7 @@
 #include "tools/ctl/commands.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,7 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "tools/ctl/ss_output.h"
 #include "tools/ctl/stats_output.h"
+#include "userstack/engine/conn_snapshot.h"
 #include "userstack/engine/stats_region.h"
 #include "userstack/kernel/steer_rules.h"
 #include "userstack/kernel/xdp_attach.h"
@@ -485,6 +488,32 @@ int cmd_stats(const Command& cmd, std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
+// Every engine of every live process on the interface asked for its connections at once
+// (userstack/engine/conn_snapshot.h); what did not answer is said on stderr and in the exit code.
+int cmd_ss(const Command& cmd, std::ostream& out, std::ostream& err) {
+  if (::if_nametoindex(cmd.iface.c_str()) == 0) {
+    return fail(err, Error{ENODEV, "no interface named '" + cmd.iface + "'"});
+  }
+  engine::ConnQuery q;
+  q.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(cmd.timeout_s * 1000));
+  const engine::ConnListing l = engine::query_connections(cmd.iface, q);
+  const SsView v{.iface = cmd.iface, .states = cmd.states, .info = cmd.info};
+  if (cmd.json) {
+    out << ss_json(l, v).dump(2) << "\n";
+  } else {
+    print_ss_text(out, l, v);
+  }
+  for (const std::string& w : ss_warnings(l, cmd.timeout_s)) err << "xdptcp-ctl: " << w << "\n";
+  bool denied = false;
+  for (const auto& p : l.processes) denied = denied || p.error_code == EACCES || p.error_code == EPERM;
+  if (denied) {
+    err << "xdptcp-ctl: ss writes its request into each process's stats region: run as root (or as the "
+           "process's user)\n";
+    return kExitPermission;
+  }
+  return l.complete() ? kExitOk : kExitOther;
+}
+
 }  // namespace
 
 int run(const Command& cmd, std::ostream& out, std::ostream& err) {
@@ -503,6 +532,8 @@ int run(const Command& cmd, std::ostream& out, std::ostream& err) {
       return cmd_steer_list(cmd, out, err);
     case Verb::kStats:
       return cmd_stats(cmd, out, err);
+    case Verb::kSs:
+      return cmd_ss(cmd, out, err);
   }
   return kExitOther;
 }
