@@ -102,18 +102,35 @@ int ctl_listener(int epfd, FdEntry& set, int op, int fd, FdEntry& l, epoll_event
   // Watched by no epoll set any more while its stack side lives: nginx's accept_mutex removes the
   // listeners of every worker but the mutex holder's, and the holder never hears of connections
   // that reached this process's queues (docs/PRELOAD.md). Said once.
-  // Said when it comes back after a removal (a closing listener is removed once, then closed).
+  // Watched again after a removal (a closing listener is removed once, then closed): the
+  // application takes turns at accepting with other processes (nginx's accept_mutex: every worker
+  // but the mutex holder removes its listeners). The holder never hears of connections that reached
+  // another process's stack, which would wait for their worker's turn, so a process that holds only
+  // some queues gives its stack side of the listener up: its connections finish (the rule drains),
+  // and new ones go to the kernel's listener, which every worker shares, as without xdptcp.
+  // nginx also removes and adds its listener back every 16 accepts (ngx_reorder_accept_events(), so
+  // that EPOLLEXCLUSIVE wakes another worker first): that pair comes with no wait in between, turns
+  // at the mutex come with the application's waits while it is out.
   const bool watched =
       std::any_of(l.epolls.begin(), l.epolls.end(), [](const EpollBinding& x) { return x.epfd >= 0; });
-  static bool told = false;
-  if (!watched) l.was_unwatched = true;
-  if (watched && l.was_unwatched && !told && !Process::get().holds_all_queues()) {
-    told = true;
-    Process::get().log(0,
-                       "fd %d: the application stopped watching this listener (nginx's accept_mutex on?); "
-                       "connections that reach this process's RX queue wait until it watches again: use "
-                       "`accept_mutex off` (nginx's default)",
-                       fd);
+  Process& p = Process::get();
+  if (!watched) {
+    l.was_unwatched = true;
+    l.unwatched_at_wait = p.waits();
+  }
+  if (watched && l.was_unwatched && p.waits() != l.unwatched_at_wait && l.sid >= 0 && !p.holds_all_queues()) {
+    p.log(0,
+          "fd %d: the application takes turns at accepting with other processes (nginx's accept_mutex on?); "
+          "its new connections go to the kernel from now on (use `accept_mutex off`, nginx's default, to "
+          "serve them on the stack)",
+          fd);
+    for (const int sid : {l.sid, l.sid4}) {
+      if (sid < 0) continue;
+      (void)ctx.epoll_ctl(set.queue, EPOLL_CTL_DEL, sid, nullptr);
+      if (p.unref(sid)) (void)ctx.close(sid);
+    }
+    l.sid = l.sid4 = -1;
+    l.listen_failed = true;  // never again on the stack: the kernel side alone
   }
   return 0;
 }
@@ -248,6 +265,7 @@ int wait_impl(int epfd, epoll_event* events, int max, int timeout, const sigset_
     set = p.fds().find(epfd);
     if (set == nullptr || set->kind.load(std::memory_order_relaxed) != Kind::kEpoll) return set_errno(EBADF);
     p.maintain();
+    p.count_wait();
     // One engine turn, then the set's stack-side ready events (none without a queue).
     int n = 0;
     if (set->queue >= 0) {

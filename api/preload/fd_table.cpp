@@ -7,6 +7,7 @@ void FdEntry::reset() {
   kind.store(Kind::kNone, std::memory_order_release);
   family = 0;
   nonblock = bound = v6only = kernel_ready = mapped = listen_failed = was_unwatched = false;
+  unwatched_at_wait = 0;
   backlog = 0;
   sid = sid4 = -1;
   local = {};

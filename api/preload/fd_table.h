@@ -51,10 +51,11 @@ struct FdEntry {
   bool nonblock = false;                // O_NONBLOCK as the application set it
   bool bound = false;
   bool v6only = false;
-  bool kernel_ready = false;   // listener: the kernel side reported a connection to accept
-  bool mapped = false;         // conn: IPv4 seen through an AF_INET6 descriptor (::ffff:a.b.c.d)
-  bool listen_failed = false;  // listener: the stack could not listen there (said once)
-  bool was_unwatched = false;  // listener: removed from every epoll set once (ctl_listener)
+  bool kernel_ready = false;            // listener: the kernel side reported a connection to accept
+  bool mapped = false;                  // conn: IPv4 seen through an AF_INET6 descriptor (::ffff:a.b.c.d)
+  bool listen_failed = false;           // listener: the stack could not listen there (said once)
+  bool was_unwatched = false;           // listener: removed from every epoll set once (ctl_listener)
+  std::uint64_t unwatched_at_wait = 0;  // Process::waits() when it was last removed
   int backlog = 0;
   int sid = -1;   // the stack's socket (conn; listener in the descriptor's family)
   int sid4 = -1;  // listener on [::] without IPV6_V6ONLY: the stack's IPv4 listener

@@ -63,6 +63,9 @@ class Process {
   // that holds only some queues takes queues that nobody holds (a worker that exited, a single
   // nginx worker on a two-queue interface), unless another process waits for one.
   void maintain();
+  // epoll waits so far (under the lock): tells a listener's brief removal from a turn without it.
+  std::uint64_t waits() const { return waits_; }
+  void count_wait() { ++waits_; }
   Context& ctx() { return *ctx_; }
   int wake_epfd() const { return wake_epfd_; }
 
@@ -136,7 +139,8 @@ class Process {
   std::string queue_mode();
   void set_waiting(bool on);
   void join_late_listeners();
-  bool forked_ = false;           // after_fork_child ran in this process
+  bool forked_ = false;  // after_fork_child ran in this process
+  std::uint64_t waits_ = 0;
   std::int64_t next_try_ns_ = 0;  // kWaiting: next start attempt; kRunning: next maintain() claim
   std::string waiting_marker_;    // kWaiting: /run/xdptcp/<iface>/waiting.<pid>
   std::array<Sleeper, kMaxSleepers> sleepers_{};
