@@ -19,7 +19,10 @@
 //             once, and the engine reads the eventfd (at this wake-up or a later one) to clear it.
 // A busy engine costs nothing but that load; a sleeping one (its loop blocks in poll/epoll on its
 // AF_XDP and doorbell descriptors, the preload library's inside the application's epoll_wait) is
-// woken only when a reader asks. Entries are written and copied as 64-bit words through
+// woken only when a reader asks. The doorbell is the engine's hand-off eventfd because it already is
+// in every set an engine sleeps on, the application's epoll set included (Engine::poll_fds); a FIFO
+// would be one more file per engine to clean up after a crash, and a signal would interrupt the
+// application's own system calls under the preload library. Entries are written and copied as 64-bit words through
 // std::atomic_ref, as the counters are.
 #pragma once
 
