@@ -158,7 +158,9 @@ void Engine::end_sleep() {
     // every sleep. A stack with one engine has it for xdptcp-ctl ss only, whose reader announces
     // each ring (kRung): read only when one is owed, so that an unasked engine's sleep costs no
     // extra system call. A ring announced but not yet written is read at a later wake-up (the
-    // eventfd stays readable until then, so at most one sleep ends early).
+    // eventfd stays readable until then, so at most one sleep ends early); a reader killed between
+    // announcing and ringing leaves one owed for good: a read that finds nothing at each wake-up,
+    // never a doorbell left readable (which would end every sleep at once).
     if (!inbox_.empty() || rings_owed_ > 0) {
       std::uint64_t rung = 0;  // EAGAIN when not rung
       if (read(wake_fd_, &rung, sizeof rung) == static_cast<ssize_t>(sizeof rung) && rings_owed_ > 0)
