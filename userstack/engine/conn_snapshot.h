@@ -22,8 +22,8 @@
 // woken only when a reader asks. The doorbell is the engine's hand-off eventfd because it already is
 // in every set an engine sleeps on, the application's epoll set included (Engine::poll_fds); a FIFO
 // would be one more file per engine to clean up after a crash, and a signal would interrupt the
-// application's own system calls under the preload library. Entries are written and copied as 64-bit words through
-// std::atomic_ref, as the counters are.
+// application's own system calls under the preload library. Entries are written and copied as
+// 64-bit words through std::atomic_ref, as the counters are.
 #pragma once
 
 #include <sys/types.h>
