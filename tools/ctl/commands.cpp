@@ -138,28 +138,14 @@ json rule_json(const kernel::SteerRule& r) {
 }
 
 json counters_json(const kernel::SteerCounters& c) {
-  return json{{"seen", c.seen},
-              {"redirected", c.redirected},
-              {"pass_not_ours", c.pass_not_ours},
-              {"pass_no_socket", c.pass_no_socket},
-              {"malformed", c.malformed},
-              {"pass_kernel_flow", c.pass_kernel_flow},
-              {"pass_other_owner", c.pass_other_owner},
-              {"pass_draining", c.pass_draining}};
+  json j = json::object();
+  for (const auto& [name, value] : xdp_rows(c)) j[name] = value;
+  return j;
 }
 
 void print_counters(std::ostream& out, const kernel::SteerCounters& c, const char* indent) {
-  const std::pair<const char*, std::uint64_t> rows[] = {
-      {"seen", c.seen},
-      {"redirected", c.redirected},
-      {"pass_not_ours", c.pass_not_ours},
-      {"pass_no_socket", c.pass_no_socket},
-      {"malformed", c.malformed},
-      {"pass_kernel_flow", c.pass_kernel_flow},
-      {"pass_other_owner", c.pass_other_owner},
-      {"pass_draining", c.pass_draining},
-  };
-  for (const auto& [name, value] : rows) out << indent << std::left << std::setw(17) << name << value << "\n";
+  for (const auto& [name, value] : xdp_rows(c))
+    out << indent << std::left << std::setw(17) << name << value << "\n";
 }
 
 json socket_json(const kernel::QueueSocket& q) {

@@ -122,18 +122,6 @@ constexpr Row kRows[] = {
 
 constexpr std::string_view kDropPrefix = "drop.";
 
-// The XDP program's counters, in the order of `enum xdptcp_counter`.
-std::vector<std::pair<const char*, std::uint64_t>> xdp_rows(const kernel::SteerCounters& c) {
-  return {{"seen", c.seen},
-          {"redirected", c.redirected},
-          {"pass_not_ours", c.pass_not_ours},
-          {"pass_no_socket", c.pass_no_socket},
-          {"malformed", c.malformed},
-          {"pass_kernel_flow", c.pass_kernel_flow},
-          {"pass_other_owner", c.pass_other_owner},
-          {"pass_draining", c.pass_draining}};
-}
-
 // "engine.rx_frames" -> {"engine", "rx_frames"}; the drop group's JSON key is "drops".
 std::pair<std::string, std::string> split(std::string_view name) {
   const std::size_t dot = name.find('.');
@@ -332,6 +320,18 @@ double rate(std::uint64_t a, std::uint64_t b, double seconds) {
 }
 
 }  // namespace
+
+// The XDP program's counters, in the order of `enum xdptcp_counter`.
+std::vector<std::pair<const char*, std::uint64_t>> xdp_rows(const kernel::SteerCounters& c) {
+  return {{"seen", c.seen},
+          {"redirected", c.redirected},
+          {"pass_not_ours", c.pass_not_ours},
+          {"pass_no_socket", c.pass_no_socket},
+          {"malformed", c.malformed},
+          {"pass_kernel_flow", c.pass_kernel_flow},
+          {"pass_other_owner", c.pass_other_owner},
+          {"pass_draining", c.pass_draining}};
+}
 
 std::string_view counter_help(std::string_view name) {
   for (const auto& [n, h] : kHelp) {

@@ -31,6 +31,10 @@ struct StatsSample {
 // The description of a region counter ("tcp.segments_in"), "" when unknown (a newer writer's).
 std::string_view counter_help(std::string_view name);
 
+// The XDP program's counters by name, in the order of `enum xdptcp_counter` (steer_abi.h): the one
+// list that stats, status, JSON and Prometheus all print.
+std::vector<std::pair<const char*, std::uint64_t>> xdp_rows(const kernel::SteerCounters& c);
+
 nlohmann::json stats_json(const StatsSample& s);
 void print_stats_text(std::ostream& out, const StatsSample& s);
 void print_prometheus(std::ostream& out, const StatsSample& s);
