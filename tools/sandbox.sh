@@ -207,6 +207,8 @@ do_down() {
   ns_exists "$RTR_NS" && ip netns del "$RTR_NS"
   # Pins of xdptcp-ctl for an interface that no longer exists are stale.
   [[ -d $PIN_DIR ]] && rm -rf "$PIN_DIR"
+  # So are its stats regions and queue-waiting markers (/run/xdptcp/<ifname>, docs/xdptcp-ctl.md).
+  [[ -d /run/xdptcp/$IFACE ]] && rm -rf "/run/xdptcp/$IFACE"
   [[ $quiet == 1 ]] || echo "sandbox '$NAME': down"
 }
 
