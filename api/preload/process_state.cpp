@@ -22,6 +22,7 @@
 #include "api/preload/libc_calls.h"
 #include "api/src/context_impl.h"
 #include "userstack/kernel/iface_info.h"
+#include "userstack/kernel/process_alive.h"
 
 namespace xdptcp::preload {
 
@@ -142,7 +143,7 @@ bool another_process_waits(const std::string& dir, pid_t self) {
   while (dirent* de = readdir(d)) {
     int pid = 0;
     if (std::sscanf(de->d_name, "waiting.%d", &pid) != 1 || pid == self) continue;
-    if (::kill(pid, 0) == 0 || errno == EPERM) {
+    if (kernel::process_alive(static_cast<std::uint32_t>(pid))) {
       found = true;
       break;
     }

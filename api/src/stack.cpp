@@ -9,7 +9,6 @@
 #include <sched.h>
 #include <sys/random.h>
 #include <unistd.h>
-#include <csignal>
 
 #include <algorithm>
 #include <cstdio>
@@ -29,6 +28,7 @@
 #include "userstack/io/multi_queue_io.h"
 #include "userstack/kernel/iface_info.h"
 #include "userstack/kernel/port_reservation.h"
+#include "userstack/kernel/process_alive.h"
 #include "userstack/kernel/socket_census.h"
 #include "userstack/kernel/steer_rules.h"
 #include "userstack/kernel/xdp_attach.h"
@@ -391,7 +391,7 @@ std::vector<unsigned> free_queues(const kernel::SteerMapFds& maps, unsigned coun
     const auto self = static_cast<std::uint32_t>(getpid());
     for (const auto& o : owners.value()) {
       if (o.queue >= count || o.pid == self) continue;
-      if (::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH) continue;  // died
+      if (!kernel::process_alive(o.pid)) continue;  // died
       taken[o.queue] = true;
       if (!held->empty()) *held += ", ";
       *held += "queue " + std::to_string(o.queue) + ": pid " + std::to_string(o.pid);

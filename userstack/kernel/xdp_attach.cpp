@@ -27,6 +27,7 @@
 
 #include "steer.skel.h"
 #include "userstack/kernel/iface_info.h"
+#include "userstack/kernel/process_alive.h"
 #include "xdptcp/steer_abi.h"
 
 namespace xdptcp::kernel {
@@ -342,10 +343,6 @@ Result<void> pin_maps(struct bpf_object* obj, std::string_view ifname) {
     if (err != 0) return Error{-err, "cannot pin map " + std::string(name) + " at " + path};
   }
   return {};
-}
-
-bool process_alive(std::uint32_t pid) {
-  return pid != 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
 
 }  // namespace
