@@ -751,8 +751,11 @@ void Stack::run(const std::function<void(Context&)>& fn) {
   std::vector<engine::Engine*> all(n, nullptr);
   std::latch constructed(n);
   std::latch finished(n);  // no engine is destroyed while another may still hand it frames
+  // Which engine owns each flow the ephemeral slices do not name: room for every engine's TCBs.
+  const tcp::StackConfig tc = detail::engine_config(*impl_, 0, n).tcp;
+  engine::FlowDirectory directory(std::size_t{n} * (2 * tc.max_sockets + tc.syn_backlog));
   for (unsigned i = 0; i < n; ++i) {
-    threads.emplace_back([this, i, n, ncpu, &fn, &all, &constructed, &finished] {
+    threads.emplace_back([this, i, n, ncpu, &fn, &all, &constructed, &finished, &directory] {
       if (impl_->opts.pin_cores) {
         cpu_set_t set;
         CPU_ZERO(&set);
@@ -765,7 +768,7 @@ void Stack::run(const std::function<void(Context&)>& fn) {
       eng.set_stats_region(impl_->stats.get());
       all[i] = &eng;
       constructed.arrive_and_wait();
-      eng.set_peers(all);
+      eng.set_peers(all, &directory);
       detail::ContextImpl ci(eng, i, &impl_->stop, impl_->claims.get());
       Context ctx(&ci);
       fn(ctx);

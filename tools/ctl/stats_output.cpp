@@ -35,6 +35,7 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"engine.handoffs_in", "Segments received from other engines."},
     {"engine.handoff_drops", "Segments dropped because the owner's hand-off ring was full."},
     {"engine.sleeps", "Times the engine slept waiting for frames or timers."},
+    {"engine.flow_directory_full", "Flows the stack's flow directory had no room for (not handed off)."},
     {"io.rx_frames", "Frames the AF_XDP RX ring(s) delivered."},
     {"io.tx_frames", "Frames submitted to the AF_XDP TX ring(s)."},
     {"io.tx_no_buffer", "Transmit attempts that found no free frame or ring slot."},
@@ -94,6 +95,8 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"drop.state_drop", "Not meaningful in the connection's state."},
     {"drop.bad_flags", "Flags no valid segment has in its state."},
     {"drop.sibling_flow", "No connection here, on a port another process serves from other RX queues."},
+    {"drop.handoff_ring_full",
+     "The engine that owns the flow could not take it: its hand-off ring was full."},
 };
 
 // The rows of the text table, each the sum of some region counters.

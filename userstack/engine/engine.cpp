@@ -455,8 +455,9 @@ bool Engine::inboxes_pending() const {
   return false;
 }
 
-void Engine::set_peers(std::span<Engine* const> engines) {
+void Engine::set_peers(std::span<Engine* const> engines, FlowDirectory* directory) {
   peers_.assign(engines.begin(), engines.end());
+  directory_ = peers_.size() > 1 ? directory : nullptr;
 }
 
 void Engine::drain_handoffs(Instant now) {
@@ -476,41 +477,51 @@ void Engine::drain_handoffs(Instant now) {
   current_hops_ = 0;
 }
 
-bool Engine::on_flow_miss(const wire::FourTuple& tuple) {
-  const auto n = static_cast<std::uint32_t>(peers_.size());
-  if (n <= 1 || current_frame_.empty()) return false;
-  // Our active opens use per-engine slices of the ephemeral range: the slice names the owner
-  // (design brief §5; replies reach the wrong queue on veth, whose RSS we cannot steer). Any
-  // other flow (a passive open whose packets moved queue, e.g. after the peer's RTO rehashed it)
-  // is offered to each engine in turn; the last one answers as the stack would (RST).
-  std::uint32_t target = n;
-  std::uint8_t hops = 0;
-  for (std::uint32_t k = 0; k < n; ++k) {
+std::optional<std::uint32_t> Engine::slice_owner(std::uint16_t port) const {
+  for (std::uint32_t k = 0; k < peers_.size(); ++k) {
     const tcp::StackConfig& c = peers_[k]->cfg_.tcp;
-    if (tuple.local.port >= c.ephemeral_lo && tuple.local.port <= c.ephemeral_hi) {
-      if (k == cfg_.id) return false;
-      target = k;
-      hops = static_cast<std::uint8_t>(n - 1);
-      break;
-    }
+    if (port >= c.ephemeral_lo && port <= c.ephemeral_hi) return k;
   }
-  if (target == n) {
-    if (current_hops_ + 1u >= n) return false;
-    target = (cfg_.id + 1) % n;
-    hops = static_cast<std::uint8_t>(current_hops_ + 1);
-  }
-  Engine& owner = *peers_[target];
-  if (owner.inbox_[cfg_.id]->push(current_frame_, hops)) {
-    ++stats_.handoffs_out;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (owner.sleeping_.load(std::memory_order_seq_cst)) {
-      const std::uint64_t one = 1;
-      (void)!write(owner.wake_fd_, &one, sizeof one);
-    }
-  } else {
+  return std::nullopt;
+}
+
+tcp::FlowMissHandler::Miss Engine::on_flow_miss(const wire::FourTuple& tuple) {
+  const auto n = static_cast<std::uint32_t>(peers_.size());
+  // A segment handed here is answered here: handed off at most once (issue 11, item 1).
+  if (n <= 1 || current_frame_.empty() || current_hops_ > 0) return Miss::kAnswerHere;
+  // The owner is known from the flow directory (passive opens, flows from a bound port), else from
+  // the ephemeral port slices, which name the owner of every active open from an ephemeral port
+  // (design brief §5: replies reach the wrong queue on veth, whose RSS we cannot steer). A flow no
+  // engine is known to own is answered here, as the stack answers any unknown segment: a SYN
+  // cookie's ACK is checked here (the engines share the secret), anything else draws the RST. One
+  // lookup per unknown segment, never one per engine.
+  std::optional<std::uint32_t> owner;
+  if (directory_ != nullptr) owner = directory_->find(tuple);
+  if (!owner) owner = slice_owner(tuple.local.port);
+  if (!owner || *owner == cfg_.id || *owner >= n) return Miss::kAnswerHere;
+  Engine& e = *peers_[*owner];
+  if (!e.inbox_[cfg_.id]->push(current_frame_, 1)) {
     ++stats_.handoff_drops;
+    return Miss::kHandoffDropped;
   }
-  return true;
+  ++stats_.handoffs_out;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (e.sleeping_.load(std::memory_order_seq_cst)) {
+    const std::uint64_t one = 1;
+    (void)!write(e.wake_fd_, &one, sizeof one);
+  }
+  return Miss::kHandedOff;
+}
+
+void Engine::on_flow_added(const wire::FourTuple& tuple) {
+  // Flows in this engine's own slice need no entry: the slice names their owner.
+  if (directory_ == nullptr || slice_owner(tuple.local.port) == cfg_.id) return;
+  if (!directory_->insert(tuple, static_cast<std::uint8_t>(cfg_.id))) ++stats_.flow_directory_full;
+}
+
+void Engine::on_flow_removed(const wire::FourTuple& tuple) {
+  if (directory_ == nullptr || slice_owner(tuple.local.port) == cfg_.id) return;
+  directory_->erase(tuple, static_cast<std::uint8_t>(cfg_.id));
 }
 
 bool Engine::accept_local_port(const wire::FourTuple& candidate) {

@@ -26,6 +26,7 @@
 #include <span>
 #include <vector>
 
+#include "userstack/engine/flow_directory.h"
 #include "userstack/engine/handoff_ring.h"
 #include "userstack/engine/neighbor_cache.h"
 #include "userstack/engine/toeplitz.h"
@@ -109,6 +110,9 @@ struct EngineStats {
   std::uint64_t handoffs_in = 0;
   std::uint64_t handoff_drops = 0;  // the owner's hand-off ring was full (TCP retransmits)
   std::uint64_t sleeps = 0;         // wait_for_work() calls that slept in the PacketIo
+  // Flows this engine could not enter in the stack's FlowDirectory (at its bound): their segments
+  // that reach another engine are answered there as unknown.
+  std::uint64_t flow_directory_full = 0;
 };
 
 class Engine final : public tcp::PacketSink,
@@ -165,9 +169,11 @@ class Engine final : public tcp::PacketSink,
   // Next hops being resolved now.
   std::size_t l2_pending() const { return l2_pending_; }
 
-  // The stack's engines, indexed by id (this one included), for the cross-engine hand-off. Set
-  // once, before any engine polls; every engine must be constructed by then.
-  void set_peers(std::span<Engine* const> engines);
+  // The stack's engines, indexed by id (this one included), for the cross-engine hand-off, and the
+  // directory of which engine owns each flow that the ephemeral port slices do not name (shared by
+  // the engines; null: only the slices name owners). Set once, before any engine polls; every
+  // engine must be constructed by then, and the directory must outlive them.
+  void set_peers(std::span<Engine* const> engines, FlowDirectory* directory);
 
   // Publishes this engine's counters (engine_counters.h) into slot id() of `region` from now on, so
   // that xdptcp-ctl reads them from another process (stats_region.h): at once, then about every
@@ -191,8 +197,13 @@ class Engine final : public tcp::PacketSink,
   void tx_commit(std::size_t len) override;
   // tcp::SocketEventListener
   void on_socket_event(tcp::SocketId id, std::uint32_t events) override;
-  // tcp::FlowMissHandler: hands a segment for an unknown flow to the engine that may own it.
-  bool on_flow_miss(const wire::FourTuple& tuple) override;
+  // tcp::FlowMissHandler: hands a segment for an unknown flow to the engine known to own it, and
+  // keeps the flow directory up to date with this engine's flows.
+  Miss on_flow_miss(const wire::FourTuple& tuple) override;
+  void on_flow_added(const wire::FourTuple& tuple) override;
+  void on_flow_removed(const wire::FourTuple& tuple) override;
+  // The engine whose ephemeral port slice holds `port` (its active opens), or nullopt.
+  std::optional<std::uint32_t> slice_owner(std::uint16_t port) const;
   // tcp::PortFilter: installed when EngineConfig::rss can predict the queue of our replies.
   bool accept_local_port(const wire::FourTuple& candidate) override;
   void drain_handoffs(Instant now);
@@ -239,9 +250,11 @@ class Engine final : public tcp::PacketSink,
   std::array<io::RxFrame, kMaxBatch> rx_{};
   std::array<EventQueue*, kMaxEventQueues> queues_{};
   // Hand-off: inbox_[j] carries frames from engine j to this one (single producer, single
-  // consumer). The frame being processed and how many engines it has visited.
+  // consumer). The frame being processed, and whether it came through a hand-off (then it is
+  // answered here whatever happens: a segment is handed off at most once).
   std::vector<std::unique_ptr<HandoffRing>> inbox_;
   std::vector<Engine*> peers_;
+  FlowDirectory* directory_ = nullptr;
   // The doorbell: an eventfd in this engine's poll() set. A producer rings it only while this
   // engine sleeps (sleeping_), so the hand-off costs no system call while the engine is busy.
   int wake_fd_ = -1;

@@ -45,6 +45,7 @@ inline constexpr std::array kEngine = {
     Field<EngineStats>{"handoffs_in", &EngineStats::handoffs_in},
     Field<EngineStats>{"handoff_drops", &EngineStats::handoff_drops},
     Field<EngineStats>{"sleeps", &EngineStats::sleeps},
+    Field<EngineStats>{"flow_directory_full", &EngineStats::flow_directory_full},
 };
 // A counter added to EngineStats without a name here would be missing from the region.
 static_assert(kEngine.size() * sizeof(std::uint64_t) == sizeof(EngineStats),

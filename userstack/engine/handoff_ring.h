@@ -25,7 +25,7 @@ class HandoffRing {
 
   struct Slot {
     std::uint16_t len = 0;
-    std::uint8_t hops = 0;  // engines this frame has already visited without finding its flow
+    std::uint8_t hops = 0;  // hand-offs this frame went through (1: it is answered where it lands)
     std::array<std::uint8_t, kFrameMax> bytes{};
   };
 

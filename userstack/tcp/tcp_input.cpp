@@ -55,9 +55,20 @@ void StackCore::input(std::span<const std::uint8_t> packet) {
   }
   // No connection here: another engine may own the flow (its packets moved queue). A SYN
   // without ACK opens a new flow at this engine's listener replica, so it is never handed off.
-  if (miss_handler != nullptr && !(seg.syn() && !seg.ack_flag()) && miss_handler->on_flow_miss(seg.tuple)) {
-    --stats.segments_in;  // counted by the engine that takes it
-    return;
+  // Nor is a flow no engine is known to own: a SYN cookie's ACK is checked here, by the secret all
+  // engines share, and anything else is answered here (issue 11, item 1: one lookup, not one per
+  // engine, for a blind ACK or RST flood).
+  if (miss_handler != nullptr && !(seg.syn() && !seg.ack_flag())) {
+    switch (miss_handler->on_flow_miss(seg.tuple)) {
+      case FlowMissHandler::Miss::kHandedOff:
+        --stats.segments_in;  // counted by the engine that takes it
+        return;
+      case FlowMissHandler::Miss::kHandoffDropped:
+        ++stats.drops[static_cast<std::size_t>(DropReason::kHandoffRingFull)];
+        return;
+      case FlowMissHandler::Miss::kAnswerHere:
+        break;
+    }
   }
   if (TcpConnection* l = find_listener(seg.tuple.local)) {
     input_listen(*l, seg, std::nullopt);

@@ -147,9 +147,7 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
   c.snd_wl1 = seg.seq;
   c.snd_wl2 = c.iss;
   c.last_rcv = now;
-  flows.insert(c.tuple, c.index, seg.flow_hash, tcb_tuple());  // c.tuple == seg.tuple
-  c.in_flow_table = true;
-  c.flow_hash = seg.flow_hash;
+  add_flow(c, seg.flow_hash);  // c.tuple == seg.tuple
   c.syn_backlog_counted = true;
   ++syn_received;
   set_state(c, TcpState::kSynReceived);
@@ -225,9 +223,7 @@ bool StackCore::accept_cookie(TcpConnection& l, const Segment& seg) {
   c.max_snd_wnd = c.snd_wnd;
   c.snd_wl1 = seg.seq;
   c.snd_wl2 = seg.ack;
-  flows.insert(c.tuple, c.index, seg.flow_hash, tcb_tuple());  // c.tuple == seg.tuple
-  c.in_flow_table = true;
-  c.flow_hash = seg.flow_hash;
+  add_flow(c, seg.flow_hash);  // c.tuple == seg.tuple
   ++stats.cookies_accepted;
   ++stats.conns_accepted;
   on_established(c);

@@ -157,6 +157,15 @@ void StackCore::close_socket(TcpConnection& c) {
   --user_sockets;
 }
 
+bool StackCore::add_flow(TcpConnection& c, std::uint64_t hash) {
+  if (!flows.insert(c.tuple, c.index, hash, tcb_tuple())) return false;
+  c.in_flow_table = true;
+  c.flow_hash = hash;
+  // The other engines learn who owns the flow (cross-engine hand-off); the connection path, once.
+  if (miss_handler != nullptr) miss_handler->on_flow_added(c.tuple);
+  return true;
+}
+
 void StackCore::set_state(TcpConnection& c, TcpState s) {
   const TcpState old = c.state;
   if (old == s) return;
@@ -189,6 +198,7 @@ void StackCore::set_state(TcpConnection& c, TcpState s) {
     if (c.in_flow_table) {
       flows.erase(c.tuple, c.flow_hash, tcb_tuple());
       c.in_flow_table = false;
+      if (miss_handler != nullptr) miss_handler->on_flow_removed(c.tuple);
     }
     if (c.syn_backlog_counted) {
       c.syn_backlog_counted = false;

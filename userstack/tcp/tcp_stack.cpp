@@ -220,9 +220,7 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
   k.init_send_side(*c, k.make_isn(t));
   c->rcv_adv = c->rcv_nxt;
   const std::uint64_t h = k.flows.hash(t);
-  if (!k.flows.insert(t, c->index, h, k.tcb_tuple())) return -EAGAIN;
-  c->in_flow_table = true;
-  c->flow_hash = h;
+  if (!k.add_flow(*c, h)) return -EAGAIN;
   k.set_state(*c, TcpState::kSynSent);
   k.queue_output(*c);  // the SYN goes at the next flush
   return -EINPROGRESS;

@@ -62,13 +62,21 @@ class SocketEventListener {
 };
 
 // Told about a segment that matches no connection, before the stack answers it (RST, or SYN-cookie
-// validation at a listener). The engine uses it to hand the segment to the engine that owns the
-// flow (design brief §5); returning true means the segment was taken and the stack does nothing.
-// A SYN without ACK is never offered: listeners are replicated, so every engine can take it.
+// validation at a listener), and about the connections this stack creates and frees. The engine
+// uses it to hand a segment to the engine that is known to own its flow (design brief §5; issue 11,
+// item 1): kHandedOff means the segment was taken and the stack does nothing; kHandoffDropped that
+// the owner is known but could not take it (its hand-off ring was full: dropped and counted as
+// DropReason::kHandoffRingFull; TCP retransmits it); kAnswerHere that no other engine is known to
+// own it, so this stack answers as it would any unknown segment. A SYN without ACK is never
+// offered: listeners are replicated, so every engine can take it.
 class FlowMissHandler {
  public:
+  enum class Miss : std::uint8_t { kAnswerHere, kHandedOff, kHandoffDropped };
   virtual ~FlowMissHandler() = default;
-  virtual bool on_flow_miss(const wire::FourTuple& tuple) = 0;
+  virtual Miss on_flow_miss(const wire::FourTuple& tuple) = 0;
+  // A connection entered this stack's flow table (passive or active open) / left it (TCB freed).
+  virtual void on_flow_added(const wire::FourTuple& /*tuple*/) {}
+  virtual void on_flow_removed(const wire::FourTuple& /*tuple*/) {}
 };
 
 // Consulted by connect() for each candidate ephemeral source port (RFC 6056 order, free ports

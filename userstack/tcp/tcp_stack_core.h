@@ -94,6 +94,9 @@ class StackCore {
     return flows.find(t, h, tcb_tuple());
   }
   bool flow_taken(const wire::FourTuple& t) const { return find_flow(t, flows.hash(t)).has_value(); }
+  // Enters c (its tuple set) in the flow table under `hash` (flows.hash(c.tuple)) and tells the miss
+  // handler; false when the table is full. The TCB leaves the table when it is freed (set_state).
+  bool add_flow(TcpConnection& c, std::uint64_t hash);
   void set_state(TcpConnection& c, TcpState s);
   // Ends a connection: so_error = err (0: none), RST sent first when send_rst, CLOSED, freed
   // when no application holds it.

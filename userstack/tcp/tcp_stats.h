@@ -37,17 +37,20 @@ enum class DropReason : std::uint8_t {
   // (StackConfig::siblings): the segment may be one of theirs that the NIC moved to our queue (RSS
   // rehash after the peer's RTO), so it is dropped and counted, never answered with RST.
   kSiblingFlow,
+  // The engine known to own the flow could not take the segment: its hand-off ring was full
+  // (FlowMissHandler). TCP retransmits it, as after a full NIC ring.
+  kHandoffRingFull,
   kCount
 };
 
 constexpr std::string_view to_string(DropReason r) {
   constexpr std::array<std::string_view, static_cast<std::size_t>(DropReason::kCount)> kNames = {
-      "malformed",         "bad_checksum",   "not_ours",       "bad_options",
-      "out_of_window",     "paws_reject",    "backlog_full",   "syn_backlog_full",
-      "reassembly_full",   "no_socket",      "rst_no_socket",  "bad_ack",
-      "rst_out_of_window", "rst_challenged", "syn_challenged", "no_ack",
-      "bad_cookie",        "no_tcb",         "state_drop",     "bad_flags",
-      "sibling_flow"};
+      "malformed",         "bad_checksum",     "not_ours",       "bad_options",
+      "out_of_window",     "paws_reject",      "backlog_full",   "syn_backlog_full",
+      "reassembly_full",   "no_socket",        "rst_no_socket",  "bad_ack",
+      "rst_out_of_window", "rst_challenged",   "syn_challenged", "no_ack",
+      "bad_cookie",        "no_tcb",           "state_drop",     "bad_flags",
+      "sibling_flow",      "handoff_ring_full"};
   return kNames[static_cast<std::size_t>(r)];
 }
 
