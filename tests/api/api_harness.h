@@ -3,9 +3,13 @@
 // with no kernel and no sleeping. Each side's epoll_wait(…, 0) runs one engine iteration.
 #pragma once
 
+#include <array>
 #include <memory>
 
+#include <gtest/gtest.h>
+
 #include "api/src/context_impl.h"
+#include "tests/support/engine/drain_check.h"
 #include "tests/support/engine/static_resolver.h"
 #include "tests/support/sim/virtual_clock.h"
 #include "userstack/engine/engine.h"
@@ -45,6 +49,15 @@ struct ApiPair {
     server.resolver.table["198.18.0.2"] = client.mac;
     server.resolver.table["fd00:198:18::2"] = client.mac;
   }
+  // The leak check (tests/support/engine/drain_check.h) after every test over the pair.
+  ~ApiPair() {
+    const std::array<engine::Engine*, 2> engines{server.eng.get(), client.eng.get()};
+    const std::array<io::MemPort*, 2> ports{&link.a(), &link.b()};
+    EXPECT_EQ(drain_check(engines, ports, clock), "");
+  }
+  ApiPair(const ApiPair&) = delete;
+  ApiPair& operator=(const ApiPair&) = delete;
+
   // One iteration of both engines, then time moves on.
   void step(Duration d = Duration::millis(1)) {
     server.eng->poll();

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/api/api_harness.h"
+#include "tests/support/engine/drain_check.h"
 #include "userstack/engine/flow_directory.h"
 #include "userstack/wire/ethernet.h"
 #include "userstack/wire/ip.h"
@@ -120,6 +121,15 @@ class TwoEngines {
     client_.resolver.table["198.18.0.1"] = a.mac;
     for (Context* ctx : {&ctx_a_, &ctx_b_}) listeners_.push_back(listen(*ctx));
   }
+
+  // The leak check (tests/support/engine/drain_check.h) after every test over the engines.
+  ~TwoEngines() {
+    const std::array<engine::Engine*, 3> engines{&eng_a_, &eng_b_, client_.eng.get()};
+    const std::array<io::MemPort*, 4> ports{&link_a_.a(), &link_a_.b(), &link_b_.a(), &link_b_.b()};
+    EXPECT_EQ(drain_check(engines, ports, clock_), "");
+  }
+  TwoEngines(const TwoEngines&) = delete;
+  TwoEngines& operator=(const TwoEngines&) = delete;
 
   engine::Engine& a() { return eng_a_; }
   engine::Engine& b() { return eng_b_; }

@@ -1,6 +1,8 @@
 // SimNetwork: see sim_network.h. The step order mirrors the engine's loop (design brief §2).
 #include "tests/support/sim/sim_network.h"
 
+#include <string>
+
 #include <cstdio>
 #include <utility>
 
@@ -51,6 +53,7 @@ struct SimNetwork::Endpoint {
   std::unique_ptr<UplinkSink> sink;
   std::unique_ptr<PcapSink> pcap_sink;
   std::unique_ptr<tcp::TcpStack> stack;
+  std::size_t max_sockets = 0;
   RawReceiver raw;
 };
 
@@ -66,7 +69,52 @@ SimNetwork::SimNetwork(Options opts, Instant start) : opts_(std::move(opts)), cl
   }
 }
 
-SimNetwork::~SimNetwork() = default;
+SimNetwork::LeakReporter SimNetwork::leak_reporter_ = nullptr;
+
+void SimNetwork::set_leak_reporter(LeakReporter r) {
+  leak_reporter_ = r;
+}
+
+SimNetwork::~SimNetwork() {
+  if (leak_reporter_ == nullptr || !opts_.check_leaks) return;
+  if (std::string leaks = drain_check(); !leaks.empty()) leak_reporter_(leaks);
+}
+
+std::string SimNetwork::drain_check(Duration limit) {
+  app_ = nullptr;  // the application has exited
+  app_wake_.reset();
+  for (const auto& ep : eps_) {
+    if (!ep->stack) continue;
+    for (std::size_t id = 0; id < ep->max_sockets; ++id) {
+      (void)ep->stack->close(static_cast<tcp::SocketId>(id), clock_.now());
+    }
+  }
+  auto drained = [this] {
+    for (const auto& ep : eps_) {
+      if (ep->stack && (ep->stack->socket_count() != 0 || ep->stack->connection_count() != 0)) return false;
+    }
+    return !next_event().has_value();
+  };
+  const Instant deadline = clock_.now() + limit;
+  (void)run_until(drained, deadline);
+  std::string leaks;
+  for (std::size_t i = 0; i < eps_.size(); ++i) {
+    const Endpoint& ep = *eps_[i];
+    if (ep.stack && (ep.stack->socket_count() != 0 || ep.stack->connection_count() != 0)) {
+      leaks += "endpoint " + std::to_string(i) + ": " + std::to_string(ep.stack->socket_count()) +
+               " socket(s) and " + std::to_string(ep.stack->connection_count()) +
+               " connection(s) left after every socket was closed; ";
+    }
+  }
+  if (const auto e = next_event(); e && leaks.empty()) {
+    leaks += "the network is still busy (an event at " + std::to_string(e->ns) + " ns); ";
+  }
+  if (!leaks.empty()) {
+    leaks = "leak check (" + opts_.name + ", " + std::to_string(limit.ns / 1'000'000'000) +
+            " s of virtual time after closing every socket): " + leaks;
+  }
+  return leaks;
+}
 
 tcp::TcpStack& SimNetwork::stack(std::size_t i) {
   return *eps_[i]->stack;
@@ -94,6 +142,7 @@ std::size_t SimNetwork::add_stack(tcp::StackConfig cfg, const LinkConfig& uplink
     ep->pcap_sink = std::make_unique<PcapSink>(*ep->sink, *pcap_, clock_);
     sink = ep->pcap_sink.get();
   }
+  ep->max_sockets = cfg.max_sockets;
   ep->stack = std::make_unique<tcp::TcpStack>(std::move(cfg), *sink, clock_.now());
   eps_.push_back(std::move(ep));
   return idx;
