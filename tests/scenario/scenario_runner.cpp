@@ -221,6 +221,8 @@ class Runner {
         peer_isn_ = static_cast<std::uint32_t>(n());
       else if (k == "peer_port")
         peer_port_ = static_cast<std::uint16_t>(n());
+      else if (k == "local_port")
+        local_port_ = static_cast<std::uint16_t>(n());
       else
         throw std::invalid_argument("config: unknown key '" + k + "'");
     }
@@ -317,7 +319,6 @@ class Runner {
     h.seq = peer_isn_ + static_cast<std::uint32_t>(sp.seq->value);
     if (sp.ack) {
       if (sp.ack->any) throw Failure("a < line cannot have ack=*");
-      if (!stack_isn_known_) throw Failure("ack= before the stack sent its SYN (its ISN is unknown)");
       h.ack = stack_isn_ + static_cast<std::uint32_t>(sp.ack->value);
     } else if (sp.flags & kAck) {
       throw Failure("a < line with the ACK flag needs ack=N");
