@@ -136,6 +136,12 @@ void StackCore::input_syn_sent(TcpConnection& c, const Segment& seg) {
     if (c.rtt_timing) {
       c.rtt.sample(now - c.rtt_start);
       c.rtt_timing = false;
+    } else if (c.ts_ok && seg.h.options.timestamps && seg.h.options.timestamps->tsecr != 0) {
+      // The SYN was retransmitted (Karn's rule leaves no timed sample), but the SYN-ACK's echo of
+      // the SYN's TSval is unambiguous (RFC 7323 §4.1), as tcp_ack.cpp uses it for a SYN-ACK that
+      // timed out and Linux does (tcp_ack_update_rtt()); without it the data RTO would be 3 s.
+      const auto ms = static_cast<std::int32_t>(ts_now(c) - seg.h.options.timestamps->tsecr);
+      if (ms > 0) c.rtt.sample(Duration::millis(ms));
     }
     // RFC 6298 (5.7): after the SYN timed out, data transmission starts with an RTO of 3 s
     // (unless measured), not with the backoff of the SYN's retransmissions.
