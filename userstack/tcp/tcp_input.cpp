@@ -270,9 +270,17 @@ void StackCore::input_synchronized(TcpConnection& c, const Segment& seg) {
     return;
   }
   if (!check_paws(c, seg)) return;
-  if (!check_sequence(c, seg)) return;
-  if (!check_rst(c, seg)) return;
-  if (!check_syn(c, seg)) return;
+  // Simultaneous open with crossing SYN-ACKs (RFC 9293 §3.5 Figure 8): the peer's SYN-ACK repeats
+  // the SYN we answered and acknowledges ours, which completes the handshake. The acceptability
+  // test would drop it (its SYN lies below RCV.NXT) and the open would stall until our SYN-ACK is
+  // retransmitted; Linux lets exactly this segment through (tcp_validate_incoming()).
+  const bool crossing_synack = c.state == TcpState::kSynReceived && c.parent == kNoIndex && seg.syn() &&
+                               seg.ack_flag() && !seg.rst() && seg.seq == c.irs && seg.ack == c.snd_nxt;
+  if (!crossing_synack) {
+    if (!check_sequence(c, seg)) return;
+    if (!check_rst(c, seg)) return;
+    if (!check_syn(c, seg)) return;
+  }
 
   // RFC 7323 §4.3 (2): remember the timestamp of a segment that covers Last.ACK.sent.
   if (c.ts_ok && seg.h.options.timestamps && seg.seq <= c.last_ack_sent &&
