@@ -175,7 +175,9 @@ class Runner {
   // ---- configuration ----
   StackConfig configure(const Script& s) {
     StackConfig cfg = test::Dialogue::default_config();
-    for (const auto& [k, v] : s.config) {
+    for (const auto& kv : s.config) {
+      const std::string& k = kv.first;  // named (not a structured binding): the lambda captures them
+      const std::string& v = kv.second;
       auto n = [&] { return to_int(v, k.c_str()); };
       if (k == "profile") {
         if (!apply_stack_profile(cfg, v)) throw std::invalid_argument("config profile: unknown '" + v + "'");
