@@ -147,6 +147,12 @@ void StackCore::input_syn_sent(TcpConnection& c, const Segment& seg) {
     if (c.rtt_timing) {
       c.rtt.sample(now - c.rtt_start);
       c.rtt_timing = false;
+    } else if (c.ts_ok && seg.h.options.timestamps && seg.h.options.timestamps->tsecr != 0) {
+      // The SYN was retransmitted (Karn's rule leaves no timed sample), but the SYN-ACK's echo of
+      // the SYN's TSval is unambiguous (RFC 7323 §4.1), as tcp_ack.cpp uses it for a SYN-ACK that
+      // timed out and Linux does (tcp_ack_update_rtt()); without it the data RTO would be 3 s.
+      const auto ms = static_cast<std::int32_t>(ts_now(c) - seg.h.options.timestamps->tsecr);
+      if (ms > 0) c.rtt.sample(Duration::millis(ms));
     }
     // RFC 6298 (5.7): after the SYN timed out, data transmission starts with an RTO of 3 s
     // (unless measured), not with the backoff of the SYN's retransmissions.
@@ -275,9 +281,17 @@ void StackCore::input_synchronized(TcpConnection& c, const Segment& seg) {
     return;
   }
   if (!check_paws(c, seg)) return;
-  if (!check_sequence(c, seg)) return;
-  if (!check_rst(c, seg)) return;
-  if (!check_syn(c, seg)) return;
+  // Simultaneous open with crossing SYN-ACKs (RFC 9293 §3.5 Figure 8): the peer's SYN-ACK repeats
+  // the SYN we answered and acknowledges ours, which completes the handshake. The acceptability
+  // test would drop it (its SYN lies below RCV.NXT) and the open would stall until our SYN-ACK is
+  // retransmitted; Linux lets exactly this segment through (tcp_validate_incoming()).
+  const bool crossing_synack = c.state == TcpState::kSynReceived && c.parent == kNoIndex && seg.syn() &&
+                               seg.ack_flag() && !seg.rst() && seg.seq == c.irs && seg.ack == c.snd_nxt;
+  if (!crossing_synack) {
+    if (!check_sequence(c, seg)) return;
+    if (!check_rst(c, seg)) return;
+    if (!check_syn(c, seg)) return;
+  }
 
   // RFC 7323 §4.3 (2): remember the timestamp of a segment that covers Last.ACK.sent.
   if (c.ts_ok && seg.h.options.timestamps && seg.seq <= c.last_ack_sent &&

@@ -243,7 +243,9 @@ ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant n
   if (c->shut_wr || c->fin_queued) return -EPIPE;
   if (!in(c->state,
           {TcpState::kSynSent, TcpState::kSynReceived, TcpState::kEstablished, TcpState::kCloseWait})) {
-    return c->ever_established ? -EPIPE : -ENOTCONN;
+    // Linux's error for any state that cannot send, a socket never connected (or listening)
+    // included: sk_stream_wait_connect() returns EPIPE outside SYN-SENT/SYN-RECEIVED.
+    return -EPIPE;
   }
   if (data.empty()) return 0;
   const std::size_t n = c->snd_buf->write(data);
