@@ -261,7 +261,9 @@ int run_compare(const CompareOptions& o) {
   auto fail = [&](const std::string& e) {
     std::fprintf(stderr, "\ncompare: %s\n", e.c_str());
     kill_all_children(SIGKILL);
-    return g_interrupted ? 130 : 1;  // sb's destructor brings the sandbox down (unless kept)
+    std::string ignored;
+    if (o.keep_sandbox) (void)sb.restore(&ignored);  // a kept sandbox is left as sandbox.sh set it
+    return g_interrupted ? 130 : 1;                  // sb's destructor brings the sandbox down (unless kept)
   };
   for (int r = 0; r < o.rounds && !g_interrupted; ++r) {
     // Alternate which server goes first, so that a drift over time favours neither; a stack's legs of
