@@ -186,6 +186,17 @@ TEST_P(BenchSmokeApp, App_ShortRun_ReportsBothStacks) {
   ASSERT_NO_THROW(j = nlohmann::json::parse(out)) << out;
   EXPECT_EQ(j.at("app").get<std::string>(), app);
   EXPECT_EQ(j.at("errors").get<double>(), 0);
+  // The kernel's runs with its offloads on both ends (and no XDP program), the xdptcp runs with the
+  // sandbox's (all off).
+  for (const char* end : {"stack_end", "peer_end"}) {
+    const auto& k = j.at("link").at("kernel").at(end);
+    const auto& x = j.at("link").at("xdptcp").at(end);
+    for (const char* f : {"rx", "tx", "tso", "gso", "gro"}) {
+      EXPECT_TRUE(k.at(f).get<bool>()) << "kernel runs, " << end << " " << f;
+      EXPECT_FALSE(x.at(f).get<bool>()) << "xdptcp runs, " << end << " " << f;
+    }
+    EXPECT_EQ(k.at("xdp").get<std::string>(), "") << end;
+  }
   for (const char* w :
        nginx ? std::vector<const char*>{"keepalive", "close"} : std::vector<const char*>{"SET", "GET"}) {
     const auto& wj = j.at("workloads").at(w);
