@@ -731,11 +731,24 @@ int run_app(const AppOptions& o) {
     std::fprintf(stderr, "\napp: %s\n", err.c_str());
     return 2;
   }
+  // The kernel's runs get the kernel's offloads on both ends, the xdptcp runs the sandbox's (the
+  // client is always the kernel's; sandbox.h). Each setting is read back once, before its first run's
+  // server starts (the xdptcp runs' steering program comes with xdptcp-run, after the reading).
+  LinkState links[2];  // kernel, xdptcp
+  bool have_link[2] = {false, false};
   for (int r = 0; r < o.rounds && !interrupted(); ++r) {
     // Alternate which server goes first, so that a drift over time favours neither.
     const bool kernel_first = r % 2 == 0;
     for (int i = 0; i < 2; ++i) {
       const bool k = (i == 0) == kernel_first;
+      if (!(k ? sb.use_kernel_offloads(true, &err) : sb.restore(&err))) {
+        std::fprintf(stderr, "\napp: %s\n", err.c_str());
+        return 1;
+      }
+      if (!have_link[k ? 0 : 1]) {
+        links[k ? 0 : 1] = sb.read_link();
+        have_link[k ? 0 : 1] = true;
+      }
       if (!bench.run_round(k ? "kernel" : "xdptcp", r + 1, &err)) {
         std::fprintf(stderr, "\napp: %s\n", err.c_str());
         kill_all_children(SIGKILL);
@@ -747,6 +760,10 @@ int run_app(const AppOptions& o) {
   }
   std::fprintf(stderr, "\r\033[K");
   if (interrupted()) return remove_logs(dir, o.keep_logs, 130);
+  if (!sb.restore(&err)) {
+    std::fprintf(stderr, "app: %s\n", err.c_str());
+    return 1;
+  }
   bench.describe_clients();
   const std::string load_end = load_average();
   double errors = 0;
@@ -769,6 +786,7 @@ int run_app(const AppOptions& o) {
                      {"queues", o.queues},
                      {"load_average", {{"start", load_start}, {"end", load_end}}},
                      {"errors", errors},
+                     {"link", {{"kernel", to_json(links[0])}, {"xdptcp", to_json(links[1])}}},
                      {"workloads", ws}};
     if (o.app == "redis") j["requests"] = bench.requests();
     if (o.app == "nginx") j["nginx_workers"] = o.nginx_workers;
@@ -798,6 +816,11 @@ int run_app(const AppOptions& o) {
                      std::to_string(o.queues) + " queue(s)");
     header.push_back("load average (1, 5, 15 min): " + load_start + " at the start, " + load_end +
                      " at the end");
+    header.push_back("kernel runs: stack end " + describe(links[0].stack_end) + " | peer end " +
+                     describe(links[0].peer_end));
+    header.push_back("xdptcp runs: stack end " + describe(links[1].stack_end) + " | peer end " +
+                     describe(links[1].peer_end) + " (read before the server started; xdptcp-run attaches " +
+                     "its steering program to the stack end)");
     print_app_table(header, bench.workloads());
   }
   if (errors > 0) {

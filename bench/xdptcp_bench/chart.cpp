@@ -12,7 +12,7 @@ namespace xdptcp::bench {
 bool write_chart(const std::string& png, Workload w, const StackRounds& kernel, const StackRounds& xdptcp,
                  std::string* error) {
   const bool lat = w == Workload::kLatency;
-  const bool bulk = w == Workload::kBulk;
+  const bool bulk = is_bulk(w);
   auto fig = [&](const ClientResult& r) { return lat ? r.p99_us : bulk ? r.bytes_per_s / 1e6 : r.txn_per_s; };
   const std::string data = "/tmp/xdptcp-bench-chart." + std::to_string(getpid()) + ".dat";
   {

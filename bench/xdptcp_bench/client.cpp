@@ -56,6 +56,7 @@ int default_connections(Workload w) {
     case Workload::kRr:
       return 64;
     case Workload::kBulk:
+    case Workload::kBulkReverse:
     case Workload::kLatency:
       return 1;
   }
@@ -82,9 +83,12 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
   const char* data = payload();
   CpuSample cpu0;
   double server0 = 0;
+  std::vector<unsigned> server_cores;
   std::atomic<bool> cpu_taken{false};
   auto on_measure = [&] {
     if (cpu_taken.exchange(true)) return;
+    // The server's threads are pinned by now (it printed "ready" before the client started).
+    if (o.server_pid > 0) server_cores = process_cores(o.server_pid);
     cpu0 = read_cpu();
     if (o.server_pid > 0) server0 = read_process_cpu(o.server_pid);
   };
@@ -143,9 +147,15 @@ bool run_client(const ClientOptions& o, ClientResult& r, std::string* error) {
     for (auto& t : threads) t.join();
   }
   const CpuSample cpu1 = read_cpu();
-  if (o.server_pid > 0) r.server_cpu_s = read_process_cpu(o.server_pid) - server0;
+  if (o.server_pid > 0) {
+    r.server_cpu_s = read_process_cpu(o.server_pid) - server0;
+    r.server_softirq_s = cpu1.softirq_on(server_cores) - cpu0.softirq_on(server_cores);
+    r.server_cores = cores_text(server_cores);
+  }
   r.cpu_busy_s = cpu1.busy_s - cpu0.busy_s;
   r.cpu_total_s = cpu1.total_s - cpu0.total_s;
+  r.cpu_steal_s = cpu1.steal_s - cpu0.steal_s;
+  r.cpu_softirq_s = cpu1.softirq_s - cpu0.softirq_s;
   summarize(per, r);
   return true;
 }
@@ -167,7 +177,11 @@ nlohmann::json to_json(const ClientResult& r) {
                         {"p999_us", r.p999_us},
                         {"cpu_busy_s", r.cpu_busy_s},
                         {"cpu_total_s", r.cpu_total_s},
-                        {"server_cpu_s", r.server_cpu_s}};
+                        {"cpu_steal_s", r.cpu_steal_s},
+                        {"cpu_softirq_s", r.cpu_softirq_s},
+                        {"server_cpu_s", r.server_cpu_s},
+                        {"server_softirq_s", r.server_softirq_s},
+                        {"server_cores", r.server_cores}};
 }
 
 ClientResult client_result_from_json(const nlohmann::json& j) {
@@ -188,14 +202,18 @@ ClientResult client_result_from_json(const nlohmann::json& j) {
   r.p999_us = j.at("p999_us").get<double>();
   r.cpu_busy_s = j.at("cpu_busy_s").get<double>();
   r.cpu_total_s = j.at("cpu_total_s").get<double>();
+  r.cpu_steal_s = j.value("cpu_steal_s", 0.0);
+  r.cpu_softirq_s = j.value("cpu_softirq_s", 0.0);
   r.server_cpu_s = j.value("server_cpu_s", 0.0);
+  r.server_softirq_s = j.value("server_softirq_s", 0.0);
+  r.server_cores = j.value("server_cores", std::string());
   return r;
 }
 
 void print_text(const ClientResult& r) {
   std::printf("client (%s stack), workload %s: %d connections on %u threads, %zu-byte messages, %.1f s\n",
               r.stack.c_str(), workload_name(r.workload), r.connections, r.threads, r.size, r.duration_s);
-  if (r.workload == Workload::kBulk) {
+  if (is_bulk(r.workload)) {
     std::printf("  throughput  %.1f MB/s (%.2f Gbit/s)\n", r.bytes_per_s / 1e6, r.bytes_per_s * 8 / 1e9);
   } else {
     std::printf("  throughput  %.0f transactions/s (%llu in total)\n", r.txn_per_s,
@@ -203,9 +221,12 @@ void print_text(const ClientResult& r) {
     std::printf("  latency     p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n", r.p50_us, r.p99_us, r.p999_us);
   }
   const double per = r.txns > 0 ? r.cpu_busy_s / static_cast<double>(r.txns) * 1e6 : 0;
-  std::printf("  cpu         %.2f s busy of %.2f s (all cores)%s", r.cpu_busy_s, r.cpu_total_s,
-              r.workload == Workload::kBulk ? "\n" : "");
-  if (r.workload != Workload::kBulk) std::printf(", %.2f us per transaction\n", per);
+  std::printf("  cpu         %.2f s busy of %.2f s (all cores; %.2f s softirq; steal %.2f s not counted)%s",
+              r.cpu_busy_s, r.cpu_total_s, r.cpu_softirq_s, r.cpu_steal_s, is_bulk(r.workload) ? "\n" : "");
+  if (!is_bulk(r.workload)) std::printf(", %.2f us per transaction\n", per);
+  if (!r.server_cores.empty())
+    std::printf("  server      %.2f s user+system, %.2f s softirq on its cores (%s)\n", r.server_cpu_s,
+                r.server_softirq_s, r.server_cores.c_str());
   std::printf("  errors      %llu\n", static_cast<unsigned long long>(r.errors));
 }
 

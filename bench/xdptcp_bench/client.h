@@ -1,7 +1,8 @@
 // `xdptcp-bench client`: the benchmark client on the kernel's stack (epoll, threads with many
 // non-blocking connections each) or on xdptcp (one engine per queue), with the logic of
 // client_loop.h. Reports throughput, latency percentiles, errors and the machine's CPU time
-// (/proc/stat, all cores) over the measured window, as text or one JSON object.
+// (/proc/stat, all cores, steal excluded) over the measured window, and with --server-pid the
+// server's own CPU time plus the softirq time of its cores, as text or one JSON object.
 #pragma once
 
 #include <cstdint>
@@ -51,9 +52,15 @@ struct ClientResult {
   double txn_per_s = 0;
   double bytes_per_s = 0;
   double p50_us = 0, p99_us = 0, p999_us = 0;
-  double cpu_busy_s = 0;    // all cores, over the measured window
-  double cpu_total_s = 0;   // all cores' elapsed time (busy + idle) over the window
-  double server_cpu_s = 0;  // the --server-pid process's user+system time over the window
+  double cpu_busy_s = 0;     // all cores, over the measured window, without steal and guest (cpu_stat.h)
+  double cpu_total_s = 0;    // all cores' elapsed time (busy + idle + steal) over the window
+  double cpu_steal_s = 0;    // all cores' steal time over the window (not in cpu_busy_s)
+  double cpu_softirq_s = 0;  // all cores' softirq time over the window (in cpu_busy_s)
+  double server_cpu_s = 0;   // the --server-pid process's user+system time over the window
+  // Softirq time over the window of the cores the --server-pid process's threads may run on
+  // (server_cores): the kernel's receive work there, which server_cpu_s leaves out (cpu_stat.h).
+  double server_softirq_s = 0;
+  std::string server_cores;  // e.g. "1" or "0-1"
 };
 
 int default_connections(Workload w);

@@ -26,7 +26,7 @@ inline std::uint64_t now_ns() {
 
 struct ClientCounters {
   std::uint64_t txns = 0;
-  std::uint64_t bytes = 0;  // payload bytes sent (bulk) or received (others)
+  std::uint64_t bytes = 0;  // payload bytes sent (bulk) or received (others, bulk-reverse)
   std::uint64_t errors = 0;
   LatencyHistogram hist;
 };
@@ -131,6 +131,7 @@ class ClientLoop {
       cn.done = 0;
       if (plan_.workload != Workload::kShort) cn.t0 = now_ns();
     }
+    if (plan_.workload == Workload::kBulkReverse) return sink(fd, c);
     for (;;) {
       if (cn.state == State::kSending) {
         const std::size_t len = plan_.size - cn.done;
@@ -166,6 +167,21 @@ class ClientLoop {
       cn.done = 0;
       cn.t0 = t;
       if (t >= plan_.end_ns) return;
+    }
+  }
+
+  // bulk-reverse: the server sends without pause; read (and count) until EAGAIN. The server never
+  // closes first, so EOF is an error.
+  void sink(int fd, ClientCounters& c) {
+    for (;;) {
+      const ssize_t r = net_.read(fd, rbuf_, sizeof rbuf_);
+      if (r == 0) return fail(fd, c);
+      if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (errno == EINTR) continue;
+        return fail(fd, c);
+      }
+      c.bytes += static_cast<std::uint64_t>(r);
     }
   }
 

@@ -2,18 +2,25 @@
 // for its "ready" line, runs the client in the peer namespace with --json, and stops the server
 // with SIGINT. The kernel server listens on the stack-side address in the root namespace on its
 // own port, for which no steering rule exists, so the kernel serves it; the xdptcp server is a
-// separate process that exists only during its own runs, so kernel runs see no AF_XDP socket.
+// separate process that exists only during its own runs (it attaches the steering program when it
+// starts and detaches it when it stops), so kernel runs see no AF_XDP socket and no XDP program on
+// the stack end. Before a kernel leg the sandbox's offloads are switched to the kernel's, and back
+// before an xdptcp leg (sandbox.h); in the middle of each measured window both ends' offloads and
+// XDP programs are read back for the report.
 #include "bench/xdptcp_bench/compare.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <memory>
+#include <thread>
 
 #include "bench/xdptcp_bench/chart.h"
 #include "bench/xdptcp_bench/child_process.h"
@@ -59,13 +66,15 @@ std::string tail_of(const std::string& path) {
 
 class Runner {
  public:
-  Runner(const CompareOptions& o, const Sandbox& sb, std::string logdir)
-      : o_(o), sb_(sb), self_(self_exe()), logdir_(std::move(logdir)) {}
+  Runner(const CompareOptions& o, const std::string& client, const Sandbox& sb, std::string logdir)
+      : o_(o), client_(client), sb_(sb), self_(self_exe()), logdir_(std::move(logdir)) {}
 
-  // One server + client run; false with *error on failure.
-  bool run_one(const std::string& stack, int round, ClientResult& out, std::string* error) {
+  // One server + client run of workload `wl`; false with *error on failure. *link: both ends as read
+  // back in the middle of the measured window.
+  bool run_one(const std::string& stack, Workload wl, int round, ClientResult& out, LinkState* link,
+               std::string* error) {
     const int port = stack == "kernel" ? 19001 : 19002;
-    const std::string w = workload_name(o_.workload);
+    const std::string w = workload_name(wl);
     const std::string slog = logdir_ + "/server-" + stack + ".log";
     const std::string clog = logdir_ + "/client-" + stack + ".log";
     std::vector<std::string> sargs = {self_,        "server",
@@ -96,7 +105,7 @@ class Runner {
                                       self_,
                                       "client",
                                       "--stack",
-                                      o_.client,
+                                      client_,
                                       "--workload",
                                       w,
                                       "--target",
@@ -112,7 +121,7 @@ class Runner {
     if (o_.size > 0) cargs.insert(cargs.end(), {"--size", std::to_string(o_.size)});
     if (o_.busy_poll) cargs.insert(cargs.end(), {"--busy-poll", "--pin", "--first-core", "0"});
     if (o_.client_threads > 0) cargs.insert(cargs.end(), {"--threads", std::to_string(o_.client_threads)});
-    if (o_.client == "xdptcp") {
+    if (client_ == "xdptcp") {
       // One engine per queue of the peer end (as many as the server's side has).
       cargs.insert(cargs.end(), {"--iface", sb_.peer_iface(), "--rx-batch", std::to_string(o_.rx_batch)});
       if (o_.spin_us >= 0) cargs.insert(cargs.end(), {"--spin-us", std::to_string(o_.spin_us)});
@@ -123,9 +132,28 @@ class Runner {
       stop_child(server, SIGTERM, 5000, nullptr);
       return false;
     }
+    // The link is read where the leg is measured: an xdptcp client attaches its program to the peer
+    // end when it starts, which changes what veth allows the stack end (sandbox.h).
+    // On a loaded machine its stack may come up late: then read again until the program is there
+    // or the window is over.
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto probe_at = t0 + std::chrono::milliseconds(
+                                   static_cast<int>((o_.warmup_s + std::min(o_.duration_s / 2, 1.0)) * 1000));
+    const auto window_end =
+        t0 + std::chrono::milliseconds(static_cast<int>((o_.warmup_s + o_.duration_s) * 1000));
+    auto probe = std::async(std::launch::async, [this, probe_at, window_end] {
+      std::this_thread::sleep_until(probe_at);
+      LinkState l = sb_.read_link();
+      while (client_ == "xdptcp" && l.peer_end.xdp.empty() && std::chrono::steady_clock::now() < window_end) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        l = sb_.read_link();
+      }
+      return l;
+    });
     const int budget_ms = static_cast<int>((o_.duration_s + o_.warmup_s) * 1000) + 30000;
     const std::string json = read_all(client, budget_ms);
     const int cst = wait_child(client, 5000, nullptr);
+    *link = probe.get();
     progress("stopping the %s server", stack.c_str(), round, o_.rounds, w.c_str());
     stop_child(server, SIGTERM, 10000, nullptr);
     if (g_interrupted) {
@@ -148,6 +176,7 @@ class Runner {
 
  private:
   const CompareOptions& o_;
+  const std::string& client_;
   const Sandbox& sb_;
   std::string self_, logdir_;
 };
@@ -155,7 +184,9 @@ class Runner {
 }  // namespace
 
 void add_compare_options(CLI::App& app, CompareOptions& o) {
-  app.add_option("--workload", o.workload, "short | rr | bulk | latency")->required();
+  app.add_option("--workload", o.workload,
+                 "short | rr | bulk (both directions) | bulk-reverse (the server sends only) | latency")
+      ->required();
   app.add_option("--duration", o.duration_s, "measured seconds per run")->check(CLI::PositiveNumber);
   app.add_option("--warmup", o.warmup_s, "seconds of load before measuring")->check(CLI::NonNegativeNumber);
   app.add_option("--rounds", o.rounds, "rounds (each runs both servers)")->check(CLI::Range(1, 100));
@@ -164,12 +195,14 @@ void add_compare_options(CLI::App& app, CompareOptions& o) {
   app.add_option("--connections", o.connections, "client connections (default: per workload)");
   app.add_option("--size", o.size, "request/reply bytes (bulk: bytes per write)");
   app.add_option("--client-threads", o.client_threads, "client threads (default: one per core, at most C)");
-  app.add_option("--client", o.client, "the client's stack (default xdptcp: it loads servers hardest)")
+  app.add_option("--client", o.client,
+                 "the client's stack (default: xdptcp, which loads servers hardest; kernel for bulk)")
       ->check(CLI::IsMember({"kernel", "xdptcp"}));
   app.add_option("--spin-us", o.spin_us, "xdptcp server and client: re-poll this long before sleeping")
       ->check(CLI::Range(0, 1000000));
   app.add_flag("--busy-poll", o.busy_poll,
-               "both servers and the client spin on their own cores (latency-tuned; use --engines 1)");
+               "both servers and the client spin on their own cores, the kernel's with SO_BUSY_POLL, "
+               "SO_PREFER_BUSY_POLL and epoll busy polling (latency-tuned; use --engines 1)");
   app.add_option("--rx-batch", o.rx_batch, "xdptcp server: frames per receive burst")
       ->check(CLI::Range(1, 4096));
   app.add_flag("--json", o.json,
@@ -177,6 +210,7 @@ void add_compare_options(CLI::App& app, CompareOptions& o) {
   app.add_option("--chart", o.chart, "write a PNG chart of the rounds (gnuplot)");
   app.add_flag("--keep-logs", o.keep_logs, "keep the last round's server and client logs (frame counters)");
   app.add_option("--sandbox-name", o.sandbox_name, "name of the sandbox to create (and remove)");
+  app.add_flag("--keep-sandbox", o.keep_sandbox, "leave the sandbox up at the end, as sandbox.sh set it");
   app.add_option("--sandbox-script", o.sandbox_script, "path of tools/sandbox.sh");
 }
 
@@ -203,38 +237,73 @@ int run_compare(const CompareOptions& o) {
   std::fprintf(stderr, "[compare %s] bringing up sandbox '%s'", w, o.sandbox_name.c_str());
   // One queue per engine, as on a NIC sized for the engines: a queue without an engine would pass
   // its flows to the kernel (which has no listener on the xdptcp port and resets them).
-  Sandbox sb(o.sandbox_script, o.sandbox_name, static_cast<int>(o.queues != 0 ? o.queues : o.engines));
+  Sandbox sb(o.sandbox_script, o.sandbox_name, static_cast<int>(o.queues != 0 ? o.queues : o.engines),
+             o.keep_sandbox);
   std::string err;
   if (!sb.up(&err)) {
     std::fprintf(stderr, "\ncompare: %s\n", err.c_str());
     return 2;
   }
-  if (o.client == "xdptcp" && !sb.prepare_xdptcp_peer(&err)) {
+  const std::string client = !o.client.empty() ? o.client : is_bulk(o.workload) ? "kernel" : "xdptcp";
+  if (client == "xdptcp" && !sb.prepare_xdptcp_peer(&err)) {
     std::fprintf(stderr, "\ncompare: %s\n", err.c_str());
     return 2;
   }
-  Runner runner(o, sb, logdir);
-  StackRounds kernel{"kernel", {}}, xdptcp{"xdptcp", {}};
+  Runner runner(o, client, sb, logdir);
+  // One pair of legs per direction: bulk measures the server receiving and the server sending.
+  struct Direction {
+    Workload w;
+    StackRounds kernel{"kernel", {}, {}}, xdptcp{"xdptcp", {}, {}};
+  };
+  std::vector<Direction> dirs(o.workload == Workload::kBulk ? 2 : 1);
+  dirs[0].w = o.workload;
+  if (dirs.size() == 2) dirs[1].w = Workload::kBulkReverse;
+  auto fail = [&](const std::string& e) {
+    std::fprintf(stderr, "\ncompare: %s\n", e.c_str());
+    kill_all_children(SIGKILL);
+    std::string ignored;
+    if (o.keep_sandbox) (void)sb.restore(&ignored);  // a kept sandbox is left as sandbox.sh set it
+    return g_interrupted ? 130 : 1;                  // sb's destructor brings the sandbox down (unless kept)
+  };
   for (int r = 0; r < o.rounds && !g_interrupted; ++r) {
-    // Alternate which server goes first, so that a drift over time favours neither.
+    // Alternate which server goes first, so that a drift over time favours neither; a stack's legs of
+    // both directions run back to back, so the offloads change twice per round at most.
     const bool kernel_first = r % 2 == 0;
     for (int i = 0; i < 2; ++i) {
       const bool k = (i == 0) == kernel_first;
-      ClientResult res;
-      if (!runner.run_one(k ? "kernel" : "xdptcp", r + 1, res, &err)) {
-        std::fprintf(stderr, "\ncompare: %s\n", err.c_str());
-        kill_all_children(SIGKILL);
-        return g_interrupted ? 130 : 1;  // sb's destructor brings the sandbox down
+      const bool offloads_ok = k ? sb.use_kernel_offloads(client == "kernel", &err) : sb.restore(&err);
+      if (!offloads_ok) return fail(err);
+      for (auto& d : dirs) {
+        ClientResult res;
+        LinkState link;
+        if (!runner.run_one(k ? "kernel" : "xdptcp", d.w, r + 1, res, &link, &err)) return fail(err);
+        StackRounds& s = k ? d.kernel : d.xdptcp;
+        s.rounds.push_back(res);
+        s.links.push_back(link);
       }
-      (k ? kernel : xdptcp).rounds.push_back(res);
     }
   }
+  // Leave the sandbox as sandbox.sh set it (it matters with --keep-sandbox).
+  if (!sb.restore(&err)) return fail(err);
   std::fprintf(stderr, "\r\033[K");
   if (g_interrupted) return 130;
+  const StackRounds& kernel = dirs[0].kernel;
+  const StackRounds& xdptcp = dirs[0].xdptcp;
   if (o.json) {
-    std::printf("%s\n", table_json(o.workload, kernel, xdptcp).dump(2).c_str());
+    nlohmann::json j = table_json(o.workload, kernel, xdptcp);
+    j["client"] = client;
+    if (dirs.size() == 2) j["server_sends"] = table_json(dirs[1].w, dirs[1].kernel, dirs[1].xdptcp);
+    std::printf("%s\n", j.dump(2).c_str());
   } else {
-    print_table(o.workload, kernel, xdptcp);
+    std::printf("client: %s\n", client.c_str());
+    if (dirs.size() == 2) {
+      print_table(o.workload, kernel, xdptcp, "== bulk, the server receives (the client sends)");
+      std::printf("\n");
+      print_table(dirs[1].w, dirs[1].kernel, dirs[1].xdptcp,
+                  "== bulk, the server sends (the client receives)");
+    } else {
+      print_table(o.workload, kernel, xdptcp);
+    }
   }
   if (!o.chart.empty()) {
     if (!write_chart(o.chart, o.workload, kernel, xdptcp, &err)) {

@@ -24,7 +24,8 @@ std::map<std::string, Workload> workload_map() {
   return {{"short", Workload::kShort},
           {"rr", Workload::kRr},
           {"bulk", Workload::kBulk},
-          {"latency", Workload::kLatency}};
+          {"latency", Workload::kLatency},
+          {"bulk-reverse", Workload::kBulkReverse}};
 }
 
 // main() without the exception guard.
@@ -35,7 +36,7 @@ int run(int argc, char** argv) {
   ServerOptions so;
   auto* srv = app.add_subcommand("server", "run a benchmark server");
   srv->add_option("--stack", so.stack, "kernel | xdptcp")->check(CLI::IsMember({"kernel", "xdptcp"}));
-  srv->add_option("--workload", so.workload, "short | rr | bulk | latency")
+  srv->add_option("--workload", so.workload, "short | rr | bulk | bulk-reverse | latency")
       ->required()
       ->transform(CLI::CheckedTransformer(workload_map()));
   srv->add_option("--port", so.port, "TCP port")->check(CLI::Range(1, 65535));
@@ -45,7 +46,8 @@ int run(int argc, char** argv) {
   srv->add_option("--ip", so.ip, "address to listen on");
   srv->add_flag("!--no-pin", so.pin, "do not pin threads to cores");
   srv->add_flag("--busy-poll", so.busy_poll,
-                "spin instead of sleeping when idle (kernel: epoll_wait timeout 0)");
+                "spin instead of sleeping when idle (kernel: epoll_wait timeout 0, SO_BUSY_POLL, "
+                "SO_PREFER_BUSY_POLL, epoll busy polling)");
   srv->add_option("--first-core", so.first_core, "pin thread/engine i to core (N + i) % cores");
   srv->add_option("--rx-batch", so.rx_batch, "xdptcp: frames per receive burst")->check(CLI::Range(1, 4096));
   srv->add_option("--spin-us", so.spin_us, "xdptcp: re-poll this long after work before sleeping")
@@ -55,7 +57,7 @@ int run(int argc, char** argv) {
   bool json = false;
   auto* cli = app.add_subcommand("client", "run a benchmark client");
   cli->add_option("--stack", co.stack, "kernel | xdptcp")->check(CLI::IsMember({"kernel", "xdptcp"}));
-  cli->add_option("--workload", co.workload, "short | rr | bulk | latency")
+  cli->add_option("--workload", co.workload, "short | rr | bulk | bulk-reverse | latency")
       ->required()
       ->transform(CLI::CheckedTransformer(workload_map()));
   cli->add_option("--target", co.target, "server IP:PORT ([IPv6]:PORT)")->required();
@@ -66,7 +68,8 @@ int run(int argc, char** argv) {
   cli->add_option("--threads,--engines", co.threads, "kernel threads / xdptcp engines");
   cli->add_option("--iface", co.iface, "xdptcp: interface to run on");
   cli->add_flag("--busy-poll", co.busy_poll,
-                "spin instead of sleeping when idle (kernel: epoll_wait timeout 0)");
+                "spin instead of sleeping when idle (kernel: epoll_wait timeout 0, SO_BUSY_POLL, "
+                "SO_PREFER_BUSY_POLL, epoll busy polling)");
   cli->add_flag("--pin", co.pin, "kernel: pin thread i to core (first-core + i) % cores");
   cli->add_option("--first-core", co.first_core, "pin thread/engine i to core (N + i) % cores");
   cli->add_option("--rx-batch", co.rx_batch, "xdptcp: frames per receive burst")->check(CLI::Range(1, 4096));

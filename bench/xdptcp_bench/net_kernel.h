@@ -11,14 +11,21 @@
 
 #include <atomic>
 #include <cerrno>
+#include <string>
+
+#include "bench/xdptcp_bench/kernel_busy_poll.h"
 
 namespace xdptcp::bench {
 
 class KernelNet {
  public:
-  // spin: never sleep in epoll_wait (timeout 0), as a latency-tuned server on a dedicated core does.
+  // spin: never sleep in epoll_wait (timeout 0), as a latency-tuned server on a dedicated core does,
+  // with the kernel's busy polling on the epoll instance and on the sockets this opens
+  // (kernel_busy_poll.h; what the kernel refused is in busy_poll_failures()).
   KernelNet(const std::atomic<bool>& stop, bool spin)
-      : stop_(stop), spin_(spin), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
+      : stop_(stop), spin_(spin), ep_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (spin_ && ep_ >= 0) failures_ = busy_poll_epoll(ep_);
+  }
   ~KernelNet() {
     if (ep_ >= 0) ::close(ep_);
   }
@@ -31,7 +38,17 @@ class KernelNet {
   ssize_t read(int fd, void* buf, std::size_t len) { return ::recv(fd, buf, len, 0); }
   ssize_t write(int fd, const void* buf, std::size_t len) { return ::send(fd, buf, len, MSG_NOSIGNAL); }
   int close(int fd) { return ::close(fd); }
-  int tcp_socket(int family) { return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); }
+  int tcp_socket(int family) {
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (spin_ && fd >= 0 && !sock_failed_) {
+      const std::string f = busy_poll_socket(fd);
+      sock_failed_ = !f.empty();  // report once, not per connection
+      failures_ += f;
+    }
+    return fd;
+  }
+  // "" when every busy-poll setting took (or spin is off).
+  const std::string& busy_poll_failures() const { return failures_; }
   int connect(int fd, const sockaddr* a, socklen_t len) { return ::connect(fd, a, len); }
   int so_error(int fd) {
     int e = 0;
@@ -56,6 +73,8 @@ class KernelNet {
   const std::atomic<bool>& stop_;
   bool spin_;
   int ep_;
+  bool sock_failed_ = false;
+  std::string failures_;
 };
 
 }  // namespace xdptcp::bench

@@ -28,6 +28,7 @@ bool Sandbox::up(std::string* error) {
     ok = run_shell(script_ + " up --name " + name_ + " --queues " + std::to_string(queues_) + " --subnet " +
                        std::to_string(k),
                    &out) == 0;
+    if (ok) subnet_ = k;
     if (!ok && out.find("already in use") == std::string::npos) break;
   }
   if (!ok) {
@@ -74,7 +75,65 @@ bool Sandbox::prepare_xdptcp_peer(std::string* error) {
     *error = "cannot set the ephemeral port range in " + peer_ns_ + ":\n" + out;
     return false;
   }
+  xdptcp_peer_ = true;
   return true;
+}
+
+bool Sandbox::use_kernel_offloads(bool kernel_client, std::string* error) {
+  std::string out;
+  kernel_offloads_ = true;
+  const std::string in_peer = "ip netns exec " + peer_ns_ + " ";
+  // First the peer end's XDP program: while it is there, veth does not let the stack end turn TSO on
+  // at all (the request is ignored, not remembered).
+  if (kernel_client && run_shell(in_peer + "ip link set dev " + peer_iface_ + " xdp off", &out) != 0) {
+    *error = "cannot remove the XDP program from " + peer_ns_ + "/" + peer_iface_ + ":\n" + out;
+    return false;
+  }
+  // tx checksum offload only when the peer end hands frames to the kernel (see sandbox.h); TSO is
+  // requested either way and the kernel drops it without tx checksum offload.
+  const std::string stack_cmd = "ethtool -K " + iface_ + " rx on tx " + (kernel_client ? "on" : "off") +
+                                " tso on gso on gro on >/dev/null";
+  if (run_shell(stack_cmd, &out) != 0) {
+    *error = "cannot turn the kernel's offloads on (" + stack_cmd + "):\n" + out;
+    return false;
+  }
+  if (!kernel_client) return true;
+  const std::string peer_cmd =
+      in_peer + "ethtool -K " + peer_iface_ + " rx on tx on tso on gso on gro on >/dev/null";
+  if (run_shell(peer_cmd, &out) != 0) {
+    *error = "cannot turn the kernel's offloads on (" + peer_cmd + "):\n" + out;
+    return false;
+  }
+  return true;
+}
+
+bool Sandbox::restore(std::string* error) {
+  if (!kernel_offloads_) return true;
+  std::string out;
+  // `up` is idempotent: on the same subnet and queues it turns the offloads off on both ends again
+  // and puts its XDP_PASS program back on the peer end.
+  if (run_shell(script_ + " up --name " + name_ + " --queues " + std::to_string(queues_) + " --subnet " +
+                    std::to_string(subnet_),
+                &out) != 0) {
+    *error = "tools/sandbox.sh up (restoring the sandbox's offloads) failed:\n" + out;
+    return false;
+  }
+  kernel_offloads_ = false;
+  return !xdptcp_peer_ || prepare_xdptcp_peer(error);
+}
+
+LinkState Sandbox::read_link() const {
+  LinkState l;
+  auto end = [](const std::string& prefix, const std::string& dev) {
+    EndState e;
+    std::string out;
+    if (run_shell(prefix + "ethtool -k " + dev, &out) == 0) parse_ethtool_k(out, e);
+    if (run_shell(prefix + "ip -d link show dev " + dev, &out) == 0) e.xdp = parse_xdp_prog_name(out);
+    return e;
+  };
+  l.stack_end = end("", iface_);
+  l.peer_end = end("ip netns exec " + peer_ns_ + " ", peer_iface_);
+  return l;
 }
 
 void Sandbox::down() {

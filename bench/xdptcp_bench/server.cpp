@@ -14,6 +14,7 @@
 #include "bench/xdptcp_bench/core_pinning.h"
 #include "bench/xdptcp_bench/engine_report.h"
 #include "bench/xdptcp_bench/fd_limit.h"
+#include "bench/xdptcp_bench/kernel_busy_poll.h"
 #include "bench/xdptcp_bench/net_kernel.h"
 #include "bench/xdptcp_bench/net_xdptcp.h"
 #include "bench/xdptcp_bench/server_loop.h"
@@ -28,15 +29,19 @@ void sum_into(ServerCounters& t, const ServerCounters& c) {
   t.accepted += c.accepted;
   t.closed += c.closed;
   t.bytes_in += c.bytes_in;
+  t.bytes_out += c.bytes_out;
   t.errors += c.errors;
 }
 
 void print_totals(const char* stack, const std::vector<ServerCounters>& per) {
   ServerCounters t;
   for (const auto& c : per) sum_into(t, c);
-  std::fprintf(stderr, "xdptcp-bench server (%s): accepted %llu, closed %llu, bytes in %llu, errors %llu\n",
+  std::fprintf(stderr,
+               "xdptcp-bench server (%s): accepted %llu, closed %llu, bytes in %llu, bytes out %llu, errors "
+               "%llu\n",
                stack, static_cast<unsigned long long>(t.accepted), static_cast<unsigned long long>(t.closed),
-               static_cast<unsigned long long>(t.bytes_in), static_cast<unsigned long long>(t.errors));
+               static_cast<unsigned long long>(t.bytes_in), static_cast<unsigned long long>(t.bytes_out),
+               static_cast<unsigned long long>(t.errors));
 }
 
 void announce_ready(const char* what) {
@@ -61,6 +66,11 @@ int kernel_listener(const ServerOptions& o, int incoming_cpu) {
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (incoming_cpu >= 0) ::setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &incoming_cpu, sizeof incoming_cpu);
+  // --busy-poll: accepted sockets inherit the listener's busy-poll options (kernel_busy_poll.h).
+  if (o.busy_poll) {
+    const std::string failed = busy_poll_socket(fd);
+    if (!failed.empty()) std::fprintf(stderr, "server: busy polling on the listener:%s\n", failed.c_str());
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0 || ::listen(fd, 4096) < 0) {
     std::fprintf(stderr, "server: bind/listen on %s port %d: %s\n", o.ip.c_str(), o.port,
                  std::strerror(errno));
@@ -80,14 +90,18 @@ int run_kernel(const ServerOptions& o) {
     if (fd < 0) return 2;
     lfds.push_back(fd);
   }
-  announce_ready("kernel");
+  announce_ready(
+      o.busy_poll ? "kernel (busy-poll: SO_BUSY_POLL, SO_PREFER_BUSY_POLL, SO_BUSY_POLL_BUDGET, EPIOCSPARAMS)"
+                  : "kernel");
   std::vector<ServerCounters> per(n);
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       if (o.pin) pin_to(core_of(o.first_core, i));
       KernelNet net(stop_flag(), o.busy_poll);
-      auto loop = std::make_unique<ServerLoop<KernelNet>>(net, o.workload == Workload::kBulk, max_fd);
+      if (!net.busy_poll_failures().empty())
+        std::fprintf(stderr, "server: thread %u: busy polling:%s\n", i, net.busy_poll_failures().c_str());
+      auto loop = std::make_unique<ServerLoop<KernelNet>>(net, serve_mode(o.workload), max_fd);
       loop->run(lfds[i], per[i]);
     });
   }
@@ -138,7 +152,7 @@ int run_xdptcp(const ServerOptions& o) {
     }
     if (listening.fetch_add(1) + 1 == n) announce_ready("xdptcp");
     XdptcpNet net(ctx);
-    auto loop = std::make_unique<ServerLoop<XdptcpNet>>(net, o.workload == Workload::kBulk, so.max_sockets);
+    auto loop = std::make_unique<ServerLoop<XdptcpNet>>(net, serve_mode(o.workload), so.max_sockets);
     loop->run(lfd, per[ctx.engine_id()]);
     ctx.close(lfd);
     stats[ctx.engine_id()] = ctx.stats();
