@@ -140,6 +140,9 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
     publish_stats(now, now >= next_publish_);
   Duration d = max;
   if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - now));
+  // While capturing, the engine wakes for its periodic publish, which checks that the xdptcp-ctl
+  // draining the ring still runs (a killed one cannot switch capture off).
+  if (capture_.on()) d = std::min(d, kStatsInterval);
   if (l2_pending_ > 0) d = std::min(d, std::max(Duration{}, next_l2_poll_ - now));
   if (wake_fd_ >= 0) {
     // Announce the sleep, then look at the inboxes once more: a producer that pushed before

@@ -546,6 +546,14 @@ Result<RegionSnapshot> read_stats_region(const std::string& path, const ReadOpti
     en.published_ns = words[kPublishedNs / 8];
     en.publishes = words[kPublishes / 8];
     en.values.assign(words.begin() + static_cast<std::ptrdiff_t>(h.slot_header_size / 8), words.end());
+    if (h.capture_slots > 0) {
+      const std::size_t area = h.capture_offset + std::size_t{e} * h.capture_area_size;
+      en.capture_active =
+          word(base, area + offsetof(capture::CaptureAreaHeader, active)).load(std::memory_order_acquire) !=
+          0;
+      en.capture_owner = static_cast<pid_t>(
+          word(base, area + offsetof(capture::CaptureAreaHeader, owner)).load(std::memory_order_relaxed));
+    }
     s.engines.push_back(std::move(en));
   }
   return s;

@@ -260,6 +260,9 @@ struct RegionSnapshot {
     // publishes faster than the reader copies); the values are the last copy taken.
     bool consistent = true;
     unsigned retries = 0;  // copies thrown away because the sequence moved
+    // Its capture ring (capture_ring.h): whether it copies frames now, for which xdptcp-ctl (0: none).
+    bool capture_active = false;
+    pid_t capture_owner = 0;
   };
   std::vector<Engine> engines;
   Liveness liveness = Liveness::kLive;
