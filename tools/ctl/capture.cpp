@@ -108,7 +108,10 @@ int cmd_capture(const Command& cmd, std::ostream& err) {
   std::vector<std::unique_ptr<cap::Session>> running;
   for (auto& s : sessions) {
     if (auto r = s->start(so); !r) {
-      if (r.error().code == EINVAL) return report_error(err, r.error());  // the same for every process
+      if (r.error().code == EINVAL) {  // bad options (--ring larger than the rings): the same everywhere
+        err << "xdptcp-ctl: " << r.error().message << "\n";
+        return kExitUsage;
+      }
       err << "xdptcp-ctl: pid " << s->pid() << " (" << s->comm() << ") is not captured: " << r.error().message
           << "\n";
       continue;
