@@ -121,7 +121,7 @@ void Writer::check_owner() {
   if (!on_ || liveness(owner_, owner_start_) == Liveness::kLive) return;
   stop();
   // Gives the claim back, unless another xdptcp-ctl took the ring over meanwhile.
-  std::uint64_t expected = static_cast<std::uint64_t>(owner_);
+  auto expected = static_cast<std::uint64_t>(owner_);
   (void)word(area_, offsetof(CaptureAreaHeader, owner))
       .compare_exchange_strong(expected, 0, std::memory_order_seq_cst);
 }
