@@ -467,19 +467,22 @@ void Engine::publish_stats(Instant now, bool refresh_io) {
 }
 
 void Engine::capture_rx(std::size_t n) {
+  if (n == 0) return;
   const std::uint64_t ts = capture::realtime_ns();
   for (std::size_t i = 0; i < n; ++i) capture_.add(rx_[i].data, capture::Direction::kReceived, ts);
   capture_.publish();
 }
 
 void Engine::capture_tx() {
-  const std::uint64_t ts = capture::realtime_ns();
   std::array<std::span<const std::uint8_t>, 64> frames;
+  std::size_t got = io_.tx_queued(0, frames);
+  if (got == 0) return;
+  const std::uint64_t ts = capture::realtime_ns();
   for (std::size_t at = 0;;) {
-    const std::size_t got = io_.tx_queued(at, frames);
     for (std::size_t i = 0; i < got; ++i) capture_.add(frames[i], capture::Direction::kSent, ts);
     at += got;
     if (got < frames.size()) break;
+    got = io_.tx_queued(at, frames);
   }
   capture_.publish();
 }
