@@ -243,6 +243,23 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
   ss->add_flag("--json", cmd.json, "print JSON");
   ss->add_option("--timeout", cmd.timeout_s, "seconds to wait for every engine to answer (default 1)")
       ->check(CLI::PositiveNumber);
+  CLI::App* capture = app.add_subcommand(
+      "capture",
+      "record the frames the engines receive and send (after XDP redirection, which tcpdump does not see) "
+      "into a pcap file");
+  add_iface(capture, true);
+  capture->add_option("-w,--write", cmd.write_path, "pcap file to write (- for standard output)")->required();
+  capture->add_option("--count,-c", cmd.count, "stop after N frames")->check(CLI::PositiveNumber);
+  capture->add_option("--port,-p", cmd.capture_port, "only frames with TCP port P (source or destination)")
+      ->check(CLI::Range(1, 65535));
+  capture->add_option("--duration", cmd.duration_s, "stop after SECONDS")->check(CLI::PositiveNumber);
+  capture->add_option("--pid", cmd.pid, "only the engines of process PID")->check(CLI::PositiveNumber);
+  capture
+      ->add_option("--ring", cmd.ring_slots,
+                   "records per engine's capture ring, a power of two (default: all the ring has, 512)")
+      ->check(CLI::PositiveNumber);
+  capture->add_option("--snaplen,-s", cmd.snaplen, "bytes kept of each frame (default and most: 2032)")
+      ->check(CLI::Range(1, 2032));
   // Prometheus computes rates itself from the totals; --watch prints rates.
   watch->excludes(prometheus);
   watch->excludes(clean);
@@ -280,6 +297,11 @@ ParseOutcome parse_command_line(int argc, const char* const* argv) {
     auto st = parse_states(cmd.state_names);
     if (!st) return usage_error(st.error());
     cmd.states = st.value();
+  } else if (capture->parsed()) {
+    cmd.verb = Verb::kCapture;
+    if (cmd.ring_slots != 0 && (cmd.ring_slots < 2 || (cmd.ring_slots & (cmd.ring_slots - 1)) != 0))
+      return usage_error(Error{
+          EINVAL, "--ring: " + std::to_string(cmd.ring_slots) + " is not a power of two of at least 2"});
   } else if (steer_add->parsed()) {
     cmd.verb = Verb::kSteerAdd;
   } else if (steer_del->parsed()) {

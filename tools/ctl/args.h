@@ -44,7 +44,17 @@ Result<wire::IpAddr> parse_address(std::string_view text);
 
 enum class Mode : std::uint8_t { kAuto, kNative, kGeneric };
 
-enum class Verb : std::uint8_t { kAttach, kDetach, kStatus, kSteerAdd, kSteerDel, kSteerList, kStats, kSs };
+enum class Verb : std::uint8_t {
+  kAttach,
+  kDetach,
+  kStatus,
+  kSteerAdd,
+  kSteerDel,
+  kSteerList,
+  kStats,
+  kSs,
+  kCapture,
+};
 
 struct Command {
   Verb verb = Verb::kStatus;
@@ -63,6 +73,13 @@ struct Command {
   std::vector<std::string> state_names;  // ... as given
   bool info = false;                     // --info: the TCP_INFO fields, as ss -i
   double timeout_s = 1;                  // --timeout SECONDS: for every engine to answer
+  // capture (count: --count N frames, 0: no limit)
+  std::string write_path;          // -w FILE.pcap ("-": standard output)
+  std::uint16_t capture_port = 0;  // --port P: frames with TCP port P either side; 0: all
+  double duration_s = 0;           // --duration SECONDS; 0: until --count or SIGINT
+  int pid = 0;                     // --pid P: that process's engines only; 0: every process
+  std::uint32_t ring_slots = 0;    // --ring N: records per engine ring (power of two); 0: the region's
+  std::uint32_t snaplen = 0;       // --snaplen B: bytes kept of each frame; 0: the most a record holds
 };
 
 // Bit n stands for Linux's TCP state n (1 ESTABLISHED ... 11 CLOSING, include/net/tcp_states.h).

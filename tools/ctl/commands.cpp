@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "tools/ctl/capture.h"
 #include "tools/ctl/ss_output.h"
 #include "tools/ctl/stats_output.h"
 #include "userstack/engine/conn_snapshot.h"
@@ -520,6 +521,8 @@ int run(const Command& cmd, std::ostream& out, std::ostream& err) {
       return cmd_stats(cmd, out, err);
     case Verb::kSs:
       return cmd_ss(cmd, out, err);
+    case Verb::kCapture:
+      return cmd_capture(cmd, err);
   }
   return kExitOther;
 }

@@ -36,6 +36,8 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"engine.handoff_drops", "Segments dropped because the owner's hand-off ring was full."},
     {"engine.sleeps", "Times the engine slept waiting for frames or timers."},
     {"engine.flow_directory_full", "Flows the stack's flow directory had no room for (not handed off)."},
+    {"engine.capture_frames", "Frames copied into the capture ring for xdptcp-ctl capture."},
+    {"engine.capture_lost", "Frames xdptcp-ctl capture lost: the capture ring was full."},
     {"io.rx_frames", "Frames the AF_XDP RX ring(s) delivered."},
     {"io.tx_frames", "Frames submitted to the AF_XDP TX ring(s)."},
     {"io.tx_no_buffer", "Transmit attempts that found no free frame or ring slot."},
@@ -263,6 +265,11 @@ void print_process_table(std::ostream& out, const RegionSnapshot& r, Cell cell, 
     }
     add(std::string(row.label), names);
   }
+  // Packet capture's counters once a capture has run (xdptcp-ctl capture).
+  for (const std::string_view n : {"engine.capture_frames", "engine.capture_lost"}) {
+    if (std::find(r.names.begin(), r.names.end(), n) != r.names.end() && nonzero(std::string(n)))
+      add(std::string(n.substr(n.find('.') + 1)), {n});
+  }
   for (const auto& n : r.names) {
     if (!n.starts_with(kDropPrefix) || !nonzero(n)) continue;
     add("drop " + n.substr(kDropPrefix.size()), {n});
@@ -270,6 +277,8 @@ void print_process_table(std::ostream& out, const RegionSnapshot& r, Cell cell, 
   print_table(out, head, rows, "    ");
   for (const auto& e : r.engines) {
     if (!e.consistent) out << "    (engine " << e.id << ": no consistent copy; its writer was mid-publish)\n";
+    if (e.capture_active)
+      out << "    (engine " << e.id << ": capturing for xdptcp-ctl pid " << e.capture_owner << ")\n";
   }
 }
 
@@ -364,6 +373,8 @@ json stats_json(const StatsSample& s) {
       ej["published_ns"] = e.published_ns;
       ej["age_ms"] = std::round(age_ms(s, e) * 10) / 10;
       ej["consistent"] = e.consistent;
+      ej["capture_active"] = e.capture_active;
+      ej["capture_owner"] = e.capture_owner != 0 ? json(e.capture_owner) : json(nullptr);
       engines.push_back(std::move(ej));
     }
     p["engines"] = std::move(engines);

@@ -310,6 +310,31 @@ ConnRecord decode(const ConnEntry& e) {
   return r;
 }
 
+bool post_request(std::uint8_t* base, const RegionHeader& h, std::uint32_t engine, std::string* why) {
+  std::uint8_t* slot = base + h.slots_offset + std::size_t{engine} * h.slot_size;
+  word(slot, offsetof(SlotHeader, conn_request)).fetch_add(1, std::memory_order_seq_cst);
+  const std::uint64_t w = word(slot, offsetof(SlotHeader, wake_fd)).load(std::memory_order_seq_cst);
+  std::array<std::int32_t, 2> halves{};
+  std::memcpy(halves.data(), &w, sizeof w);
+  auto state = word(slot, offsetof(SlotHeader, sleep_state));
+  if (halves[0] < 0 || halves[1] == 0 || state.load(std::memory_order_seq_cst) != stats_layout::kAsleep)
+    return true;
+  // As Asker::ring_if_asleep: the descriptor first, so that a kRung never goes without its ring.
+  const int dup = duplicate_doorbell(h.pid, halves[0], why);
+  if (dup < 0) return false;
+  std::uint64_t expected = stats_layout::kAsleep;
+  bool ok = true;
+  if (state.compare_exchange_strong(expected, stats_layout::kRung, std::memory_order_seq_cst)) {
+    const std::uint64_t one = 1;
+    if (::write(dup, &one, sizeof one) != static_cast<ssize_t>(sizeof one)) {
+      *why = std::string("write to the doorbell: ") + std::strerror(errno);
+      ok = false;
+    }
+  }
+  ::close(dup);
+  return ok;
+}
+
 bool ConnListing::complete() const {
   for (const auto& p : processes) {
     if (!p.error.empty()) return false;

@@ -181,4 +181,13 @@ ConnListing query_connections(std::string_view iface, const ConnQuery& q = {});
 // One region (a path as listed by list_stats_regions), for tests.
 ProcessConns query_region(const std::string& path, const ConnQuery& q = {});
 
+// Makes engine `engine` of the region mapped read-write at `base` (whose header is `h`, checked by
+// the caller) look at its requests soon: adds 1 to its conn_request and rings its doorbell when it
+// announced a sleep (the reader's half of the protocol above). xdptcp-ctl capture posts its
+// requests this way (capture_ring.h); the engine answers with a snapshot too, which nobody reads.
+// False, with *why, when the doorbell of a sleeping engine could not be rung (it then looks when it
+// next wakes).
+bool post_request(std::uint8_t* base, const stats_layout::RegionHeader& h, std::uint32_t engine,
+                  std::string* why);
+
 }  // namespace xdptcp::engine

@@ -74,6 +74,7 @@ Engine::~Engine() {
   if (stats_region_ != nullptr) {
     // Readers must not ring the doorbell once it is closed (its number may be reused).
     if (conn_snapshots_) stats_region_->set_serving(cfg_.id, -1, false);
+    capture_.detach();
     publish_stats(clock_.now(), true);  // the final counters stay readable
   }
   if (wake_fd_ >= 0) {
@@ -92,6 +93,8 @@ std::size_t Engine::poll() {
     current_frame_ = rx_[i].data;
     handle_frame(rx_[i].data, now);
   }
+  if (capture_.on()) [[unlikely]]
+    capture_rx(n);
   if (n > 0) io_.rx_release(std::span<const io::RxFrame>(rx_.data(), n));
   stats_.rx_frames += n;
   const std::uint64_t before = stats_.tx_frames + stats_.handoffs_in;
@@ -100,6 +103,8 @@ std::size_t Engine::poll() {
   // output so that the SYNs held for one that resolved leave in this iteration's flush.
   if (l2_pending_ > 0 && now >= next_l2_poll_) poll_pending(now);
   tcp_->advance(now);  // fires due timers, then flushes every socket's output
+  if (capture_.on()) [[unlikely]]
+    capture_tx();
   io_.tx_flush();
   if (n > 0 || stats_.tx_frames + stats_.handoffs_in != before) last_work_ = now;
   if (now >= next_publish_) publish_stats(now, true);
@@ -125,6 +130,8 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
   // Nothing for the application this turn: what waited for it goes now, before the sleep.
   tcp_->release_held_acks();
   tcp_->flush(now);
+  if (capture_.on()) [[unlikely]]
+    capture_tx();
   io_.tx_flush();
   // What the engine did last is published before it sleeps, however long that is (the preload
   // library's engine may sleep until the application's next event): a copy without a system call,
@@ -133,6 +140,9 @@ std::optional<Duration> Engine::begin_sleep(Duration max) {
     publish_stats(now, now >= next_publish_);
   Duration d = max;
   if (auto t = tcp_->next_timer()) d = std::min(d, std::max(Duration{}, *t - now));
+  // While capturing, the engine wakes for its periodic publish, which checks that the xdptcp-ctl
+  // draining the ring still runs (a killed one cannot switch capture off).
+  if (capture_.on()) d = std::min(d, kStatsInterval);
   if (l2_pending_ > 0) d = std::min(d, std::max(Duration{}, next_l2_poll_ - now));
   if (wake_fd_ >= 0) {
     // Announce the sleep, then look at the inboxes once more: a producer that pushed before
@@ -381,6 +391,7 @@ void Engine::fail_waiters(const wire::IpAddr& dst, Instant now) {
 
 void Engine::set_stats_region(StatsRegion* region) {
   if (stats_region_ != nullptr && conn_snapshots_) stats_region_->set_serving(cfg_.id, -1, false);
+  capture_.detach();
   stats_region_ = region != nullptr && cfg_.id < region->engines() ? region : nullptr;
   next_publish_ = Instant{std::numeric_limits<std::int64_t>::max()};
   conn_snapshots_ = false;
@@ -400,6 +411,8 @@ void Engine::set_stats_region(StatsRegion* region) {
     // Requests made before this engine served the slot were not for it.
     conn_seen_ = std::atomic_ref<std::uint64_t>(*conn_request_).load(std::memory_order_seq_cst);
     conn_snapshots_ = true;
+    // xdptcp-ctl capture posts its requests on the same word (capture_ring.h).
+    capture_.attach(stats_region_->capture_area(cfg_.id), stats_region_->capture_slots());
     stats_region_->set_serving(cfg_.id, wake_fd_, true);
   }
   publish_stats(clock_.now(), true);
@@ -408,6 +421,8 @@ void Engine::set_stats_region(StatsRegion* region) {
 void Engine::serve_conn_request(Instant now) {
   StatsRegion& r = *stats_region_;  // conn_request_ moves only inside a region
   if (conn_seen_ != kConnBuilding) {
+    // A new request: it may be xdptcp-ctl capture's (the snapshot is taken anyway, unread then).
+    capture_.control();
     conn_target_ = std::atomic_ref<std::uint64_t>(*conn_request_).load(std::memory_order_relaxed);
     conn_seen_ = kConnBuilding;
     conn_cursor_ = 0;
@@ -441,11 +456,35 @@ void Engine::publish_stats(Instant now, bool refresh_io) {
   if (refresh_io) {
     io_snapshot_ = io_.stats();
     next_publish_ = now + kStatsInterval;
+    if (capture_.on()) capture_.check_owner();  // an xdptcp-ctl killed -9 cannot stop the capture
   }
+  stats_.capture_frames = capture_.total_captured();
+  stats_.capture_lost = capture_.total_lost();
   std::array<std::uint64_t, counters::kCount> v;
   counters::fill(v, stats_, io_snapshot_, tcp_->stats());
   stats_region_->publish(cfg_.id, v, static_cast<std::uint64_t>(now.ns));
   published_activity_ = activity();
+}
+
+void Engine::capture_rx(std::size_t n) {
+  if (n == 0) return;
+  const std::uint64_t ts = capture::realtime_ns();
+  for (std::size_t i = 0; i < n; ++i) capture_.add(rx_[i].data, capture::Direction::kReceived, ts);
+  capture_.publish();
+}
+
+void Engine::capture_tx() {
+  std::array<std::span<const std::uint8_t>, 64> frames;
+  std::size_t got = io_.tx_queued(0, frames);
+  if (got == 0) return;
+  const std::uint64_t ts = capture::realtime_ns();
+  for (std::size_t at = 0;;) {
+    for (std::size_t i = 0; i < got; ++i) capture_.add(frames[i], capture::Direction::kSent, ts);
+    at += got;
+    if (got < frames.size()) break;
+    got = io_.tx_queued(at, frames);
+  }
+  capture_.publish();
 }
 
 bool Engine::inboxes_pending() const {

@@ -26,6 +26,7 @@
 #include <span>
 #include <vector>
 
+#include "userstack/engine/capture_ring.h"
 #include "userstack/engine/flow_directory.h"
 #include "userstack/engine/handoff_ring.h"
 #include "userstack/engine/neighbor_cache.h"
@@ -113,6 +114,8 @@ struct EngineStats {
   // Flows this engine could not enter in the stack's FlowDirectory (at its bound): their segments
   // that reach another engine are answered there as unknown.
   std::uint64_t flow_directory_full = 0;
+  std::uint64_t capture_frames = 0;  // frames copied into the capture ring (xdptcp-ctl capture)
+  std::uint64_t capture_lost = 0;    // ... not copied: the ring was full
 };
 
 class Engine final : public tcp::PacketSink,
@@ -213,6 +216,10 @@ class Engine final : public tcp::PacketSink,
   void publish_stats(Instant now, bool refresh_io);
   // Takes up a snapshot request, or goes on with the snapshot under way (set_stats_region).
   void serve_conn_request(Instant now);
+  // Packet capture (capture_ring.h), only while xdptcp-ctl captures: the batch's received frames,
+  // the frames queued for the coming tx_flush().
+  void capture_rx(std::size_t n);
+  void capture_tx();
   // Moves whenever a frame is received, sent or handed over: the counters changed.
   std::uint64_t activity() const { return stats_.rx_frames + stats_.tx_frames + stats_.handoffs_in; }
 
@@ -282,6 +289,8 @@ class Engine final : public tcp::PacketSink,
   std::uint64_t conn_truncated_ = 0;
   std::uint64_t conn_polls_ = 0;
   bool conn_snapshots_ = false;  // the region takes snapshots: sleeps are announced in it
+  // The capture ring in the stats region; on() is the one test per batch while nobody captures.
+  capture::Writer capture_;
   // Rings of the doorbell that a reader announced (kRung) and end_sleep() has not read back yet.
   std::uint32_t rings_owed_ = 0;
   // Pending next hops: l2_queries_[0, l2_pending_) with their held packets at the same index in

@@ -46,6 +46,8 @@ inline constexpr std::array kEngine = {
     Field<EngineStats>{"handoff_drops", &EngineStats::handoff_drops},
     Field<EngineStats>{"sleeps", &EngineStats::sleeps},
     Field<EngineStats>{"flow_directory_full", &EngineStats::flow_directory_full},
+    Field<EngineStats>{"capture_frames", &EngineStats::capture_frames},
+    Field<EngineStats>{"capture_lost", &EngineStats::capture_lost},
 };
 // A counter added to EngineStats without a name here would be missing from the region.
 static_assert(kEngine.size() * sizeof(std::uint64_t) == sizeof(EngineStats),
@@ -138,7 +140,8 @@ inline std::unique_ptr<StatsRegion> create_stats_region(const std::string& iface
        .engines = engines,
        .queues = queues,
        .names = names(),
-       .conn_capacity = static_cast<std::uint32_t>(std::min(max_sockets, kMaxConnCapacity))});
+       .conn_capacity = static_cast<std::uint32_t>(std::min(max_sockets, kMaxConnCapacity)),
+       .capture_slots = capture::kDefaultSlots});
 }
 
 }  // namespace xdptcp::engine::counters

@@ -21,6 +21,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "userstack/engine/capture_ring.h"
 #include "userstack/engine/conn_snapshot.h"
 
 namespace xdptcp::engine {
@@ -220,6 +221,16 @@ Result<std::unique_ptr<StatsRegion>> StatsRegion::create(const Options& o) {
         L::round_up(sizeof(ConnAreaHeader) + std::uint64_t{o.conn_capacity} * sizeof(ConnEntry), kPage);
   }
   h.file_size = h.conn_capacity > 0 ? h.conn_offset + h.conn_area_size * o.engines : slots_end;
+  if (o.capture_slots > 0) {
+    if (!std::has_single_bit(o.capture_slots) || o.capture_slots > capture::kMaxSlots)
+      return Error{EINVAL, "stats region: capture_slots must be a power of two up to " +
+                               std::to_string(capture::kMaxSlots)};
+    h.capture_slots = o.capture_slots;
+    h.capture_slot_size = capture::kSlotSize;
+    h.capture_offset = L::round_up(h.file_size, kPage);
+    h.capture_area_size = capture::area_size(o.capture_slots);
+    h.file_size = h.capture_offset + h.capture_area_size * o.engines;
+  }
   copy_padded(h.comm, read_comm());
   copy_padded(h.iface, o.iface);
 
@@ -263,6 +274,9 @@ Result<std::unique_ptr<StatsRegion>> StatsRegion::create(const Options& o) {
   r->conn_capacity_ = h.conn_capacity;
   r->conn_offset_ = h.conn_offset;
   r->conn_area_size_ = h.conn_area_size;
+  r->capture_slots_ = h.capture_slots;
+  r->capture_offset_ = h.capture_offset;
+  r->capture_area_size_ = h.capture_area_size;
   std::memcpy(r->base_, &h, sizeof h);
   for (std::size_t i = 0; i < count; ++i) {
     std::memcpy(r->base_ + h.names_offset + i * L::kNameSize, o.names[i].data(), o.names[i].size());
@@ -403,6 +417,11 @@ void StatsRegion::end_conn_snapshot(std::uint32_t engine, std::uint64_t count, s
   seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
+std::uint8_t* StatsRegion::capture_area(std::uint32_t engine) {
+  if (capture_slots_ == 0 || engine >= engines_) return nullptr;
+  return base_ + capture_offset_ + engine * capture_area_size_;
+}
+
 std::unique_ptr<StatsRegion> create_stats_region_or_warn(const StatsRegion::Options& o) {
   auto r = StatsRegion::create(o);
   if (!r) {
@@ -488,7 +507,8 @@ Result<RegionSnapshot> read_stats_region(const std::string& path, const ReadOpti
        (h.conn_entry_size < sizeof(ConnEntry) || h.conn_entry_size % 8 != 0 || h.conn_offset % 8 != 0 ||
         h.conn_area_size % 8 != 0 ||
         sizeof(ConnAreaHeader) + std::uint64_t{h.conn_capacity} * h.conn_entry_size > h.conn_area_size ||
-        h.conn_offset + h.conn_area_size * h.engine_count > size))) {
+        h.conn_offset + h.conn_area_size * h.engine_count > size)) ||
+      (h.capture_slots > 0 && !capture::valid_geometry(h, size))) {
     return bad_file(path, "inconsistent sizes");
   }
   RegionSnapshot s;
@@ -500,6 +520,7 @@ Result<RegionSnapshot> read_stats_region(const std::string& path, const ReadOpti
   s.comm = from_padded(h.comm);
   s.iface = from_padded(h.iface);
   s.conn_capacity = h.conn_capacity;
+  s.capture_slots = h.capture_slots;
   s.liveness = liveness(h.pid, h.start_time);
   const bool patient = !s.stale();
   // The queues: count and bitmap under queue_seq.
@@ -525,6 +546,14 @@ Result<RegionSnapshot> read_stats_region(const std::string& path, const ReadOpti
     en.published_ns = words[kPublishedNs / 8];
     en.publishes = words[kPublishes / 8];
     en.values.assign(words.begin() + static_cast<std::ptrdiff_t>(h.slot_header_size / 8), words.end());
+    if (h.capture_slots > 0) {
+      const std::size_t area = h.capture_offset + std::size_t{e} * h.capture_area_size;
+      en.capture_active =
+          word(base, area + offsetof(capture::CaptureAreaHeader, active)).load(std::memory_order_acquire) !=
+          0;
+      en.capture_owner = static_cast<pid_t>(
+          word(base, area + offsetof(capture::CaptureAreaHeader, owner)).load(std::memory_order_relaxed));
+    }
     s.engines.push_back(std::move(en));
   }
   return s;

@@ -11,6 +11,8 @@
 //   [conn_offset, + engine_count * conn_area_size)  one connection snapshot area per engine (layout
 //                                               version 2; conn_snapshot.h): what `xdptcp-ctl ss`
 //                                               asks an engine for and reads back
+//   [capture_offset, + engine_count * capture_area_size)  one packet capture ring per engine (layout
+//                                               version 3; capture_ring.h): `xdptcp-ctl capture`
 //
 // The names table makes the file self-describing: a reader shows the counters a newer writer added
 // without knowing them, and the order is the writer's business (engine_counters.h). A name is
@@ -51,7 +53,8 @@ namespace stats_layout {
 
 inline constexpr std::uint64_t kMagic = 0x5453504354504458ULL;  // "XDPTCPST" in the file (little-endian)
 // 2: the connection snapshots (conn_* fields, the SlotHeader's request words, the areas).
-inline constexpr std::uint32_t kVersion = 2;
+// 3: the capture rings (capture_* fields, the areas).
+inline constexpr std::uint32_t kVersion = 3;
 inline constexpr std::size_t kNameSize = 48;     // a counter's name with its NUL padding
 inline constexpr std::size_t kCommSize = 16;     // TASK_COMM_LEN
 inline constexpr std::size_t kIfaceSize = 16;    // IFNAMSIZ
@@ -87,6 +90,13 @@ struct RegionHeader {
   std::uint64_t conn_area_size = 0;
   std::uint32_t conn_capacity = 0;
   std::uint32_t conn_entry_size = 0;
+  // The capture rings (capture_ring.h): engine e's is capture_area_size bytes at capture_offset +
+  // e * capture_area_size, a CaptureAreaHeader and then capture_slots records of capture_slot_size
+  // bytes. capture_slots 0: the writer cannot capture.
+  std::uint64_t capture_offset = 0;
+  std::uint64_t capture_area_size = 0;
+  std::uint32_t capture_slots = 0;
+  std::uint32_t capture_slot_size = 0;
 };
 
 struct alignas(kSlotAlign) SlotHeader {
@@ -146,6 +156,9 @@ class StatsRegion {
     // Entries in each engine's connection snapshot area (xdptcp-ctl ss); 0: no snapshots. The file
     // grows by about 256 bytes an entry, sparse on tmpfs until a snapshot writes them.
     std::uint32_t conn_capacity = 0;
+    // Records in each engine's capture ring (xdptcp-ctl capture), a power of two; 0: no capture.
+    // capture_ring.h's kSlotSize bytes a record, sparse on tmpfs until a capture writes them.
+    std::uint32_t capture_slots = 0;
   };
   // Creates <run_dir>/<iface>/ (0755) and the file stats.<pid> in it (0644); a second region of the
   // same process on the same interface is stats.<pid>.1, and so on. A file of a dead process with
@@ -189,6 +202,10 @@ class StatsRegion {
   void end_conn_snapshot(std::uint32_t engine, std::uint64_t count, std::uint64_t truncated,
                          std::uint64_t answer, std::uint64_t now_ns, std::uint64_t polls);
 
+  // Engine `engine`'s capture ring (capture_ring.h), nullptr without one.
+  std::uint32_t capture_slots() const { return capture_slots_; }
+  std::uint8_t* capture_area(std::uint32_t engine);
+
  private:
   StatsRegion() = default;
   std::uint8_t* base_ = nullptr;
@@ -202,6 +219,9 @@ class StatsRegion {
   std::uint32_t conn_capacity_ = 0;
   std::size_t conn_offset_ = 0;
   std::size_t conn_area_size_ = 0;
+  std::uint32_t capture_slots_ = 0;
+  std::size_t capture_offset_ = 0;
+  std::size_t capture_area_size_ = 0;
 };
 
 // Creates the region for a stack, or says on stderr why there is none (the stack runs without: the
@@ -229,6 +249,7 @@ struct RegionSnapshot {
   std::string iface;
   std::vector<unsigned> queues;
   std::uint32_t conn_capacity = 0;  // entries of each engine's connection snapshot (xdptcp-ctl ss)
+  std::uint32_t capture_slots = 0;  // records in each engine's capture ring (xdptcp-ctl capture)
   std::vector<std::string> names;   // the counters, in slot order
   struct Engine {
     std::uint32_t id = 0;
@@ -239,6 +260,9 @@ struct RegionSnapshot {
     // publishes faster than the reader copies); the values are the last copy taken.
     bool consistent = true;
     unsigned retries = 0;  // copies thrown away because the sequence moved
+    // Its capture ring (capture_ring.h): whether it copies frames now, for which xdptcp-ctl (0: none).
+    bool capture_active = false;
+    pid_t capture_owner = 0;
   };
   std::vector<Engine> engines;
   Liveness liveness = Liveness::kLive;

@@ -41,7 +41,23 @@ void MemPort::tx_commit(std::size_t len) {
   ++stats_.tx_frames;
   std::span<std::uint8_t> frame(tx_buf_.data(), len);
   if (link_->filter_ && !link_->filter_(frame, this == link_->a_.get())) return;
-  if (!peer_->deliver(frame)) ++dropped_full_;
+  if (peer_->deliver(frame)) {
+    ++unflushed_;
+  } else {
+    ++dropped_full_;
+  }
+}
+
+std::size_t MemPort::tx_queued(std::size_t skip, std::span<std::span<const std::uint8_t>> out) const {
+  // The last unflushed_ frames of the peer's queue (fewer when it has taken some meanwhile).
+  const MemPort& p = *peer_;
+  const std::size_t have = std::min(unflushed_, p.count_);
+  std::size_t n = 0;
+  for (std::size_t i = skip; i < have && n < out.size(); ++i) {
+    const std::size_t slot = (p.head_ + p.count_ - have + i) % p.capacity_;
+    out[n++] = {p.storage_.data() + slot * p.frame_size_, p.lengths_[slot]};
+  }
+  return n;
 }
 
 bool MemPort::deliver(std::span<const std::uint8_t> frame) {

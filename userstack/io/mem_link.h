@@ -23,7 +23,9 @@ class MemPort final : public PacketIo {
   void rx_release(std::span<const RxFrame> frames) override;
   std::span<std::uint8_t> tx_acquire() override;
   void tx_commit(std::size_t len) override;
-  void tx_flush() override {}
+  void tx_flush() override { unflushed_ = 0; }
+  // The frames delivered since the last tx_flush(), in the peer's queue (delivery is immediate).
+  std::size_t tx_queued(std::size_t skip, std::span<std::span<const std::uint8_t>> out) const override;
   void wait(Duration /*timeout*/) override {}
   std::size_t frame_capacity() const override { return frame_size_; }
   IoStats stats() const override { return stats_; }
@@ -47,6 +49,7 @@ class MemPort final : public PacketIo {
   MemLink* link_ = nullptr;
   IoStats stats_{};
   std::uint64_t dropped_full_ = 0;
+  std::size_t unflushed_ = 0;  // frames delivered to the peer since the last tx_flush()
 };
 
 class MemLink {

@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 
 namespace xdptcp::io {
@@ -50,6 +51,24 @@ void MultiQueueIo::tx_flush() {
   // Only the first part transmits; the others may still owe the kernel a FILL-ring wake-up,
   // which their own flush handles.
   for (PacketIo* p : parts_) p->tx_flush();
+}
+
+std::size_t MultiQueueIo::tx_queued(std::size_t skip, std::span<std::span<const std::uint8_t>> out) const {
+  // The parts' lists one after the other (a part's length found by asking for one frame at a time).
+  std::size_t n = 0;
+  for (const PacketIo* p : parts_) {
+    if (n == out.size()) break;
+    std::array<std::span<const std::uint8_t>, 1> probe{};
+    std::size_t count = 0;
+    while (p->tx_queued(count, probe) == 1) ++count;
+    if (skip >= count) {
+      skip -= count;
+      continue;
+    }
+    n += p->tx_queued(skip, out.subspan(n));
+    skip = 0;
+  }
+  return n;
 }
 
 void MultiQueueIo::wait(Duration timeout) {

@@ -34,6 +34,7 @@ class MultiQueueIo final : public PacketIo {
   std::span<std::uint8_t> tx_acquire() override { return parts_[0]->tx_acquire(); }
   void tx_commit(std::size_t len) override { parts_[0]->tx_commit(len); }
   void tx_flush() override;
+  std::size_t tx_queued(std::size_t skip, std::span<std::span<const std::uint8_t>> out) const override;
   void wait(Duration timeout) override;
   void set_wake_fd(int fd) override { wake_fd_ = fd; }
   int poll_fd() const override { return -1; }  // several: see poll_fds()

@@ -51,6 +51,15 @@ class PacketIo {
   // Hands the queued frames to the device (one ring submit; one kick when it needs a wake-up)
   // and reclaims completed ones.
   virtual void tx_flush() = 0;
+  // The frames committed since the last tx_flush(), from the skip-th on, up to out.size() of them:
+  // how many were written. Valid until tx_flush(). For packet capture (xdptcp-ctl capture), which
+  // copies a batch's frames once before its flush instead of testing a flag per frame. An
+  // implementation that cannot list them returns 0 (its frames are not captured).
+  virtual std::size_t tx_queued(std::size_t skip, std::span<std::span<const std::uint8_t>> out) const {
+    (void)skip;
+    (void)out;
+    return 0;
+  }
 
   // Sleeps until a frame may be ready or `timeout` passes (poll() on the socket). Returns at
   // once when busy-polling is configured or frames are already waiting.

@@ -222,6 +222,47 @@ TEST(CommandLine, StatsJson_FlagParsed) {
   EXPECT_TRUE(p.command->json);
 }
 
+TEST(CommandLine, Capture_OptionsParsed) {
+  auto p = parse({"capture", "--iface", "eth9", "-w", "/tmp/x.pcap", "--count", "10", "--port", "8080",
+                  "--duration", "2.5", "--pid", "42", "--ring", "64", "--snaplen", "128"});
+  ASSERT_TRUE(p.command.has_value()) << p.err;
+  EXPECT_EQ(p.command->verb, Verb::kCapture);
+  EXPECT_EQ(p.command->iface, "eth9");
+  EXPECT_EQ(p.command->write_path, "/tmp/x.pcap");
+  EXPECT_EQ(p.command->count, 10u);
+  EXPECT_EQ(p.command->capture_port, 8080);
+  EXPECT_DOUBLE_EQ(p.command->duration_s, 2.5);
+  EXPECT_EQ(p.command->pid, 42);
+  EXPECT_EQ(p.command->ring_slots, 64u);
+  EXPECT_EQ(p.command->snaplen, 128u);
+  auto d = parse({"capture", "-i", "eth9", "-w", "-"});
+  ASSERT_TRUE(d.command.has_value()) << d.err;
+  EXPECT_EQ(d.command->count, 0u);
+  EXPECT_EQ(d.command->capture_port, 0);
+  EXPECT_EQ(d.command->ring_slots, 0u);
+  EXPECT_EQ(d.command->snaplen, 0u);
+}
+
+TEST(CommandLine, Capture_BadArguments_ExitUsageNamingThem) {
+  const std::pair<std::vector<const char*>, const char*> bad[] = {
+      {{"capture", "--iface", "eth9"}, "--write"},
+      {{"capture", "--iface", "eth9", "-w", "f", "--ring", "3"}, "--ring"},
+      {{"capture", "--iface", "eth9", "-w", "f", "--ring", "1"}, "--ring"},
+      {{"capture", "--iface", "eth9", "-w", "f", "--port", "0"}, "--port"},
+      {{"capture", "--iface", "eth9", "-w", "f", "--port", "70000"}, "--port"},
+      {{"capture", "--iface", "eth9", "-w", "f", "--snaplen", "5000"}, "--snaplen"},
+      {{"capture", "--iface", "eth9", "-w", "f", "--duration", "-1"}, "--duration"},
+  };
+  for (const auto& [args, name] : bad) {
+    std::vector<const char*> argv{"xdptcp-ctl"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const ParseOutcome p = parse_command_line(static_cast<int>(argv.size()), argv.data());
+    EXPECT_FALSE(p.command.has_value()) << name;
+    EXPECT_EQ(p.exit_code, kExitUsage) << name;
+    EXPECT_NE(p.err.find(name), std::string::npos) << p.err;
+  }
+}
+
 TEST(ExitCodes, ErrnosMapToDocumentedCodes) {
   EXPECT_EQ(exit_code_for(Error{EPERM, ""}), kExitPermission);
   EXPECT_EQ(exit_code_for(Error{EACCES, ""}), kExitPermission);

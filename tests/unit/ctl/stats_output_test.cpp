@@ -87,7 +87,7 @@ TEST_F(StatsOutputTest, JsonHasEveryCounterByGroupAndTotals) {
   EXPECT_EQ(p["removed"], false);
   EXPECT_EQ(p["queues"], json::array({0, 1}));
   EXPECT_EQ(p["engine_count"], 2);
-  EXPECT_EQ(p["layout_version"], 2);
+  EXPECT_EQ(p["layout_version"], 3);
   ASSERT_EQ(p["engines"].size(), 2u);
   const json& e1 = p["engines"][1];
   EXPECT_EQ(e1["id"], 1);

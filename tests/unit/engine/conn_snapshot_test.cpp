@@ -310,7 +310,7 @@ TEST_F(ConnSnapshotTest, RegionLayoutVersion2WithSnapshotAreas) {
   start(64);
   auto s = read_stats_region(region_->path());
   ASSERT_TRUE(s.ok()) << s.error().describe();
-  EXPECT_EQ(s.value().version, 2u);
+  EXPECT_EQ(s.value().version, stats_layout::kVersion);
   EXPECT_EQ(s.value().conn_capacity, 64u);
   Raw raw(region_->path());
   EXPECT_EQ(raw.h.conn_entry_size, sizeof(ConnEntry));

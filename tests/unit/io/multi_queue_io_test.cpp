@@ -76,5 +76,41 @@ TEST(MultiQueueIo, TransmitsThroughTheFirstQueue) {
   EXPECT_EQ(q1.b().rx_burst(rx), 0u);
 }
 
+// tx_queued (packet capture): the frames committed since the last flush, through every part and in
+// pages, and none after the flush.
+TEST(MultiQueueIo, TxQueuedListsTheFramesUntilTheFlush) {
+  MemLink q0(8);
+  MemLink q1(8);
+  MultiQueueIo io({&q0.a(), &q1.a()}, false);
+  for (std::uint8_t i = 0; i < 3; ++i) {
+    auto buf = io.tx_acquire();
+    ASSERT_FALSE(buf.empty());
+    buf[0] = static_cast<std::uint8_t>(0x50 + i);
+    io.tx_commit(1 + i);
+  }
+  std::array<std::span<const std::uint8_t>, 8> out{};
+  ASSERT_EQ(io.tx_queued(0, out), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(out[i][0], 0x50 + i);
+    EXPECT_EQ(out[i].size(), 1 + i);
+  }
+  // In pages of two: the second page holds the third frame.
+  std::array<std::span<const std::uint8_t>, 2> page{};
+  ASSERT_EQ(io.tx_queued(0, page), 2u);
+  ASSERT_EQ(io.tx_queued(2, page), 1u);
+  EXPECT_EQ(page[0][0], 0x52);
+  EXPECT_EQ(io.tx_queued(3, page), 0u);
+  io.tx_flush();
+  EXPECT_EQ(io.tx_queued(0, out), 0u);
+  // A frame the link could not deliver (the peer's queue full) is not listed: it never left.
+  MemLink tiny(1);
+  for (int i = 0; i < 2; ++i) {
+    auto buf = tiny.a().tx_acquire();
+    ASSERT_FALSE(buf.empty());
+    tiny.a().tx_commit(1);
+  }
+  EXPECT_EQ(tiny.a().tx_queued(0, out), 1u);
+}
+
 }  // namespace
 }  // namespace xdptcp::io

@@ -253,6 +253,19 @@ void AfXdpPort::tx_commit(std::size_t len) {
   ++tx_queued_;
 }
 
+std::size_t AfXdpPort::tx_queued(std::size_t skip, std::span<std::span<const std::uint8_t>> out) const {
+  // The descriptors reserved since the last submit: the tx_queued_ before the cached producer.
+  auto& ring = const_cast<xsk_ring_prod&>(tx_);
+  const std::uint32_t first = ring.cached_prod - tx_queued_;
+  const auto* base = static_cast<const std::uint8_t*>(area_);
+  std::size_t n = 0;
+  for (std::size_t i = skip; i < tx_queued_ && n < out.size(); ++i) {
+    const xdp_desc* d = xsk_ring_prod__tx_desc(&ring, first + static_cast<std::uint32_t>(i));
+    out[n++] = {base + d->addr, d->len};
+  }
+  return n;
+}
+
 void AfXdpPort::tx_flush() {
   if (tx_queued_ > 0) {
     xsk_ring_prod__submit(&tx_, tx_queued_);

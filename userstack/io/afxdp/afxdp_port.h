@@ -51,6 +51,7 @@ class AfXdpPort final : public PacketIo {
   std::span<std::uint8_t> tx_acquire() override;
   void tx_commit(std::size_t len) override;
   void tx_flush() override;
+  std::size_t tx_queued(std::size_t skip, std::span<std::span<const std::uint8_t>> out) const override;
   void wait(Duration timeout) override;
   void set_wake_fd(int fd) override { wake_fd_ = fd; }
   int poll_fd() const override { return fd(); }
