@@ -335,7 +335,7 @@ bool StackCore::sack_recovery_output(TcpConnection& c) {
           std::min<std::uint32_t>(room, hole_end > *lost ? static_cast<std::uint32_t>(hole_end - *lost) : 0);
       if (len == 0) break;
       if (!send_segment(c, *lost, len, kAck)) return false;
-      if (!rack) c.high_rxt = *lost + len;
+      c.high_rxt = seq_max(c.high_rxt, *lost + len);
       continue;
     }
     const std::uint32_t avail = data_end > c.snd_nxt ? static_cast<std::uint32_t>(data_end - c.snd_nxt) : 0;
@@ -354,12 +354,13 @@ bool StackCore::sack_recovery_output(TcpConnection& c) {
     // recovery has nothing sent after it to reveal the loss, and TLP probes only outside
     // recovery (RFC 8985 §7.2), so without the rescue only the RTO would repair it (Linux,
     // which has no rescue, waits for that RTO).
+    // What this recovery retransmitted already (below HighRxt) is not rescued again.
     if (!c.rescue_set || c.snd_una > c.rescue_rxt) {
       if (auto hole = c.scoreboard.highest_hole(c.snd_una, c.snd_max)) {
         const SeqNum right = seq_min(hole->right, data_end);
-        const SeqNum left =
-            right - std::min<std::uint32_t>(
-                        room, right > hole->left ? static_cast<std::uint32_t>(right - hole->left) : 0);
+        const SeqNum floor = seq_max(hole->left, c.high_rxt);
+        const SeqNum left = right - std::min<std::uint32_t>(
+                                        room, right > floor ? static_cast<std::uint32_t>(right - floor) : 0);
         if (left < right) {
           if (!send_segment(c, left, static_cast<std::uint32_t>(right - left), kAck)) return false;
           c.rescue_set = true;
