@@ -12,6 +12,30 @@ std::int64_t make_stamp(Instant ts, bool retransmitted) {
   return (ts.ns & ~std::int64_t{1}) | (retransmitted ? 1 : 0);
 }
 
+// Merges the two sequence-adjacent records whose times are closest (see xmit_log.h).
+template <std::size_t N>
+void merge_closest(std::array<XmitRecord, N>& recs, std::size_t& count) {
+  std::size_t best = 0;
+  std::int64_t best_gap = INT64_MAX;
+  for (std::size_t i = 0; i + 1 < count; ++i) {
+    const std::int64_t gap = recs[i + 1].ts().ns - recs[i].ts().ns;
+    const std::int64_t abs_gap = gap < 0 ? -gap : gap;
+    if (abs_gap < best_gap) {
+      best_gap = abs_gap;
+      best = i;
+    }
+  }
+  XmitRecord& a = recs[best];
+  const XmitRecord& b = recs[best + 1];
+  // The later time and either flag: looks sent later (lost later), and a retransmission's RTT
+  // ambiguity (RFC 8985 §6.2 step 2) is kept.
+  const Instant ts = std::max(a.ts(), b.ts());
+  a = {a.left, b.right, make_stamp(ts, a.retransmitted() || b.retransmitted())};
+  std::copy(recs.begin() + static_cast<std::ptrdiff_t>(best + 2), recs.begin() + static_cast<std::ptrdiff_t>(count),
+            recs.begin() + static_cast<std::ptrdiff_t>(best + 1));
+  --count;
+}
+
 }  // namespace
 
 void XmitLog::record(SeqNum left, SeqNum right, Instant ts, bool retransmitted) {
@@ -47,32 +71,9 @@ void XmitLog::record(SeqNum left, SeqNum right, Instant ts, bool retransmitted) 
     if (right < r.right) push({right, r.right, r.stamp});
   }
   if (!placed) push(rec);
+  while (n > kMaxRecords) merge_closest(out, n);
   std::copy(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), records_.begin());
-  count_ = n;
-  while (count_ > kMaxRecords) merge_closest();
-}
-
-void XmitLog::merge_closest() {
-  std::size_t best = 0;
-  std::int64_t best_gap = INT64_MAX;
-  for (std::size_t i = 0; i + 1 < count_; ++i) {
-    const std::int64_t gap = records_[i + 1].ts().ns - records_[i].ts().ns;
-    const std::int64_t abs_gap = gap < 0 ? -gap : gap;
-    if (abs_gap < best_gap) {
-      best_gap = abs_gap;
-      best = i;
-    }
-  }
-  XmitRecord& a = records_[best];
-  const XmitRecord& b = records_[best + 1];
-  // The later time and either flag: looks sent later (lost later), and a retransmission's RTT
-  // ambiguity (RFC 8985 §6.2 step 2) is kept.
-  const Instant ts = std::max(a.ts(), b.ts());
-  a = {a.left, b.right, make_stamp(ts, a.retransmitted() || b.retransmitted())};
-  std::copy(records_.begin() + static_cast<std::ptrdiff_t>(best + 2),
-            records_.begin() + static_cast<std::ptrdiff_t>(count_),
-            records_.begin() + static_cast<std::ptrdiff_t>(best + 1));
-  --count_;
+  count_ = static_cast<std::uint32_t>(n);
 }
 
 void XmitLog::advance(SeqNum snd_una) {
@@ -83,7 +84,7 @@ void XmitLog::advance(SeqNum snd_una) {
     if (r.left < snd_una) r.left = snd_una;
     records_[out++] = r;
   }
-  count_ = out;
+  count_ = static_cast<std::uint32_t>(out);
 }
 
 }  // namespace xdptcp::tcp

@@ -1,6 +1,6 @@
 // When each outstanding byte range was last sent: the per-segment transmit times RACK needs
 // (RFC 8985 §6.1 "Segment.xmit_ts" and "retransmitted" flag), kept in a fixed number of
-// records so that the per-connection memory is bounded (kMaxRecords * 16 bytes + 4).
+// records so that the per-connection memory is bounded (kMaxRecords * 16 bytes + 8).
 //
 // Records are sorted by sequence, disjoint, and cover what was sent in [snd_una, snd_max).
 // Sending [left, right) again replaces what it covers. Neighbours sent at the same instant
@@ -44,10 +44,8 @@ class XmitLog {
   std::span<const XmitRecord> records() const { return {records_.data(), count_}; }
 
  private:
-  void merge_closest();
-
-  std::array<XmitRecord, kMaxRecords + 2> records_{};  // + 2: a split before merging back
-  std::size_t count_ = 0;
+  std::array<XmitRecord, kMaxRecords> records_{};
+  std::uint32_t count_ = 0;
 };
 
 }  // namespace xdptcp::tcp
