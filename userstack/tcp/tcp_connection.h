@@ -134,7 +134,7 @@ struct TcbVars {
   bool retrans_stamp_set = false;
   std::int32_t undo_retrans = 0;
   SeqNum undo_marker;  // snd_una when the episode began
-  SeqNum undo_high;    // snd_max when it began: only data sent before is retransmitted by it
+  SeqNum undo_high;    // end of the highest retransmission of the episode
   std::uint32_t undo_cwnd = 0;
   std::uint32_t undo_ssthresh = 0;
   std::uint32_t retrans_stamp = 0;

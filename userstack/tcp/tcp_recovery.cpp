@@ -121,7 +121,8 @@ void StackCore::on_dsack(TcpConnection& c, const SackBlock& b) {
   }
   // Undo (RFC 2883 §5, Linux tcp_check_dsack()/tcp_try_undo_dsack()): each duplicate reported
   // of data the episode retransmitted means one retransmission was not needed; when none is
-  // left, the episode was spurious.
+  // left, the episode was spurious. Only D-SACKs within what it retransmitted count (a path
+  // that duplicates frames makes D-SACKs for other data too).
   if (c.undo_armed && c.undo_retrans > 0 && b.right > c.undo_marker && b.left < c.undo_high) {
     const std::uint32_t mss = std::max<std::uint32_t>(effective_mss(c), 1);
     const auto len = static_cast<std::uint32_t>(b.right - b.left);
@@ -151,14 +152,16 @@ void StackCore::undo_begin(TcpConnection& c, bool rto) {
   c.retrans_stamp_set = false;
   c.undo_retrans = 0;
   c.undo_marker = c.snd_una;
-  c.undo_high = c.snd_max;
+  c.undo_high = c.snd_una;
   c.undo_cwnd = c.cc->cwnd();
   c.undo_ssthresh = c.cc->ssthresh();
 }
 
 void StackCore::undo_note_send(TcpConnection& c, SeqNum seq, SeqNum end) {
-  if (!c.undo_armed || !(seq < c.undo_high) || !(end > c.undo_marker)) return;
+  // Only data sent before the episode began (below the recovery point) is retransmitted by it.
+  if (!c.undo_armed || !(seq < c.recover) || !(end > c.undo_marker)) return;
   ++c.undo_retrans;
+  c.undo_high = seq_max(c.undo_high, end);
   if (!c.retrans_stamp_set && c.ts_ok) {
     c.retrans_stamp_set = true;   // RFC 3522 §3.2 (1): RetransmitTS, the TSval of the first
     c.retrans_stamp = ts_now(c);  // retransmission
