@@ -280,10 +280,11 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
                          (static_cast<std::uint32_t>(seg.h.window) << c.snd_wscale) == c.snd_wnd;
     if (outstanding && (c.sack_ok ? newly_sacked > 0 : classic)) {
       if (c.dupacks < 255) ++c.dupacks;
-      if (rack_on(c)) {
-        // RACK decides loss below (rack_detect); limited transmit (RFC 3042) meanwhile.
+      if (!c.sack_ok && c.in_recovery) {
+        // RFC 5681 §3.2 step 4: inflate cwnd by one SMSS for each further duplicate ACK.
+        c.cc->set_cwnd(cc::recovery_dupack_cwnd(c.cc->cwnd(), effective_mss(c)));
         queue_output(c);
-      } else if (!c.in_recovery) {
+      } else if (!rack_on(c) && !c.in_recovery) {
         const bool lost = c.dupacks >= SackScoreboard::kDupThresh ||
                           (c.sack_ok && c.scoreboard.is_lost(c.snd_una, effective_mss(c)));
         // RFC 6582 §3.2 step 2: without SACK, no new recovery until snd_una passes the previous
@@ -298,11 +299,9 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
           // that a small window still collects DupThresh duplicates.
           queue_output(c);
         }
-      } else if (!c.sack_ok) {
-        // RFC 5681 §3.2 step 4: inflate cwnd by one SMSS for each further duplicate ACK.
-        c.cc->set_cwnd(cc::recovery_dupack_cwnd(c.cc->cwnd(), effective_mss(c)));
-        queue_output(c);
       } else {
+        // With RACK, loss is decided below (rack_detect), limited transmit (RFC 3042) meanwhile;
+        // in SACK recovery, output sends what pipe and PRR allow.
         queue_output(c);
       }
     }

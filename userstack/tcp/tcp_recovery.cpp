@@ -288,20 +288,18 @@ void StackCore::tlp_on_ack(TcpConnection& c, SeqNum ack, bool advanced, bool not
   // loss), or the ACK goes beyond the probe with no such D-SACK: the probe repaired a loss, and
   // congestion control must react as to any loss (cwnd reduction, at once complete).
   if (!c.tlp_out || ack < c.tlp_end_seq) return;
-  if (!c.tlp_is_retrans) {
-    c.tlp_out = false;
-  } else if (dsack && dsack->right > c.tlp_left && dsack->left < c.tlp_end_seq) {
-    c.tlp_out = false;
-  } else if (ack > c.tlp_end_seq) {
-    c.tlp_out = false;
-    if (!c.in_recovery) {
-      ++stats.tlp_recoveries;
-      c.cc->on_congestion_event(c.cc->cwnd(), now);
-      c.cc->on_recovery_exit(now);
-    }
-  } else if (!advanced && !not_dup) {
-    c.tlp_out = false;  // a pure duplicate ACK at the probe: original and probe both arrived
+  const bool no_loss =
+      !c.tlp_is_retrans || (dsack && dsack->right > c.tlp_left && dsack->left < c.tlp_end_seq);
+  const bool loss = !no_loss && ack > c.tlp_end_seq;
+  if (loss && !c.in_recovery) {
+    ++stats.tlp_recoveries;
+    c.cc->on_congestion_event(c.cc->cwnd(), now);
+    c.cc->on_recovery_exit(now);
   }
+  // A pure duplicate ACK at the probe: original and probe both arrived. An ACK that reaches the
+  // probe exactly and advances may still be followed by the D-SACK: wait (Linux does too).
+  const bool both_arrived = ack == c.tlp_end_seq && !advanced && !not_dup;
+  if (no_loss || loss || both_arrived) c.tlp_out = false;
 }
 
 }  // namespace xdptcp::tcp

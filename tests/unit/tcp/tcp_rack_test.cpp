@@ -180,7 +180,7 @@ TEST(TcpPrr, Recovery_SendsInProportionToDelivered) {  // RFC 6937 §3
   cfg.initial_window_segments = 20;
   Dialogue d(cfg);
   SocketId s = open_with_rtt(d, kRtt);
-  ASSERT_EQ(d.stack.send(s, bytes(40 * kSeg), d.now), static_cast<std::int64_t>(40 * kSeg));
+  ASSERT_EQ(d.stack.send(s, bytes(std::size_t{40} * kSeg), d.now), static_cast<std::int64_t>(40 * kSeg));
   auto segs = d.take();
   ASSERT_EQ(segs.size(), 20u);
   d.note(segs[0]);
