@@ -111,8 +111,11 @@ void StackCore::rack_detect(TcpConnection& c, bool from_timer) {
 
 void StackCore::on_dsack(TcpConnection& c, const SackBlock& b) {
   ++stats.dsacks_in;
-  // RFC 8985 §6.2 step 4: at most one reo_wnd increase per round trip of D-SACKs.
-  if (c.dsack_round_set && c.snd_una >= c.dsack_round) c.dsack_round_set = false;
+  // RFC 8985 §6.2 step 4: at most one reo_wnd increase per round trip of D-SACKs. The round
+  // ends when data sent after the D-SACK is acknowledged (SND.UNA beyond the SND.NXT of then;
+  // RFC 8985 says ">=", which with nothing outstanding would end it at once; Linux counts
+  // deliveries to the same effect).
+  if (c.dsack_round_set && c.snd_una > c.dsack_round) c.dsack_round_set = false;
   if (!c.dsack_round_set) {
     c.dsack_round_set = true;
     c.dsack_round = c.snd_max;

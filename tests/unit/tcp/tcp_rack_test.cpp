@@ -1,6 +1,7 @@
 // Modern loss recovery (issue 13 item 4): RACK-TLP (RFC 8985), PRR (RFC 6937), D-SACK
 // generation (RFC 2883), spurious-retransmission undo (RFC 2883 §5, RFC 3522, RFC 4015) and the
 // RFC 6675 rescue retransmission, as dialogues with a fake peer on a manual clock.
+#include <algorithm>
 #include <initializer_list>
 #include <utility>
 
@@ -167,6 +168,63 @@ TEST(TcpRack, ReorderingBelowReorderingWindow_NotRetransmitted) {  // RFC 8985 �
   EXPECT_EQ(d.stack.stats().retransmits, 0u);
   EXPECT_EQ(d.stack.stats().fast_retransmits, 0u);
   EXPECT_GE(d.tcb(s).cc->cwnd(), cwnd);
+}
+
+// A retransmission lost again: RFC 6675 has no rule for it (HighRxt is past it) and waits for
+// the RTO. RACK sees segments sent after the retransmission delivered, one RTT later, and sends
+// it again.
+TEST(TcpRack, LostRetransmission_DetectedByRackWithoutRto) {  // RFC 8985 §2.2, §6.2
+  Dialogue d;
+  SocketId s = open_with_rtt(d, kRtt);
+  ASSERT_EQ(d.stack.send(s, bytes(std::size_t{20} * kSeg), d.now), static_cast<std::int64_t>(20 * kSeg));
+  auto segs = d.take();
+  ASSERT_EQ(segs.size(), 10u);  // IW10
+  d.note(segs[0]);
+  const std::uint32_t una = segs[0].h.seq;
+  d.advance(kRtt);
+  std::vector<Seg> sent;
+  for (std::uint32_t k = 1; k <= 9; ++k) {
+    sack(d, una, {{una + kSeg, una + (k + 1) * kSeg}});
+    for (auto& x : d.take()) sent.push_back(x);
+  }
+  ASSERT_FALSE(sent.empty());
+  std::uint32_t high = 0;
+  std::size_t rtx = 0;
+  for (const Seg& x : sent) {
+    if (x.h.seq == una) ++rtx;
+    high = std::max<std::uint32_t>(high, x.h.seq - una + static_cast<std::uint32_t>(x.data.size()));
+  }
+  EXPECT_EQ(rtx, 1u);
+  ASSERT_GT(high, 10 * kSeg) << "new data went out after the retransmission";
+  d.advance(kRtt);
+  // What was sent after the retransmission arrives; the retransmission does not.
+  sack(d, una, {{una + kSeg, una + high}});
+  auto again = d.take();
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(again[0].h.seq, una) << Dialogue::describe(again);
+  EXPECT_EQ(d.stack.stats().rtos, 0u);
+  EXPECT_EQ(d.stack.stats().fast_retransmits, 1u);  // the same recovery
+}
+
+// D-SACKs widen the reordering window, once per round trip (RFC 8985 §6.2 step 4).
+TEST(TcpRack, Dsack_WidensReorderingWindowOncePerRoundTrip) {  // RFC 8985 §6.2 step 4
+  Dialogue d;
+  SocketId s = open_with_rtt(d, kRtt);
+  auto segs = send_segments(d, s, 2);
+  const std::uint32_t una = segs[0].h.seq;
+  d.advance(kRtt);
+  d.ack(una + 2 * kSeg);
+  EXPECT_EQ(d.tcb(s).reo_wnd_mult, 1u);
+  sack(d, una + 2 * kSeg, {{una, una + kSeg}});
+  EXPECT_EQ(d.tcb(s).reo_wnd_mult, 2u);
+  sack(d, una + 2 * kSeg, {{una + kSeg, una + 2 * kSeg}});
+  EXPECT_EQ(d.tcb(s).reo_wnd_mult, 2u);  // the same round trip
+  auto more = send_segments(d, s, 1);
+  d.advance(kRtt);
+  d.ack(more[0].h.seq + kSeg);  // a round trip later
+  sack(d, more[0].h.seq + kSeg, {{more[0].h.seq, more[0].h.seq + kSeg}});
+  EXPECT_EQ(d.tcb(s).reo_wnd_mult, 3u);
+  EXPECT_EQ(d.stack.stats().dsacks_in, 3u);
 }
 
 // ---- PRR (RFC 6937) ----
