@@ -109,16 +109,18 @@ BulkResult run_bulk(const LinkConfig& sender_uplink, const LinkConfig& receiver_
   r.receiver = rx.stats();
   std::printf(
       "[ %s ] %zu bytes in %.2f s virtual: %.0f KB/s; sender: %llu segments, %llu retransmits, "
-      "%llu fast recoveries, %llu RTOs, %llu PAWS drops; receiver: %llu segments out, %llu delayed ACKs, "
-      "%llu PAWS drops\n",
+      "%llu fast recoveries, %llu RTOs, %llu tail loss probes, %llu undos, %llu PAWS drops; receiver: "
+      "%llu segments out, %llu delayed ACKs, %llu D-SACKs, %llu PAWS drops\n",
       o.name.c_str(), got, r.seconds, r.goodput / 1000,
       static_cast<unsigned long long>(r.sender.segments_out),
       static_cast<unsigned long long>(r.sender.retransmits),
       static_cast<unsigned long long>(r.sender.fast_retransmits),
-      static_cast<unsigned long long>(r.sender.rtos),
+      static_cast<unsigned long long>(r.sender.rtos), static_cast<unsigned long long>(r.sender.tlp_probes),
+      static_cast<unsigned long long>(r.sender.spurious_undos),
       static_cast<unsigned long long>(r.sender.drop(tcp::DropReason::kPawsReject)),
       static_cast<unsigned long long>(r.receiver.segments_out),
       static_cast<unsigned long long>(r.receiver.delayed_acks),
+      static_cast<unsigned long long>(r.receiver.dsacks_out),
       static_cast<unsigned long long>(r.receiver.drop(tcp::DropReason::kPawsReject)));
   return r;
 }

@@ -202,4 +202,97 @@ SeqNum SackScoreboard::hole_end(SeqNum seq, SeqNum snd_nxt) const {
   return snd_nxt;
 }
 
+std::uint32_t SackScoreboard::sacked_segments(std::uint32_t smss) const {
+  smss = std::max<std::uint32_t>(smss, 1);
+  std::uint32_t n = 0;
+  for (std::size_t i = 0; i < count_; ++i) n += ceil_div(span_len(ranges_[i].left, ranges_[i].right), smss);
+  return n;
+}
+
+std::optional<SackBlock> SackScoreboard::highest_hole(SeqNum snd_una, SeqNum snd_max) const {
+  SeqNum right = snd_max;
+  for (std::size_t k = count_; k-- > 0;) {
+    const SackBlock& r = ranges_[k];
+    if (r.left >= right) continue;
+    if (r.right < right) return SackBlock{seq_max(r.right, snd_una), right};
+    right = r.left;  // the top is SACKed: the hole is below this range
+  }
+  if (snd_una < right) return SackBlock{snd_una, right};
+  return std::nullopt;
+}
+
+namespace {
+
+// Calls f(left, right, record) for each unSACKed piece of each transmit record within
+// [from, to); both lists are sorted and disjoint.
+template <typename F>
+void for_each_unsacked(std::span<const XmitRecord> recs, std::span<const SackBlock> sacked, SeqNum from,
+                       SeqNum to, F&& f) {
+  std::size_t j = 0;
+  for (const XmitRecord& r : recs) {
+    SeqNum s = seq_max(r.left, from);
+    const SeqNum e = seq_min(r.right, to);
+    if (!(s < e)) continue;
+    while (j < sacked.size() && sacked[j].right <= s) ++j;
+    std::size_t k = j;
+    while (s < e) {
+      if (k < sacked.size() && sacked[k].left < e) {
+        if (sacked[k].left > s) f(s, sacked[k].left, r);
+        s = seq_max(s, sacked[k].right);
+        ++k;
+      } else {
+        f(s, e, r);
+        s = e;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void SackScoreboard::rack_delivered(SeqNum left, SeqNum right, RackDelivered& d) const {
+  for_each_unsacked(xmit_.records(), ranges(), left, right, [&](SeqNum, SeqNum r, const XmitRecord& rec) {
+    const Instant ts = rec.ts();
+    if (!d.any || r > d.highest_end) d.highest_end = r;
+    if (!d.any || ts > d.xmit_ts || (ts == d.xmit_ts && r > d.end_seq)) {
+      d.any = true;
+      d.xmit_ts = ts;
+      d.end_seq = r;
+      d.retransmitted = rec.retransmitted();
+    }
+    if (!rec.retransmitted() && (!d.any_original || r < d.lowest_original_end)) {
+      d.any_original = true;
+      d.lowest_original_end = r;
+    }
+  });
+}
+
+RackScan SackScoreboard::rack_scan(SeqNum snd_una, SeqNum snd_max, const RackView& v) const {
+  // RFC 8985 §6.2 step 5: "For each segment not acknowledged or SACKed: if it was sent before
+  // the most recently delivered one (RACK_sent_after(RACK.xmit_ts, RACK.end_seq, Segment.xmit_ts,
+  // Segment.end_seq)), remaining = Segment.xmit_ts + RACK.rtt + RACK.reo_wnd - Now(); if
+  // remaining <= 0 it is lost, else the reordering timer must cover it."
+  RackScan out;
+  for_each_unsacked(xmit_.records(), ranges(), snd_una, snd_max,
+                    [&](SeqNum l, SeqNum r, const XmitRecord& rec) {
+                      const Instant ts = rec.ts();
+                      const bool sent_before = ts < v.xmit_ts || (ts == v.xmit_ts && r <= v.end_seq);
+                      if (sent_before) {
+                        const Duration remaining = (ts + v.rtt + v.reo_wnd) - v.now;
+                        if (remaining.ns <= 0) {
+                          if (!out.lost) {
+                            out.lost = true;
+                            out.lost_left = l;
+                            out.lost_right = r;
+                          }
+                          return;
+                        }
+                        if (!out.waiting || remaining < out.wait) out.wait = remaining;
+                        out.waiting = true;
+                      }
+                      out.pipe += span_len(l, r);
+                    });
+  return out;
+}
+
 }  // namespace xdptcp::tcp

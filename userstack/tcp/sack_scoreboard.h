@@ -14,12 +14,45 @@
 #include <span>
 
 #include "userstack/tcp/seq.h"
+#include "userstack/tcp/xmit_log.h"
+#include "userstack/time/clock.h"
 
 namespace xdptcp::tcp {
 
 struct SackBlock {
   SeqNum left;   // first sequence number of the block
   SeqNum right;  // one past the last
+};
+
+// What RACK learns from the bytes an ACK newly delivers (RFC 8985 §6.2 steps 1-3).
+struct RackDelivered {
+  bool any = false;
+  Instant xmit_ts{};           // the most recently sent of them (ties: the highest end)
+  SeqNum end_seq;              // ... its end
+  bool retransmitted = false;  // ... whether it had been retransmitted
+  bool any_original = false;   // some never-retransmitted byte was delivered
+  SeqNum lowest_original_end;  // the lowest end of such a never-retransmitted piece
+  SeqNum highest_end;          // the highest end of anything delivered
+};
+
+// The RACK state a loss scan needs (RFC 8985 §6.2 step 5).
+struct RackView {
+  Instant xmit_ts{};  // RACK.xmit_ts
+  SeqNum end_seq;     // RACK.end_seq
+  Duration rtt{};     // RACK.rtt
+  Duration reo_wnd{};
+  Instant now{};
+};
+
+// The result of a scan of the unSACKed bytes of [snd_una, snd_max).
+struct RackScan {
+  bool lost = false;
+  SeqNum lost_left;  // the lowest lost piece (sent before RACK.xmit_ts, waited long enough)
+  SeqNum lost_right;
+  std::uint32_t pipe = 0;  // unSACKed bytes not deemed lost: in flight (RFC 8985 §6: with
+                           // RACK, "lost" replaces IsLost in RFC 6675's pipe)
+  bool waiting = false;    // some piece sent before RACK.xmit_ts is not lost yet ...
+  Duration wait{};         // ... and will be after this long (the RACK reordering timer)
 };
 
 class SackScoreboard {
@@ -59,12 +92,28 @@ class SackScoreboard {
 
   std::span<const SackBlock> ranges() const { return {ranges_.data(), count_}; }
 
+  // Transmit times of the outstanding bytes (RACK, RFC 8985 §6.1), kept here with the rest of
+  // the per-sequence sender state; not forgotten by clear() (an RTO forgets SACKs, not sends).
+  XmitLog& xmit() { return xmit_; }
+  const XmitLog& xmit() const { return xmit_; }
+  // Adds to `d` the newest transmission among the bytes of [left, right) not yet SACKed: call
+  // before update() with the cumulatively acknowledged range and each SACK block.
+  void rack_delivered(SeqNum left, SeqNum right, RackDelivered& d) const;
+  // RFC 8985 §6.2 step 5 (RACK_detect_loss) over the unSACKed bytes of [snd_una, snd_max).
+  RackScan rack_scan(SeqNum snd_una, SeqNum snd_max, const RackView& v) const;
+  // SACKed segments (each range counts ceil(bytes / smss)): RFC 8985's RACK.segs_sacked.
+  std::uint32_t sacked_segments(std::uint32_t smss) const;
+  // One past the highest unSACKed byte below snd_max, with the start of its hole: the target
+  // of RFC 6675 §4 NextSeg rule (4), the rescue retransmission. Empty when all is SACKed.
+  std::optional<SackBlock> highest_hole(SeqNum snd_una, SeqNum snd_max) const;
+
  private:
   std::uint32_t insert(SeqNum left, SeqNum right);
 
   std::array<SackBlock, kMaxRanges> ranges_{};  // sorted by left, disjoint, non-adjacent
   std::size_t count_ = 0;
   std::optional<SeqNum> high_sacked_;
+  XmitLog xmit_;
 };
 
 }  // namespace xdptcp::tcp

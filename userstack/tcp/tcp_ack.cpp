@@ -4,6 +4,8 @@
 // with NewReno partial ACKs (RFC 5681 §3.2, RFC 6582) or, with SACK, RFC 6675's conservative
 // recovery. Congestion windows are the CongestionControl's (tcp/cc).
 #include <algorithm>
+#include <array>
+#include <optional>
 
 #include "userstack/tcp/cc/fast_recovery.h"
 #include "userstack/tcp/tcp_stack_core.h"
@@ -125,6 +127,38 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
   // SND.UNA (after an RTO, only what went out again since snd_nxt was pulled back).
   const std::uint32_t prior_flight = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
   std::uint32_t newly_sacked = 0;
+
+  // The SACK blocks, and whether the first reports a duplicate (RFC 2883 §4: below the
+  // cumulative ACK, or within the second block).
+  std::array<SackBlock, 4> blocks{};
+  std::size_t nblocks = 0;
+  std::optional<SackBlock> dsack;
+  if (c.sack_ok) {
+    nblocks = seg.h.options.sack_count;
+    for (std::size_t i = 0; i < nblocks; ++i) {
+      blocks[i] = {SeqNum(seg.h.options.sack[i].left), SeqNum(seg.h.options.sack[i].right)};
+    }
+    if (nblocks > 0 && blocks[0].right - blocks[0].left > 0 &&
+        (blocks[0].left < ack ||
+         (nblocks > 1 && blocks[0].left >= blocks[1].left && blocks[0].right <= blocks[1].right))) {
+      dsack = blocks[0];
+    }
+  }
+  // What this ACK newly delivers, for RACK (RFC 8985 §6.2): read from the transmit times before
+  // the scoreboard forgets them. And for PRR (RFC 6937 DeliveredData), SACKed bytes before.
+  const SeqNum prior_una = c.snd_una;
+  const std::uint32_t prior_sacked = c.sack_ok ? c.scoreboard.sacked_bytes() : 0;
+  const bool prior_rto = c.rtx_count > 0;
+  RackDelivered delivered;
+  if (rack_on(c) && ack >= c.snd_una) {
+    if (ack > c.snd_una) c.scoreboard.rack_delivered(c.snd_una, ack, delivered);
+    for (std::size_t i = dsack ? 1 : 0; i < nblocks; ++i) {
+      const SeqNum l = seq_max(blocks[i].left, ack);
+      if (l < blocks[i].right && blocks[i].right <= c.snd_max)
+        c.scoreboard.rack_delivered(l, blocks[i].right, delivered);
+    }
+  }
+
   if (ack > c.snd_una) {
     // New data acknowledged. The SYN occupies iss; data starts at snd_buf_seq.
     const std::uint32_t acked = static_cast<std::uint32_t>(ack - c.snd_una);
@@ -160,7 +194,8 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     // Reordering (RFC 8985 §6.2 RACK.reordering_seen): the cumulative ACK fills a hole below
     // SACKed data although the hole's first segment was never retransmitted (outside recovery,
     // past the recovery point and at or above HighRxt, nothing was sent twice).
-    if (c.sack_ok && !c.in_recovery && c.snd_una >= c.recover && c.snd_una >= c.high_rxt &&
+    // (With RACK, step 3 of RFC 8985 §6.2 in rack_update() decides this.)
+    if (c.sack_ok && !rack_on(c) && !c.in_recovery && c.snd_una >= c.recover && c.snd_una >= c.high_rxt &&
         c.scoreboard.highest_sacked()) {
       c.reordering_seen = true;
     }
@@ -168,23 +203,30 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     if (c.snd_nxt < c.snd_una) c.snd_nxt = c.snd_una;
     if (c.high_rxt < c.snd_una) c.high_rxt = c.snd_una;
     if (c.sack_ok) {
-      if (seg.h.options.sack_count > 0) {
-        std::array<SackBlock, 4> blocks{};
-        for (std::size_t i = 0; i < seg.h.options.sack_count; ++i) {
-          blocks[i] = {SeqNum(seg.h.options.sack[i].left), SeqNum(seg.h.options.sack[i].right)};
-        }
-        newly_sacked = c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), seg.h.options.sack_count});
+      if (nblocks > 0) {
+        newly_sacked = c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), nblocks});
       } else {
         c.scoreboard.advance(c.snd_una);
       }
+      c.scoreboard.xmit().advance(c.snd_una);
     }
+    // RFC 3522 Eifel detection on the first ACK after a timeout's retransmission: an echo older
+    // than the retransmission means the original arrived; RFC 4015 restores the window.
+    if (prior_rto && c.undo_armed && c.undo_rto && eifel_spurious(c, seg)) undo(c);
 
     if (c.in_recovery) {
       if (ack >= c.recover) {
-        // Full acknowledgment: recovery ends (RFC 6582 §3.2 step 3, RFC 6675 §5).
-        c.in_recovery = false;
-        c.dupacks = 0;
-        c.cc->on_recovery_exit(now);
+        // Full acknowledgment: recovery ends (RFC 6582 §3.2 step 3, RFC 6675 §5), unless the
+        // echo says the hole was filled by an original transmission (RFC 3522): then the
+        // reduction is undone (Linux tcp_try_undo_recovery()).
+        if (c.reo_wnd_persist > 0 && --c.reo_wnd_persist == 0) c.reo_wnd_mult = 1;  // RFC 8985 §6.2 step 4
+        if (c.sack_ok && eifel_spurious(c, seg)) {
+          undo(c);
+        } else {
+          c.in_recovery = false;
+          c.dupacks = 0;
+          c.cc->on_recovery_exit(now);
+        }
         if (!c.sack_ok) {
           // RFC 6582 §3.2 step 6 option (1): no burst when little is outstanding.
           c.cc->set_cwnd(cc::recovery_full_ack_cwnd(c.cc->ssthresh(), flight_size(c), effective_mss(c)));
@@ -219,7 +261,7 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     // IsLost(HighACK + 1) (2). The ACK that reveals a loss may well advance SND.UNA too (the
     // receiver's earlier ACKs were lost or coalesced); SACKed bytes above the hole count then as
     // on a duplicate ACK, as Linux does, rather than leaving the hole to the RTO.
-    if (c.sack_ok && !c.in_recovery && newly_sacked > 0 && c.snd_max > c.snd_una) {
+    if (c.sack_ok && !rack_on(c) && !c.in_recovery && newly_sacked > 0 && c.snd_max > c.snd_una) {
       c.dupacks = 1;
       // RFC 6675 §5.1: no new recovery until HighACK reaches the previous RecoveryPoint.
       if (c.snd_una >= c.recover && c.scoreboard.is_lost(c.snd_una, effective_mss(c))) loss_detected(c);
@@ -227,13 +269,8 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
     queue_output(c);
     notify(c);  // send buffer space
   } else if (ack == c.snd_una) {
-    if (c.sack_ok && seg.h.options.sack_count > 0) {
-      std::array<SackBlock, 4> blocks{};
-      for (std::size_t i = 0; i < seg.h.options.sack_count; ++i) {
-        blocks[i] = {SeqNum(seg.h.options.sack[i].left), SeqNum(seg.h.options.sack[i].right)};
-      }
-      newly_sacked = c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), seg.h.options.sack_count});
-    }
+    if (c.sack_ok && nblocks > 0)
+      newly_sacked = c.scoreboard.update(c.snd_una, c.snd_max, {blocks.data(), nblocks});
     // A duplicate ACK: RFC 5681 §2 (no data, no SYN/FIN, same window, data outstanding); with
     // SACK, RFC 6675 §2: one "that contains a SACK block that newly SACKs data". Without that
     // rule, the ACKs a receiver sends for duplicated segments (D-SACKs, RFC 2883) would count
@@ -243,7 +280,11 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
                          (static_cast<std::uint32_t>(seg.h.window) << c.snd_wscale) == c.snd_wnd;
     if (outstanding && (c.sack_ok ? newly_sacked > 0 : classic)) {
       if (c.dupacks < 255) ++c.dupacks;
-      if (!c.in_recovery) {
+      if (!c.sack_ok && c.in_recovery) {
+        // RFC 5681 §3.2 step 4: inflate cwnd by one SMSS for each further duplicate ACK.
+        c.cc->set_cwnd(cc::recovery_dupack_cwnd(c.cc->cwnd(), effective_mss(c)));
+        queue_output(c);
+      } else if (!rack_on(c) && !c.in_recovery) {
         const bool lost = c.dupacks >= SackScoreboard::kDupThresh ||
                           (c.sack_ok && c.scoreboard.is_lost(c.snd_una, effective_mss(c)));
         // RFC 6582 §3.2 step 2: without SACK, no new recovery until snd_una passes the previous
@@ -258,14 +299,27 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
           // that a small window still collects DupThresh duplicates.
           queue_output(c);
         }
-      } else if (!c.sack_ok) {
-        // RFC 5681 §3.2 step 4: inflate cwnd by one SMSS for each further duplicate ACK.
-        c.cc->set_cwnd(cc::recovery_dupack_cwnd(c.cc->cwnd(), effective_mss(c)));
-        queue_output(c);
       } else {
+        // With RACK, loss is decided below (rack_detect), limited transmit (RFC 3042) meanwhile;
+        // in SACK recovery, output sends what pipe and PRR allow.
         queue_output(c);
       }
     }
+  }
+  if (c.sack_ok && ack >= prior_una) {
+    if (dsack) on_dsack(c, *dsack);
+    if (rack_on(c)) {
+      rack_update(c, delivered);
+      tlp_on_ack(c, ack, ack > prior_una, !seg.payload.empty() || newly_sacked > 0, dsack);
+      rack_detect(c, false);
+    }
+    if (c.in_recovery) {
+      // RFC 6937 DeliveredData = (delta snd.una) + (delta SACKd).
+      const std::int64_t d = static_cast<std::int64_t>(ack - prior_una) +
+                             static_cast<std::int64_t>(c.scoreboard.sacked_bytes()) - prior_sacked;
+      if (d > 0) prr_on_ack(c, static_cast<std::uint32_t>(d));
+    }
+    if (ack > prior_una) schedule_loss_probe(c);
   }
   // Window update for acceptable ACKs (SND.UNA =< SEG.ACK =< SND.NXT).
   if (ack >= c.snd_una && ack <= c.snd_max) update_window(c, seg);
@@ -297,7 +351,12 @@ bool StackCore::process_ack(TcpConnection& c, const Segment& seg) {
 
 void StackCore::enter_recovery(TcpConnection& c) {
   ++stats.fast_retransmits;
+  undo_begin(c, false);
   c.in_recovery = true;
+  // RFC 6937 §3: prr_delivered = prr_out = 0, RecoverFS = snd.nxt - snd.una.
+  c.prr_delivered = 0;
+  c.prr_out = 0;
+  c.prr_recover_fs = flight_size(c);
   if (c.reo_timer) {
     // rtx_timer counted the reordering window: it is the retransmission timer again.
     c.reo_timer = false;
@@ -312,6 +371,13 @@ void StackCore::enter_recovery(TcpConnection& c) {
   // RFC 6675 §5 (4.2) and RFC 5681 §3.2 step 2: ssthresh from FlightSize (not pipe, which
   // already leaves out the SACKed and lost bytes and would halve the window twice).
   c.cc->on_congestion_event(flight_size(c), now);
+  if (rack_on(c)) {
+    // RACK (RFC 8985 §6.2 step 5) marked what is lost; sack_recovery_output() sends it as PRR
+    // allows (prr_on_ack() lets the first segment go at once).
+    c.high_rxt = c.snd_una;
+    queue_output(c);
+    return;
+  }
   // RFC 6675 (4.3) / RFC 5681 §3.2 step 2: retransmit the first unacknowledged segment now.
   retransmit_head(c);
   if (c.sack_ok) {

@@ -21,6 +21,7 @@ void TcpConnection::reset(const RtoConfig& rto) {
   if (rcv_buf) rcv_buf->clear();
   reasm.clear();
   scoreboard.clear();
+  scoreboard.xmit().clear();
   rtt = RttEstimator(rto);
 }
 

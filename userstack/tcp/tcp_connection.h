@@ -104,6 +104,48 @@ struct TcbVars {
   Instant reo_deadline{};
   Instant last_send{};  // for restart after idle (RFC 5681 §4.1)
 
+  // --- Modern loss recovery (issue 13 item 4; tcp_recovery.cpp) ---
+  // RACK (RFC 8985 §6): the most recently sent segment known delivered; transmit times of the
+  // outstanding bytes are in scoreboard.xmit(). Used when StackConfig::rack and SACK.
+  bool rack_valid = false;
+  Instant rack_xmit_ts{};         // RACK.xmit_ts
+  SeqNum rack_end_seq;            // RACK.end_seq
+  Duration rack_rtt{};            // RACK.rtt
+  SeqNum rack_fack;               // highest end of anything delivered (reordering detection)
+  std::uint8_t reo_wnd_mult = 1;  // RACK.reo_wnd_mult (D-SACK adaptation, §6.2 step 4)
+  std::uint8_t reo_wnd_persist = 0;
+  bool dsack_round_set = false;  // RACK.dsack_round
+  SeqNum dsack_round;
+  // TLP (RFC 8985 §7): rtx_timer counts the PTO (pto_timer); one probe outstanding at most.
+  bool pto_timer = false;
+  bool tlp_out = false;  // TLP.end_seq != None
+  bool tlp_is_retrans = false;
+  SeqNum tlp_left;     // the probe's first sequence number
+  SeqNum tlp_end_seq;  // TLP.end_seq
+  // PRR (RFC 6937 §3): bytes delivered / sent since recovery began, and RecoverFS.
+  std::uint32_t prr_delivered = 0;
+  std::uint32_t prr_out = 0;
+  std::uint32_t prr_recover_fs = 0;
+  // Spurious retransmission undo (RFC 2883 §5 D-SACK, RFC 3522 Eifel detection, RFC 4015
+  // response): the window before the episode, the retransmissions not yet D-SACKed, and the
+  // TSval of the first retransmission.
+  bool undo_armed = false;
+  bool undo_rto = false;  // the episode began with an RTO
+  bool retrans_stamp_set = false;
+  std::int32_t undo_retrans = 0;
+  SeqNum undo_marker;  // snd_una when the episode began
+  SeqNum undo_high;    // end of the highest retransmission of the episode
+  std::uint32_t undo_cwnd = 0;
+  std::uint32_t undo_ssthresh = 0;
+  std::uint32_t retrans_stamp = 0;
+  // RFC 6675 §4 NextSeg rule (4): RescueRxt.
+  bool rescue_set = false;
+  SeqNum rescue_rxt;
+  // Receiver: a duplicate to report in the first SACK block of the next ACK (RFC 2883 §4).
+  bool dsack_pending = false;
+  SeqNum dsack_left;
+  SeqNum dsack_right;
+
   // --- ACK generation (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2) ---
   bool ack_now = false;  // send an ACK at the next output
   // A pure ACK held back until the application has had its turn (StackConfig::hold_acks_for_app),

@@ -221,10 +221,24 @@ bool StackCore::check_sequence(TcpConnection& c, const Segment& seg) {
     wheel.arm(c.aux_timer, now + cfg.time_wait);
   }
   if (!seg.rst()) {
+    // An old duplicate (all of it below RCV.NXT): reported as a D-SACK (RFC 2883 §4 (1)).
+    if (!seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= c.rcv_nxt) {
+      note_dsack(c, seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
+    }
     c.ack_now = true;  // "send an acknowledgment: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
     queue_output(c);
   }
   return false;
+}
+
+void StackCore::note_dsack(TcpConnection& c, SeqNum left, SeqNum right) {
+  // RFC 2883 (D-SACK), when SACK was negotiated: the next ACK's first block reports the
+  // duplicate, so the sender learns its retransmission was not needed (RFC 2883 §5, RFC 8985
+  // §6.2 step 4). The latest duplicate replaces one not yet reported.
+  if (!c.sack_ok || !(left < right)) return;
+  c.dsack_pending = true;
+  c.dsack_left = left;
+  c.dsack_right = right;
 }
 
 // Second check: the RST bit, RFC 5961 §3.2. True when the segment goes on (no RST).
@@ -318,6 +332,12 @@ void StackCore::input_synchronized(TcpConnection& c, const Segment& seg) {
   if (seq < c.rcv_nxt) {
     const std::uint32_t skip = std::min<std::uint32_t>(static_cast<std::uint32_t>(c.rcv_nxt - seq),
                                                        static_cast<std::uint32_t>(data.size()));
+    // Its start duplicates what was received: a D-SACK (RFC 2883 §4 (1)), acknowledged at once.
+    if (skip > 0) {
+      note_dsack(c, seq, seq + skip);
+      c.ack_now = true;
+      queue_output(c);
+    }
     data = data.subspan(skip);
     seq = seq + skip;
   }
@@ -382,6 +402,16 @@ void StackCore::process_text(TcpConnection& c, const Segment& seg, SeqNum seq,
     rb.commit(stored);
     c.rcv_nxt += static_cast<std::uint32_t>(stored);
   } else {
+    // A duplicate of out-of-order data already held: the first overlap is the D-SACK block
+    // (RFC 2883 §4 (2)); the block holding it follows (sack_recent below).
+    for (const ByteRange& r : c.reasm.ranges()) {
+      const std::uint32_t lo = std::max<std::uint32_t>(r.offset, off);
+      const std::uint32_t hi = std::min<std::uint32_t>(r.end(), off + static_cast<std::uint32_t>(stored));
+      if (lo < hi) {
+        note_dsack(c, c.rcv_nxt + lo, c.rcv_nxt + hi);
+        break;
+      }
+    }
     if (!c.reasm.add(off, static_cast<std::uint32_t>(stored))) {
       if (off != 0) {
         ++stats.drops[static_cast<std::size_t>(DropReason::kReassemblyFull)];

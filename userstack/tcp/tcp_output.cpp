@@ -63,7 +63,7 @@ std::uint32_t StackCore::effective_mss(const TcpConnection& c) const {
 
 std::uint32_t StackCore::send_room(const TcpConnection& c) const {
   const std::uint32_t mss = effective_mss(c);
-  if (!c.sack_ok || c.reasm.empty()) return mss;
+  if (!c.sack_ok || (c.reasm.empty() && !c.dsack_pending)) return mss;
   // The same options send_segment() writes into a data segment, measured.
   wire::TcpRepr h;
   if (c.ts_ok) h.options.timestamps = wire::TcpTimestamps{};
@@ -103,6 +103,9 @@ void StackCore::add_sack_blocks(const TcpConnection& c, wire::TcpOptions& o) con
   // RFC 2018 §4: the first block holds the most recently received segment, then the most
   // recently reported others; as many as fit (3 beside timestamps, else 4).
   const std::size_t max = c.ts_ok ? 3 : 4;
+  // RFC 2883 §4: a duplicate goes first, reported once (send_segment clears it); the block
+  // holding it, when out of order, follows as the most recent one (sack_recent).
+  if (c.dsack_pending) o.sack[o.sack_count++] = {c.dsack_left.raw(), c.dsack_right.raw()};
   auto ranges = c.reasm.ranges();
   std::array<bool, Assembler::kMaxRanges> used{};
   auto push = [&](std::size_t ri) {
@@ -178,7 +181,13 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
     }
   } else {
     if (c.ts_ok) o.timestamps = wire::TcpTimestamps{ts_now(c), c.ts_recent};
-    if (c.sack_ok && (flags & kAck) != 0 && !c.reasm.empty() && (flags & kRst) == 0) add_sack_blocks(c, o);
+    if (c.sack_ok && (flags & kAck) != 0 && (!c.reasm.empty() || c.dsack_pending) && (flags & kRst) == 0) {
+      add_sack_blocks(c, o);
+      if (c.dsack_pending) {
+        c.dsack_pending = false;
+        ++stats.dsacks_out;
+      }
+    }
   }
   h.window = (flags & kRst) != 0 && (flags & kAck) == 0 ? 0 : window_field(c, syn);
   // Callers size data with send_room() (from snd_mss <= rcv_mss <= the MTU's MSS), so the
@@ -205,7 +214,11 @@ bool StackCore::send_segment(TcpConnection& c, SeqNum seq, std::uint32_t len, st
     // Nothing was outstanding: the wait for an acknowledgment that TCP_USER_TIMEOUT bounds
     // (RFC 5482 §3) starts with this segment.
     if (c.snd_una == c.snd_max) c.stall_since = now;
+    // RACK's per-segment transmit times (RFC 8985 §6.1), the PRR count (RFC 6937 prr_out).
+    if (rack_on(c) && !syn) c.scoreboard.xmit().record(seq, end, now, seq < c.snd_max);
+    if (c.in_recovery) c.prr_out += len;
     if (seq < c.snd_max) {
+      undo_note_send(c, seq, end);
       ++stats.retransmits;
       ++c.total_retrans;
       c.bytes_retrans += len;
@@ -286,32 +299,77 @@ bool StackCore::retransmit_head(TcpConnection& c) {
 }
 
 bool StackCore::sack_recovery_output(TcpConnection& c) {
-  // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg(): a lost hole (rule 1), else
-  // new data (rule 2). Rules 3 and 4 (unSACKed but not yet lost, rescue) are not used: more
-  // conservative, RTO covers them.
+  // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS (cwnd as PRR sets it, RFC 6937), send
+  // NextSeg(): a lost hole (rule 1; with RACK, what RACK deems lost, RFC 8985 §6.2), else new
+  // data (rule 2), else once per recovery the rescue retransmission (rule 4). Rule 3 (unSACKed,
+  // not yet lost) is not used: more conservative; the reordering timer, the rescue and the RTO
+  // cover it.
   const std::uint32_t mss = effective_mss(c);
   const std::uint32_t room = send_room(c);
+  const bool rack = rack_on(c);
   if (c.high_rxt < c.snd_una) c.high_rxt = c.snd_una;
   for (int guard = 0; guard < 256; ++guard) {
-    const std::uint32_t pipe = c.scoreboard.pipe(c.snd_una, c.snd_max, c.high_rxt, mss);
+    RackScan scan;
+    std::uint32_t pipe;
+    if (rack) {
+      scan = c.scoreboard.rack_scan(c.snd_una, c.snd_max, rack_view(c));
+      pipe = scan.pipe;
+    } else {
+      pipe = c.scoreboard.pipe(c.snd_una, c.snd_max, c.high_rxt, mss);
+    }
     if (pipe + mss > c.cc->cwnd()) break;
     const SeqNum data_end = c.snd_buf_seq + c.snd_buf_size();
-    if (auto s = c.scoreboard.next_lost(c.high_rxt, c.snd_max, mss)) {
-      const SeqNum hole_end = seq_min(c.scoreboard.hole_end(*s, c.snd_max), data_end);
+    std::optional<SeqNum> lost;
+    SeqNum lost_end;
+    if (rack) {
+      if (scan.lost) {
+        lost = scan.lost_left;
+        lost_end = scan.lost_right;
+      }
+    } else if ((lost = c.scoreboard.next_lost(c.high_rxt, c.snd_max, mss))) {
+      lost_end = c.scoreboard.hole_end(*lost, c.snd_max);
+    }
+    if (lost) {
+      const SeqNum hole_end = seq_min(lost_end, data_end);
       const std::uint32_t len =
-          std::min<std::uint32_t>(room, hole_end > *s ? static_cast<std::uint32_t>(hole_end - *s) : 0);
+          std::min<std::uint32_t>(room, hole_end > *lost ? static_cast<std::uint32_t>(hole_end - *lost) : 0);
       if (len == 0) break;
-      if (!send_segment(c, *s, len, kAck)) return false;
-      c.high_rxt = *s + len;
+      if (!send_segment(c, *lost, len, kAck)) return false;
+      c.high_rxt = seq_max(c.high_rxt, *lost + len);
       continue;
     }
     const std::uint32_t avail = data_end > c.snd_nxt ? static_cast<std::uint32_t>(data_end - c.snd_nxt) : 0;
     const SeqNum wnd_end = c.snd_una + c.snd_wnd;
     const std::uint32_t wnd = wnd_end > c.snd_nxt ? static_cast<std::uint32_t>(wnd_end - c.snd_nxt) : 0;
     const std::uint32_t len = std::min({avail, wnd, room});
-    if (len == 0) break;
-    if (!send_segment(c, c.snd_nxt, len, kAck)) return false;
-    c.snd_nxt += len;
+    if (len > 0) {
+      if (!send_segment(c, c.snd_nxt, len, kAck)) return false;
+      c.snd_nxt += len;
+      continue;
+    }
+    // RFC 6675 §4 NextSeg rule (4), the rescue retransmission: "If HighACK > RescueRxt (or
+    // RescueRxt is undefined), then one segment of upto SMSS octets that MUST include the
+    // highest outstanding unSACKed sequence number SHOULD be returned, and RescueRxt set to
+    // RecoveryPoint. HighRxt MUST NOT be updated." Kept with RACK too: a tail lost during
+    // recovery has nothing sent after it to reveal the loss, and TLP probes only outside
+    // recovery (RFC 8985 §7.2), so without the rescue only the RTO would repair it (Linux,
+    // which has no rescue, waits for that RTO).
+    // What this recovery retransmitted already (below HighRxt) is not rescued again.
+    if (!c.rescue_set || c.snd_una > c.rescue_rxt) {
+      if (auto hole = c.scoreboard.highest_hole(c.snd_una, c.snd_max)) {
+        const SeqNum right = seq_min(hole->right, data_end);
+        const SeqNum floor = seq_max(hole->left, c.high_rxt);
+        const SeqNum left = right - std::min<std::uint32_t>(
+                                        room, right > floor ? static_cast<std::uint32_t>(right - floor) : 0);
+        if (left < right) {
+          if (!send_segment(c, left, static_cast<std::uint32_t>(right - left), kAck)) return false;
+          c.rescue_set = true;
+          c.rescue_rxt = c.recover;
+          ++stats.rescue_retransmits;
+        }
+      }
+    }
+    break;
   }
   return true;
 }
@@ -337,6 +395,7 @@ bool StackCore::output(TcpConnection& c) {
       break;
   }
 
+  const SeqNum sent_before = c.snd_max;
   if (c.in_recovery && c.sack_ok) {
     if (!sack_recovery_output(c)) return false;
   } else {
@@ -395,6 +454,9 @@ bool StackCore::output(TcpConnection& c) {
     if (c.snd_nxt == c.snd_una && c.snd_una == c.snd_max && data_end > c.snd_nxt && !c.rtx_timer.armed()) {
       arm_persist(c);
     }
+    // RFC 8985 §7.2: new data went out: the probe timeout, measured from this transmission,
+    // replaces the RTO.
+    if (c.snd_max != sent_before) schedule_loss_probe(c);
   }
   if (c.ack_now) return send_ack(c);
   return true;

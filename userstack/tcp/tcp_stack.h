@@ -127,6 +127,11 @@ struct StackConfig {
   std::size_t syn_backlog = 1024;  // SYN-RECEIVED entries per stack; then SYN cookies
   bool syn_cookies = true;         // RFC 4987 §3.6
   CcAlgorithm cc = CcAlgorithm::kCubic;
+  // RACK-TLP loss detection (RFC 8985) with SACK, as Linux's default net.ipv4.tcp_recovery = 1:
+  // time-based loss detection with a reordering window, and tail loss probes. Off: RFC 6675's
+  // DupThresh/IsLost rules. PRR (RFC 6937), D-SACK, undo and the rescue retransmission apply
+  // either way.
+  bool rack = true;
   KeepaliveConfig keepalive{};
   // Hold the ACK that answers a SYN-ACK (RFC 9293 §3.10.7.3: "data or controls that were queued
   // for transmission MAY be included") and the ACK of a FIN in ESTABLISHED (a delayed ACK, RFC 1122

@@ -153,6 +153,8 @@ class StackCore {
   // Quick-ack mode (Linux tcp_incr_quickack()): at least min(receive buffer / (2 * RCV.MSS),
   // kMaxQuickAcks) segments, 2 when the buffer holds less, will be acknowledged at once.
   void enter_quickack(TcpConnection& c);
+  // Remembers a duplicate for the next ACK's D-SACK block (RFC 2883).
+  void note_dsack(TcpConnection& c, SeqNum left, SeqNum right);
 
   // ---- tcp_listen.cpp ----
   TcpConnection* find_listener(const wire::SockAddr& local) const;
@@ -172,6 +174,29 @@ class StackCore {
   // DupThresh / IsLost say snd_una is lost: recovery now, or after the reordering window.
   void loss_detected(TcpConnection& c);
   std::uint32_t flight_size(const TcpConnection& c) const;
+
+  // ---- tcp_recovery.cpp: RACK-TLP (RFC 8985), PRR (RFC 6937), undo (RFC 2883/3522/4015) ----
+  bool rack_on(const TcpConnection& c) const { return cfg.rack && c.sack_ok; }
+  Duration rack_reo_wnd(const TcpConnection& c) const;
+  RackView rack_view(const TcpConnection& c) const;
+  // RFC 8985 §6.2 steps 1-3 from what an ACK newly delivered.
+  void rack_update(TcpConnection& c, const RackDelivered& d);
+  // Step 5: lost segments start recovery (or are retransmitted in it); arms the reordering timer.
+  void rack_detect(TcpConnection& c, bool from_timer);
+  void on_dsack(TcpConnection& c, const SackBlock& b);
+  bool eifel_spurious(const TcpConnection& c, const Segment& seg) const;
+  void undo_begin(TcpConnection& c, bool rto);
+  // A segment [seq, end) is sent again: counts it for the undo of the current episode.
+  void undo_note_send(TcpConnection& c, SeqNum seq, SeqNum end);
+  void undo(TcpConnection& c);
+  // Bytes in flight during SACK recovery: RACK's (unSACKed, not lost) or RFC 6675 SetPipe.
+  std::uint32_t recovery_pipe(const TcpConnection& c) const;
+  void prr_on_ack(TcpConnection& c, std::uint32_t delivered);
+  void schedule_loss_probe(TcpConnection& c);
+  void on_pto(TcpConnection& c);
+  bool retransmit_tail(TcpConnection& c, SeqNum& left);
+  void tlp_on_ack(TcpConnection& c, SeqNum ack, bool advanced, bool not_dup,
+                  const std::optional<SackBlock>& dsack);
 
   // ---- tcp_output.cpp ----
   void queue_output(TcpConnection& c);

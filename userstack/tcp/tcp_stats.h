@@ -67,6 +67,13 @@ struct TcpStats {
   std::uint64_t fast_retransmits = 0;        // entering fast recovery (RFC 5681 §3.2 / RFC 6675 §5)
   std::uint64_t sack_recoveries = 0;         // of which SACK-based (RFC 6675)
   std::uint64_t rtos = 0;                    // retransmission timer expirations (RFC 6298 §5)
+  std::uint64_t tlp_probes = 0;              // tail loss probes sent (RFC 8985 §7.3)
+  std::uint64_t tlp_recoveries = 0;          // losses a probe repaired (RFC 8985 §7.4.2)
+  std::uint64_t rack_reo_timeouts = 0;       // RACK reordering timer expirations (RFC 8985 §6.3)
+  std::uint64_t rescue_retransmits = 0;      // RFC 6675 §4 NextSeg rule (4)
+  std::uint64_t dsacks_out = 0;              // ACKs sent with a D-SACK block (RFC 2883)
+  std::uint64_t dsacks_in = 0;               // D-SACK blocks received
+  std::uint64_t spurious_undos = 0;          // congestion events undone (RFC 2883 §5, RFC 3522)
   std::uint64_t persist_probes = 0;          // zero-window probes (RFC 9293 §3.8.6.1)
   std::uint64_t keepalive_probes = 0;        // RFC 1122 §4.2.3.6
   std::uint64_t delayed_acks = 0;            // ACKs sent by the delayed-ACK timer

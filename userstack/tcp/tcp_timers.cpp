@@ -1,7 +1,9 @@
 // Connection timers, on the stack's TimerWheel (the core never reads a clock: `now` is the
 // instant the engine passed to advance()).
 //   rtx_timer:    RTO (RFC 6298 §5 with backoff, Karn in tcp_output.cpp), SYN and SYN-ACK
-//                 retransmission, or the persist timer (RFC 9293 §3.8.6.1): never both.
+//                 retransmission, the persist timer (RFC 9293 §3.8.6.1), RACK's reordering
+//                 timer or TLP's probe timeout (RFC 8985 §6.3, §7.2; tcp_recovery.cpp): one
+//                 at a time, as Linux's icsk_pending.
 //   delack_timer: delayed ACK (RFC 9293 §3.8.6.3).
 //   aux_timer:    keepalive (RFC 1122 §4.2.3.6), orphaned FIN-WAIT-2 (Linux tcp_fin_timeout),
 //                 TIME-WAIT 2*MSL (RFC 9293 §3.10.7.4).
@@ -19,6 +21,7 @@ using namespace wire::tcp_flags;
 void StackCore::arm_rto(TcpConnection& c) {
   c.persist_mode = false;
   c.reo_timer = false;
+  c.pto_timer = false;
   wheel.arm(c.rtx_timer, now + c.rtt.rto());
 }
 
@@ -35,6 +38,7 @@ void StackCore::arm_persist(TcpConnection& c) {
   }
   c.persist_mode = true;
   c.reo_timer = false;
+  c.pto_timer = false;
   wheel.arm(c.rtx_timer, now + d);
 }
 
@@ -42,6 +46,7 @@ void StackCore::cancel_rtx(TcpConnection& c) {
   wheel.cancel(c.rtx_timer);
   c.persist_mode = false;
   c.reo_timer = false;
+  c.pto_timer = false;
 }
 
 void StackCore::arm_keepalive(TcpConnection& c) {
@@ -62,6 +67,18 @@ void StackCore::enter_time_wait(TcpConnection& c) {
 }
 
 void StackCore::on_rtx_timer(TcpConnection& c) {
+  if (c.pto_timer) {
+    on_pto(c);  // RFC 8985 §7.3: a tail loss probe instead of the RTO
+    return;
+  }
+  if (c.reo_timer && rack_on(c)) {
+    // RFC 8985 §6.3 RACK_reo_timeout(): detect again; what has waited reo_wnd is lost.
+    c.reo_timer = false;
+    ++stats.rack_reo_timeouts;
+    rack_detect(c, true);
+    if (!c.rtx_timer.armed() && c.snd_una != c.snd_max) arm_rto(c);
+    return;
+  }
   if (c.reo_timer) {
     // The reordering window (RFC 8985 §6.2) ran out with the hole still open: it is lost.
     c.reo_timer = false;
@@ -153,10 +170,12 @@ void StackCore::on_rtx_timer(TcpConnection& c) {
     // RFC 5681 §3.1 (eq. 4): ssthresh from flight, cwnd = 1 SMSS; go back to SND.UNA. The SACK
     // scoreboard is forgotten (RFC 6675 §5.1 allows it; the receiver may have reneged), and
     // RFC 6582 §4 sets recover to the highest sequence number sent.
+    undo_begin(c, true);  // before the window goes: an undo restores it (RFC 4015)
     c.cc->on_rto(flight_size(c), now);
     c.in_recovery = false;
     c.dupacks = 0;
     c.recover = c.snd_max;
+    c.tlp_out = false;
     c.scoreboard.clear();
     c.snd_nxt = c.snd_una;
     c.high_rxt = c.snd_una;

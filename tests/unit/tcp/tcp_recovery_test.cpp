@@ -113,13 +113,18 @@ TEST(TcpRecovery, Established_CumulativeAckSacksOneAboveHole_NoRecoveryYet) {  /
 }
 
 TEST(TcpRecovery, Established_Rto_CwndToOneSegmentGoBack) {  // RFC 5681 §3.1, RFC 6298 (5.4)
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   SocketId s = d.open_passive(d.listen_on());
   auto segs = fill(d, s, 4);
   d.advance(d.tcb(s).rtt.rto());
   auto r = d.take();
   ASSERT_EQ(r.size(), 1u);  // cwnd is one segment
   EXPECT_EQ(r[0].h.seq, segs[0].h.seq);
+  // The ACK answers the retransmission (it echoes its TSval; an older echo would make the
+  // timeout spurious, RFC 3522, and undo it).
+  d.note(r[0]);
   d.ack(segs[0].h.seq + 1448);
   auto r2 = d.take();
   ASSERT_EQ(r2.size(), 2u);  // slow start: 2 segments

@@ -13,7 +13,9 @@ constexpr std::uint32_t kSeg = 1448;  // MSS 1460 less the timestamps option
 // segment needs RCV.NXT =< SEG.SEQ). After an RTO pulls snd_nxt back, a pure ACK must carry
 // SND.MAX, as FreeBSD's tcp_output does, or both ends trade unacceptable ACKs forever.
 TEST(TcpRegression, AfterRto_PureAck_CarriesSndMax) {
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   SocketId s = d.open_passive(d.listen_on());
   d.stack.send(s, bytes(4 * kSeg), d.now);
   auto segs = d.take();

@@ -120,7 +120,9 @@ TEST(TcpQueueSizes, Receive_InOrderBytesOnly) {  // FIONREAD / SIOCINQ
 }
 
 TEST(TcpQueueSizes, Send_UnackedAndUnsent) {  // SIOCOUTQ, SIOCOUTQNSD
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   PeerOptions p;
   p.wscale = 0;
   SocketId s = d.open_active(p);
@@ -200,7 +202,9 @@ TEST(TcpInfo, NoTimestamps_OptionsAndMss) {
 }
 
 TEST(TcpInfo, DataLossAndRecovery_CountersTrackTheConnection) {
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   SocketId s = d.open_passive(d.listen_on());
   TcpInfoSnapshot i;
   ASSERT_EQ(d.stack.tcp_info(s, &i, d.now), 0);
@@ -380,7 +384,9 @@ TEST(TcpUserTimeout, SetGet_NegativeEinval) {
 // RTO 200 ms (the handshake's timestamp sample is 0): retransmissions at 0.2, 0.6 and 1.4 s; the
 // next doubling would be at 3.0 s, but the timer is clamped to the 2 s user timeout.
 TEST(TcpUserTimeout, DataNeverAcked_AbortedAtTheTimeoutWithoutRst) {
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   SocketId s = d.open_passive(d.listen_on());
   ASSERT_EQ(d.stack.setsockopt(s, SockOpt::kUserTimeout, 2000), 0);
   const Instant t0 = d.now;

@@ -6,7 +6,9 @@ namespace xdptcp::tcp::test {
 namespace {
 
 TEST(TcpTimers, Established_DataUnacked_RetransmittedWithBackoff) {  // RFC 6298 (5.4)-(5.6)
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   SocketId s = d.open_passive(d.listen_on());
   // The handshake gave an RTT sample of 0 via timestamps: RTO = max(min 200 ms, ...).
   d.stack.send(s, bytes(100), d.now);
@@ -32,6 +34,7 @@ TEST(TcpTimers, Established_DataUnacked_RetransmittedWithBackoff) {  // RFC 6298
 
 TEST(TcpTimers, Established_NoAckEver_EtimedoutReported) {  // RFC 9293 §3.8.3, tcp_retries2
   auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
   cfg.max_retries = 3;
   Dialogue d(cfg);
   SocketId s = d.open_passive(d.listen_on());
@@ -71,7 +74,9 @@ TEST(TcpTimers, SynSent_NoAnswer_SynRetriedThenEtimedout) {  // RFC 6298 (5.7), 
 // RFC 6298 (5.7): after SYN retransmissions "the RTO MUST be re-initialized to 3 seconds when
 // data transmission begins": neither the 4 s backed off by two SYN timeouts nor 1 s.
 TEST(TcpTimers, SynSent_SynRetransmittedTwice_FirstDataRtoIsThreeSeconds) {  // RFC 6298 (5.7)
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   SocketId s = d.stack.socket(wire::IpFamily::kV4);
   d.stack.connect(s, d.peer, d.now);
   Seg syn = d.take_one();
@@ -99,7 +104,9 @@ TEST(TcpTimers, SynSent_SynRetransmittedTwice_FirstDataRtoIsThreeSeconds) {  // 
 }
 
 TEST(TcpTimers, SynReceived_SynAckRetransmittedTwice_FirstDataRtoIsThreeSeconds) {  // RFC 6298 (5.7)
-  Dialogue d;
+  auto cfg = Dialogue::default_config();
+  cfg.rack = false;  // the RTO itself is tested: no tail loss probe in its place (RFC 8985 §7)
+  Dialogue d(cfg);
   SocketId l = d.listen_on();
   PeerOptions p;
   p.timestamps = false;  // no sample from the handshake (Karn's rule, RFC 6298 §3)

@@ -60,6 +60,11 @@ class CongestionControl {
   // Inflates cwnd during fast recovery (NewReno's artificial inflation) or sets it; the
   // connection calls this per RFC 6582 §3.2 steps 3-4. Algorithms accept it as given.
   virtual void set_cwnd(std::uint32_t cwnd) = 0;
+  // A congestion event proved spurious (D-SACK, RFC 2883 §5, or Eifel detection, RFC 3522):
+  // restore the window from before it, as Linux's tcp_undo_cwnd_reduction(): cwnd =
+  // max(cwnd, prior_cwnd), ssthresh = max(ssthresh, prior_ssthresh) (RFC 4015 §3.2 restores
+  // both), and forget the RTO state (the timeout did not happen as far as cwnd goes).
+  virtual void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) = 0;
 };
 
 // Storage large enough for any algorithm, so the TCB holds its controller inline.

@@ -125,6 +125,7 @@ void Cubic::on_ack(const AckSample& s) {
 
 void Cubic::on_congestion_event(std::uint32_t bytes_in_flight, Instant) {
   const double cwnd_seg = cwnd_segments();
+  w_max_prior_ = w_max_;
   // §4.7 fast convergence, before the reduction: "if cwnd < W_max and fast convergence is
   // enabled, further reduce W_max: W_max = cwnd * (1 + beta_cubic) / 2; otherwise, remember
   // cwnd before reduction: W_max = cwnd".
@@ -150,6 +151,7 @@ void Cubic::on_rto(std::uint32_t bytes_in_flight, Instant) {
   // ssthresh using beta_cubic (same as in Section 4.6)". As for Reno (RFC 5681 §3.1), only the
   // first timeout of a segment lowers ssthresh.
   if (!rto_backed_off_) {
+    w_max_prior_ = w_max_;
     cwnd_prior_ = cwnd_segments();
     ssthresh_ = static_cast<std::uint32_t>(std::max(bytes_in_flight * kBeta, 2.0 * mss_));
   }
@@ -167,6 +169,18 @@ void Cubic::on_idle_restart(Instant) {
   ssthresh_ = std::max(ssthresh_, cw / 4 * 3);
   cwnd_ = std::min(initial_cwnd_, cw);
   in_epoch_ = false;
+}
+
+void Cubic::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
+  // RFC 9438 §4.9: after a spurious congestion event, restore the state from before it: cwnd,
+  // ssthresh and W_max (Linux: max(cwnd, prior_cwnd), tcp_undo_cwnd_reduction()); the next
+  // congestion avoidance ACK starts a new epoch from there.
+  cwnd_ = std::max<double>(cwnd_, prior_cwnd);
+  ssthresh_ = std::max(ssthresh_, prior_ssthresh);
+  w_max_ = std::max(w_max_, w_max_prior_);
+  in_epoch_ = false;
+  after_rto_ = false;
+  rto_backed_off_ = false;
 }
 
 }  // namespace xdptcp::tcp

@@ -3,7 +3,7 @@
 // (§4.3), multiplicative decrease by beta_cubic = 0.7 (§4.6), fast convergence (§4.7), timeout
 // (§4.8) and application-limited periods (§5.8). Slow start is RFC 5681's with Appropriate Byte
 // Counting (§4.10 allows it); HyStart++ (RFC 9406) is NOT implemented. Spurious congestion event
-// undo (§4.9) is not implemented either (the interface has no such event).
+// undo (§4.9) restores cwnd, ssthresh and W_max from before the event (CongestionControl::undo).
 //
 // Window quantities of the RFC are in segments and time in seconds; they are kept as double
 // (exact for integer byte counts) and converted from the byte-valued cwnd at each use.
@@ -33,6 +33,7 @@ class Cubic final : public CongestionControl {
   std::uint32_t cwnd() const override;
   std::uint32_t ssthresh() const override { return ssthresh_; }
   void set_cwnd(std::uint32_t cwnd) override { cwnd_ = cwnd; }
+  void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) override;
 
   // §4.7: fast convergence SHOULD be on, but "SHOULD be disabled" for a single flow alone on
   // its path. On by default, as in Linux.
@@ -62,6 +63,7 @@ class Cubic final : public CongestionControl {
   double cwnd_epoch_ = 0;  // segments, cwnd at the start of this congestion avoidance stage
   Instant epoch_start_{};  // t_epoch, shifted forward over application-limited periods (§5.8)
   Instant last_ack_{};
+  double w_max_prior_ = 0;  // W_max before the last congestion event or RTO (§4.9 undo)
   bool in_epoch_ = false;
   bool after_rto_ = false;       // §4.8: the next epoch starts with K = 0, W_max = cwnd_epoch
   bool rto_backed_off_ = false;  // an RTO happened and no new data was acked since

@@ -76,4 +76,12 @@ void NewReno::on_idle_restart(Instant) {
   ca_bytes_acked_ = 0;
 }
 
+void NewReno::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
+  // RFC 4015 §3.2 / Linux tcp_undo_cwnd_reduction(): the window from before the spurious event.
+  cwnd_ = std::max(cwnd_, prior_cwnd);
+  ssthresh_ = std::max(ssthresh_, prior_ssthresh);
+  ca_bytes_acked_ = 0;
+  rto_backed_off_ = false;
+}
+
 }  // namespace xdptcp::tcp

@@ -24,6 +24,7 @@ class NewReno final : public CongestionControl {
   std::uint32_t cwnd() const override { return cwnd_; }
   std::uint32_t ssthresh() const override { return ssthresh_; }
   void set_cwnd(std::uint32_t cwnd) override { cwnd_ = cwnd; }
+  void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) override;
 
  private:
   std::uint32_t mss_ = 1460;
