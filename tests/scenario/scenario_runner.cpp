@@ -133,6 +133,8 @@ class Runner {
         cfg.syn_backlog = static_cast<std::size_t>(n());
       else if (k == "syn_cookies")
         cfg.syn_cookies = n() != 0;
+      else if (k == "rack")
+        cfg.rack = n() != 0;
       else if (k == "initial_window_segments")
         cfg.initial_window_segments = static_cast<std::uint32_t>(n());
       else if (k == "keepalive_idle")

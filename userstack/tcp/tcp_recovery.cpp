@@ -247,7 +247,10 @@ bool StackCore::retransmit_tail(TcpConnection& c, SeqNum& left) {
   const std::uint32_t len = std::min(span, send_room(c));
   if (len == 0 && !fin) return false;
   left = data_sent_end - len;
-  return send_segment(c, left, len, static_cast<std::uint8_t>(kAck | (fin ? kFin : 0)));
+  // PSH as the segment carried it when first sent (tcp_output.cpp: set on the segment that ends the
+  // data written so far; Linux keeps an skb's flags when it retransmits it).
+  const bool psh = len > 0 && left + len == c.snd_buf_seq + c.snd_buf_size();
+  return send_segment(c, left, len, static_cast<std::uint8_t>(kAck | (psh ? kPsh : 0) | (fin ? kFin : 0)));
 }
 
 void StackCore::on_pto(TcpConnection& c) {
