@@ -45,6 +45,9 @@ inline constexpr std::array kEngine = {
     Field<EngineStats>{"handoffs_in", &EngineStats::handoffs_in},
     Field<EngineStats>{"handoff_drops", &EngineStats::handoff_drops},
     Field<EngineStats>{"sleeps", &EngineStats::sleeps},
+    Field<EngineStats>{"tx_no_route", &EngineStats::tx_no_route},
+    Field<EngineStats>{"neighbor_evictions", &EngineStats::neighbor_evictions},
+    Field<EngineStats>{"l2_learned", &EngineStats::l2_learned},
 };
 // A counter added to EngineStats without a name here would be missing from the region.
 static_assert(kEngine.size() * sizeof(std::uint64_t) == sizeof(EngineStats),
