@@ -73,15 +73,15 @@ class L2Resolver {
 
 struct EngineConfig {
   tcp::StackConfig tcp;
-  wire::MacAddr mac;                      // our interface's MAC
+  wire::MacAddr mac;  // our interface's MAC
   // Tag our frames carry towards a next hop the kernel resolved, when the interface is a VLAN
   // trunk. A peer learned from its own (accepted) frames is answered with the tag they carried.
   std::optional<std::uint16_t> vlan_tci;
   // The interface's routes (route_table.h): which next hop a destination needs. Empty: on-link.
   RouteTable routes;
-  std::uint32_t id = 0;                   // engine index == queue index
-  std::uint32_t engine_count = 1;         // engines of the stack (hand-off rings are sized by it)
-  std::size_t rx_batch = 64;              // frames per rx burst (<= kMaxBatch)
+  std::uint32_t id = 0;            // engine index == queue index
+  std::uint32_t engine_count = 1;  // engines of the stack (hand-off rings are sized by it)
+  std::size_t rx_batch = 64;       // frames per rx burst (<= kMaxBatch)
   // Adaptive polling: after an iteration that did work, wait_for_work() returns at once (the
   // caller re-polls) until this long has passed without work; only then does it sleep. Work
   // usually comes back within a round trip, so this saves the sleep/wake-up (and the kernel's
@@ -114,11 +114,11 @@ struct EngineStats {
   std::uint64_t l2_held_drops = 0;      // ... dropped: hold queue full, too big, no TX frame, failed
   std::uint64_t handoffs_out = 0;       // segments passed to the engine owning their flow
   std::uint64_t handoffs_in = 0;
-  std::uint64_t handoff_drops = 0;  // the owner's hand-off ring was full (TCP retransmits)
-  std::uint64_t sleeps = 0;         // wait_for_work() calls that slept in the PacketIo
-  std::uint64_t tx_no_route = 0;     // no route of ours to the destination: not sent (TCP retransmits)
+  std::uint64_t handoff_drops = 0;       // the owner's hand-off ring was full (TCP retransmits)
+  std::uint64_t sleeps = 0;              // wait_for_work() calls that slept in the PacketIo
+  std::uint64_t tx_no_route = 0;         // no route of ours to the destination: not sent (TCP retransmits)
   std::uint64_t neighbor_evictions = 0;  // next hops evicted from the full neighbour cache
-  std::uint64_t l2_learned = 0;  // link addresses learned or changed from accepted segments
+  std::uint64_t l2_learned = 0;          // link addresses learned or changed from accepted segments
 };
 
 class Engine final : public tcp::PacketSink,

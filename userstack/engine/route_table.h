@@ -21,7 +21,7 @@
 namespace xdptcp::engine {
 
 struct RouteEntry {
-  wire::IpAddr prefix;     // network address (bits past prefix_len are ignored)
+  wire::IpAddr prefix;  // network address (bits past prefix_len are ignored)
   std::uint8_t prefix_len = 0;
   std::optional<wire::IpAddr> gateway;  // absent: on-link
 };

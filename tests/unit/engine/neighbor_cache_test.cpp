@@ -89,8 +89,8 @@ TEST(NeighborCache, PastTheBound_SizeStaysBounded_EvictionsCounted_HotEntrySurvi
   std::uint64_t evicted = 0;
   const std::uint32_t total = 4 * static_cast<std::uint32_t>(c.capacity());
   for (std::uint32_t n = 1; n < total; ++n) {
-    evicted += c.learn(wire::IpAddr::v4(10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
-                                        static_cast<std::uint8_t>(n)),
+    evicted += c.learn(wire::IpAddr::v4(10, static_cast<std::uint8_t>(n >> 16),
+                                        static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)),
                        mac(2))
                    ? 1
                    : 0;
@@ -110,8 +110,8 @@ TEST(RouteTable, Empty_EveryDestinationIsItsOwnNextHop) {
 
 TEST(RouteTable, LongestPrefixWins_PeersBehindAGatewayShareItsKey) {
   RouteTable t;
-  ASSERT_TRUE(t.add({addr("0.0.0.0"), 0, addr("198.18.0.254")}));   // default via the gateway
-  ASSERT_TRUE(t.add({addr("198.18.0.0"), 24, std::nullopt}));        // on-link subnet
+  ASSERT_TRUE(t.add({addr("0.0.0.0"), 0, addr("198.18.0.254")}));      // default via the gateway
+  ASSERT_TRUE(t.add({addr("198.18.0.0"), 24, std::nullopt}));          // on-link subnet
   ASSERT_TRUE(t.add({addr("198.19.7.0"), 24, addr("198.18.0.253")}));  // a more specific router
   EXPECT_EQ(t.next_hop(addr("198.18.0.2")), addr("198.18.0.2"));
   EXPECT_EQ(t.next_hop(addr("198.19.0.9")), addr("198.18.0.254"));
