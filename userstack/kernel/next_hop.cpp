@@ -106,6 +106,59 @@ Result<Route> NetlinkRoutes::route_to(const wire::IpAddr& dst) {
   return reply.route;
 }
 
+namespace {
+
+struct RouteDump {
+  int ifindex = 0;
+  std::vector<PrefixRoute> out;
+};
+
+int on_dumped_route(nl_msg* msg, void* arg) {
+  auto* d = static_cast<RouteDump*>(arg);
+  nlmsghdr* nlh = nlmsg_hdr(msg);
+  if (nlh->nlmsg_type != RTM_NEWROUTE) return NL_SKIP;
+  const auto* rtm = static_cast<const rtmsg*>(nlmsg_data(nlh));
+  nlattr* tb[RTA_MAX + 1] = {};
+  if (nlmsg_parse(nlh, sizeof(rtmsg), tb, RTA_MAX, nullptr) < 0) return NL_SKIP;
+  const std::uint32_t table = tb[RTA_TABLE] != nullptr ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+  if (table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST) return NL_SKIP;
+  if (tb[RTA_OIF] == nullptr || static_cast<int>(nla_get_u32(tb[RTA_OIF])) != d->ifindex) return NL_SKIP;
+  const wire::IpFamily f = rtm->rtm_family == AF_INET ? wire::IpFamily::kV4 : wire::IpFamily::kV6;
+  if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return NL_SKIP;
+  PrefixRoute r;
+  r.prefix.family = f;  // the default route has no RTA_DST: the all-zero prefix
+  if (auto dst = addr_attr(tb[RTA_DST], f)) r.prefix = *dst;
+  r.prefix_len = rtm->rtm_dst_len;
+  r.gateway = addr_attr(tb[RTA_GATEWAY], f);
+  d->out.push_back(r);
+  return NL_OK;
+}
+
+}  // namespace
+
+Result<std::vector<PrefixRoute>> NetlinkRoutes::routes(int ifindex) {
+  // A dump on its own socket, as neighbours() does: nothing else is read with it.
+  nl_sock* s = nl_socket_alloc();
+  if (s == nullptr) return Error{ENOMEM, "netlink: cannot allocate a socket"};
+  RouteDump d;
+  d.ifindex = ifindex;
+  int err = nl_connect(s, NETLINK_ROUTE);
+  if (err == 0) {
+    rtmsg rtm{};
+    rtm.rtm_family = AF_UNSPEC;
+    err = nl_send_simple(s, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof rtm);
+  }
+  if (err >= 0) {
+    nl_cb* cb = nl_cb_alloc(NL_CB_DEFAULT);
+    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_dumped_route, &d);
+    err = nl_recvmsgs(s, cb);
+    nl_cb_put(cb);
+  }
+  nl_socket_free(s);
+  if (err < 0) return nl_error(err, "netlink: cannot read the routing table");
+  return d.out;
+}
+
 Result<std::optional<wire::MacAddr>> NetlinkRoutes::neighbour(int ifindex, const wire::IpAddr& addr) {
   NeighbourQuery q{addr};
   if (auto r = neighbours(ifindex, std::span(&q, 1)); !r) return r.error();

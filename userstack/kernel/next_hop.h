@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "userstack/base/result.h"
 #include "userstack/wire/ethernet.h"
@@ -30,6 +31,13 @@ struct Route {
   std::optional<wire::IpAddr> pref_src;  // the source address the kernel would use
   // The address whose MAC is needed: the gateway, or the destination itself.
   wire::IpAddr next_hop;
+};
+
+// One route of the kernel's main table through an interface (NetlinkRoutes::routes()).
+struct PrefixRoute {
+  wire::IpAddr prefix;
+  std::uint8_t prefix_len = 0;
+  std::optional<wire::IpAddr> gateway;  // absent for an on-link prefix
 };
 
 // What the kernel's neighbour table says about one address (NetlinkRoutes::neighbours()).
@@ -63,6 +71,10 @@ class NetlinkRoutes {
   // (one request and its answer: the kernel produces the dump while we read it; nothing waits for
   // the network). An address with no entry is kNone.
   Result<void> neighbours(int ifindex, std::span<NeighbourQuery> queries);
+  // The unicast routes of the main table whose output interface is `ifindex` (IPv4 and IPv6), in
+  // the kernel's order: the engine's next-hop table (userstack/engine/route_table.h). Multipath
+  // routes and other tables (policy routing) are not included.
+  Result<std::vector<PrefixRoute>> routes(int ifindex);
   // Asks the kernel to resolve `addr` on `ifindex` (starts ARP/ND); returns at once.
   Result<void> resolve(int ifindex, const wire::IpAddr& addr);
 
