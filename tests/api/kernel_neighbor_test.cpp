@@ -68,7 +68,7 @@ print("forged", flush=True)
 )";
 
 std::string write_script(const std::string& name, const char* text) {
-  const std::string path = "/tmp/xdptcp-" + name + "-" + std::to_string(getpid()) + ".py";
+  std::string path = "/tmp/xdptcp-" + name + "-" + std::to_string(getpid()) + ".py";
   std::ofstream(path) << text;
   return path;
 }

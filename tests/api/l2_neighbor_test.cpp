@@ -61,8 +61,12 @@ class L2NeighborTest : public ::testing::Test {
     return pred() ? max : -1;
   }
 
-  // An established connection: (client fd, server fd).
-  std::pair<int, int> established(std::uint16_t port = 80) {
+  // An established connection: client fd, server fd.
+  struct Fds {
+    int c = -1;
+    int s = -1;
+  };
+  Fds established(std::uint16_t port = 80) {
     const int l = srv().socket(AF_INET);
     auto a = v4("198.18.0.1", port);
     EXPECT_EQ(srv().bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
@@ -95,14 +99,15 @@ class L2NeighborTest : public ::testing::Test {
 
   // The last client->server frame whose TCP flags match `want` exactly, or nullopt.
   std::optional<std::vector<std::uint8_t>> last_client_frame(std::uint8_t want) const {
-    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
-      if (it->a_to_b) continue;
-      const auto eth = wire::parse_ethernet(it->bytes);
+    for (std::size_t i = frames.size(); i-- > 0;) {  // the newest first
+      const Frame& f = frames[i];
+      if (f.a_to_b) continue;
+      const auto eth = wire::parse_ethernet(f.bytes);
       if (!eth) continue;
       const auto iph = wire::parse_ip(eth->payload);
       if (!iph) continue;
       const auto tcp = wire::parse_tcp(iph->payload);
-      if (tcp && tcp->repr.flags == want && tcp->payload.empty()) return it->bytes;
+      if (tcp && tcp->repr.flags == want && tcp->payload.empty()) return f.bytes;
     }
     return std::nullopt;
   }
@@ -143,9 +148,10 @@ class L2NeighborTest : public ::testing::Test {
     std::optional<std::uint16_t> vlan_tci;
   };
   std::optional<EthHead> last_server_eth() {
-    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
-      if (!it->a_to_b) continue;
-      const auto eth = wire::parse_ethernet(it->bytes);
+    for (std::size_t i = frames.size(); i-- > 0;) {  // the newest first
+      const Frame& f = frames[i];
+      if (!f.a_to_b) continue;
+      const auto eth = wire::parse_ethernet(f.bytes);
       if (!eth) return std::nullopt;
       return EthHead{eth->dst, eth->vlan_tci};
     }
@@ -161,7 +167,9 @@ class L2NeighborTest : public ::testing::Test {
 
 TEST_F(L2NeighborTest, ForgedSourceFrames_DoNotRedirectReplies) {
   // The client's SYN, kept for replay: a well-formed segment from the client's address.
-  const auto [c, s] = established();
+  const Fds fds = established();
+  const int c = fds.c;
+  const int s = fds.s;
   const auto syn = last_client_frame(wire::tcp_flags::kSyn);
   ASSERT_TRUE(syn.has_value());
   const std::uint64_t learned = seng().stats().l2_learned;
@@ -190,7 +198,9 @@ TEST_F(L2NeighborTest, ForgedSourceFrames_DoNotRedirectReplies) {
 }
 
 TEST_F(L2NeighborTest, AcceptedSegment_NewMac_Learned_RepliesFollowIt) {
-  const auto [c, s] = established();
+  const Fds fds = established();
+  const int c = fds.c;
+  const int s = fds.s;
   ASSERT_GE(deliver(c, s, "hello"), 0);
   for (int i = 0; i < 50; ++i) step();  // the client's ACK of it is in
   // The client's last pure ACK, now from a new MAC (a failover, a replaced NIC): it is in window
@@ -213,7 +223,9 @@ TEST_F(L2NeighborTest, AcceptedSegment_NewMac_Learned_RepliesFollowIt) {
 }
 
 TEST_F(L2NeighborTest, SendWithoutNeighbour_WaitsForResolution_SentOnceResolved) {
-  const auto [c, s] = established();
+  const Fds fds = established();
+  const int c = fds.c;
+  const int s = fds.s;
   // The entry goes (an eviction), and the kernel now needs to resolve the client again.
   ASSERT_TRUE(seng().neighbors().forget(ip("198.18.0.2")));
   server.resolver.table.erase("198.18.0.2");
@@ -242,7 +254,9 @@ TEST_F(L2NeighborTest, SendWithoutNeighbour_WaitsForResolution_SentOnceResolved)
 }
 
 TEST_F(L2NeighborTest, SendWithoutNeighbour_TimesOut_DroppedWithCount_TcpRetransmitsLater) {
-  const auto [c, s] = established();
+  const Fds fds = established();
+  const int c = fds.c;
+  const int s = fds.s;
   ASSERT_TRUE(seng().neighbors().forget(ip("198.18.0.2")));
   server.resolver.table.erase("198.18.0.2");
   server.resolver.pending.insert("198.18.0.2");  // the kernel never answers...
@@ -286,7 +300,9 @@ class L2GatewayVlanTest : public L2NeighborTest {
 };
 
 TEST_F(L2GatewayVlanTest, RoutedPeer_KeyedByGateway_TaggedInTaggedOut) {
-  const auto [c, s] = established();
+  const Fds fds = established();
+  const int c = fds.c;
+  const int s = fds.s;
   // The client's cache holds the gateway, not the destination.
   EXPECT_TRUE(client.eng->neighbors().lookup(ip("198.18.0.254")).has_value());
   EXPECT_FALSE(client.eng->neighbors().lookup(ip("198.18.0.1")).has_value());
