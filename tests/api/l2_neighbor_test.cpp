@@ -331,5 +331,39 @@ TEST_F(L2GatewayVlanTest, RoutedPeer_KeyedByGateway_TaggedInTaggedOut) {
             0);
 }
 
+TEST_F(L2GatewayVlanTest, GatewayChangesMac_FollowedAfterTheTtl_WithoutAFrameFromIt) {
+  const Fds fds = established();
+  const int c = fds.c;
+  const int s = fds.s;
+  // A failover: the kernel now resolves the gateway to another MAC. The entry learned from it is
+  // good for neighbor_ttl (30 s); nothing from the gateway would change it before (routed: the
+  // client learns nothing from the frames it forwards).
+  const wire::MacAddr failover{{0x02, 0, 0, 0, 0, 0x99}};
+  client.resolver.table["198.18.0.254"] = failover;
+  const auto last_client_dst = [&] {
+    for (std::size_t i = frames.size(); i-- > 0;) {
+      if (!frames[i].a_to_b) return wire::parse_ethernet(frames[i].bytes)->dst;
+    }
+    return wire::MacAddr{};
+  };
+  const auto send = [&](const std::string& msg) {
+    ASSERT_EQ(cli().write(c, msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
+    std::string got;
+    ASSERT_GE(steps_until([&] {
+                char buf[64];
+                for (ssize_t r; (r = srv().read(s, buf, sizeof buf)) > 0;)
+                  got.append(buf, static_cast<std::size_t>(r));
+                return got == msg;
+              }),
+              0);
+  };
+  send("before");
+  EXPECT_EQ(last_client_dst(), server.mac);
+  for (int i = 0; i < 31; ++i) step(Duration::seconds(1));
+  send("after");
+  EXPECT_EQ(last_client_dst(), failover);
+  EXPECT_EQ(client.eng->neighbors().lookup(ip("198.18.0.254"))->mac, failover);
+}
+
 }  // namespace
 }  // namespace xdptcp::testing

@@ -171,7 +171,7 @@ void Engine::handle_frame(std::span<const std::uint8_t> frame, Instant now) {
   }
   // Nothing is learned from a frame before TCP has accepted its segment for a connection (the
   // neighbour model, engine_neighbors.cpp): a forged source address must not redirect replies.
-  if (tcp_->input(eth->payload, now)) learn_from_accepted(*eth);
+  if (tcp_->input(eth->payload, now)) learn_from_accepted(*eth, now);
 }
 
 std::span<std::uint8_t> Engine::tx_acquire() {
@@ -185,7 +185,8 @@ void Engine::tx_commit(std::size_t len) {
   const std::span<const std::uint8_t> ip = tx_frame_.subspan(eth_header_len(), len);
   const auto dst = ip_destination(ip);
   const auto nh = dst ? next_hop(*dst) : std::nullopt;
-  if (const auto n = nh ? neighbors_.lookup(*nh) : std::nullopt) {
+  // last_poll_: the clock as this iteration read it (an entry's TTL need not be exact to the µs).
+  if (const auto n = nh ? neighbors_.lookup(*nh, last_poll_) : std::nullopt) {
     emit_frame(tx_frame_, len, *n);
   } else {
     no_neighbor(ip, nh);  // held while it resolves, or counted (engine_neighbors.cpp)

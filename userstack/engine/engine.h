@@ -97,6 +97,10 @@ struct EngineConfig {
   // (the kernel's own give-up time with default settings: 3 probes, 1 s apart).
   Duration l2_poll = Duration::millis(10);
   Duration l2_timeout = Duration::seconds(3);
+  // How long a neighbour entry is good for without confirmation (neighbor_cache.h): one from the
+  // kernel is asked for again after it, one learned from accepted segments is renewed by each (the
+  // kernel's base_reachable_time, 30 s).
+  Duration neighbor_ttl = Duration::seconds(30);
 };
 
 struct EngineStats {
@@ -220,7 +224,7 @@ class Engine final : public tcp::PacketSink,
   void handle_frame(std::span<const std::uint8_t> frame, Instant now);
   // The neighbour model (engine_neighbors.cpp; docs/ARCHITECTURE.md). A segment TCP accepted
   // for a connection: its on-link sender's MAC and tag refresh the cache.
-  void learn_from_accepted(const wire::EthFrame& eth);
+  void learn_from_accepted(const wire::EthFrame& eth, Instant now);
   // Writes the Ethernet header for `n` in front of the IP packet of `ip_len` bytes that TCP wrote
   // at eth_header_len() into `frame`, moving the packet when n's tag changes the header's length.
   void emit_frame(std::span<std::uint8_t> frame, std::size_t ip_len, const Neighbor& n);
@@ -246,8 +250,8 @@ class Engine final : public tcp::PacketSink,
   void send_held(std::size_t i, const Neighbor& n);
   void fail_waiters(const wire::IpAddr& nh, Instant now);
   void remove_pending(std::size_t i);
-  void learn(const wire::IpAddr& nh, const Neighbor& n) {
-    if (neighbors_.learn(nh, n)) ++stats_.neighbor_evictions;
+  void learn(const wire::IpAddr& nh, const Neighbor& n, Instant now) {
+    if (neighbors_.learn(nh, n, now + cfg_.neighbor_ttl)) ++stats_.neighbor_evictions;
   }
   std::size_t eth_header_len() const {
     return cfg_.vlan_tci ? wire::kEthHeader + wire::kVlanTag : wire::kEthHeader;

@@ -15,7 +15,7 @@
 
 namespace xdptcp::engine {
 
-void Engine::learn_from_accepted(const wire::EthFrame& eth) {
+void Engine::learn_from_accepted(const wire::EthFrame& eth, Instant now) {
   const auto src = ip_source(eth.payload);
   if (!src) return;
   // Only from an on-link peer: the frame's source MAC is then the peer's own. A routed peer's
@@ -24,9 +24,9 @@ void Engine::learn_from_accepted(const wire::EthFrame& eth) {
   const auto nh = next_hop(*src);
   if (!nh || !(*nh == *src)) return;
   const Neighbor n{eth.src, eth.vlan_tci};
-  if (const auto known = neighbors_.lookup(*src); known && *known == n) return;
-  ++stats_.l2_learned;
-  learn(*src, n);
+  const auto known = neighbors_.lookup(*src, now);
+  if (!known || !(*known == n)) ++stats_.l2_learned;
+  learn(*src, n, now);  // renews the entry's TTL (both calls hit the front entry)
 }
 
 void Engine::emit_frame(std::span<std::uint8_t> frame, std::size_t ip_len, const Neighbor& n) {
@@ -53,9 +53,10 @@ void Engine::no_neighbor(std::span<const std::uint8_t> ip, const std::optional<w
   if (l2_pending_ > 0 && hold(ip, *nh)) return;
   // Unknown (never resolved, evicted, or forgotten after a failure): ask the kernel now rather
   // than wait for a frame from the peer.
-  const int r = resolve_next_hop(*nh, clock_.now(), /*from_send=*/true);
+  const Instant now = clock_.now();
+  const int r = resolve_next_hop(*nh, now, /*from_send=*/true);
   if (r == 0) {
-    emit_frame(tx_frame_, ip.size(), *neighbors_.lookup(*nh));
+    emit_frame(tx_frame_, ip.size(), *neighbors_.lookup(*nh, now));
     return;
   }
   if (r == 1 && hold(ip, *nh)) return;
@@ -76,7 +77,7 @@ int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
     return -EHOSTUNREACH;  // no route through our interface
   }
   int pending = 0;
-  if (!neighbors_.lookup(*nh)) {
+  if (!neighbors_.lookup(*nh, now)) {
     pending = resolve_next_hop(*nh, now, /*from_send=*/false);
     if (pending < 0) {
       if (pending == -EHOSTUNREACH) ++stats_.resolver_failures;
@@ -108,7 +109,7 @@ int Engine::resolve_next_hop(const wire::IpAddr& nh, Instant now, bool from_send
   resolver_->lookup(q);  // never waits (L2Resolver)
   switch (q.state) {
     case L2State::kKnown:
-      learn(nh, Neighbor{q.mac, cfg_.vlan_tci});
+      learn(nh, Neighbor{q.mac, cfg_.vlan_tci}, now);
       return 0;
     case L2State::kFailed:
       return -EHOSTUNREACH;
@@ -165,10 +166,10 @@ void Engine::poll_pending(Instant now) {
     std::optional<Neighbor> n;
     if (q.state == L2State::kKnown) {
       n = Neighbor{q.mac, cfg_.vlan_tci};
-      learn(q.dst, *n);
+      learn(q.dst, *n, now);
     } else {
       // An accepted segment from the peer may have taught the cache its address meanwhile.
-      n = neighbors_.lookup(q.dst);
+      n = neighbors_.lookup(q.dst, now);
     }
     if (n) {
       send_held(i, *n);

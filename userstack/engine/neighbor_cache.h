@@ -14,6 +14,11 @@
 // replaced and counted (evictions()); a send that then misses asks the kernel again and waits for
 // the answer in the engine's hold queue (engine.h), so an eviction costs a resolution, never a frame.
 //
+// Entries expire (the kernel's neighbour entries need confirmation too): an entry from the kernel
+// is good for EngineConfig::neighbor_ttl, one from accepted segments is renewed by each of them. An
+// expired entry is a miss, so the next send asks the kernel again: a gateway that changed its MAC
+// (a failover) is followed within the TTL, without a frame from it.
+//
 // In front of the table sits the entry used last: an engine's frames mostly go to one next hop (the
 // gateway, or a few peers in turn), so the common case costs one address compare, no hash.
 #pragma once
@@ -22,9 +27,11 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 
+#include "userstack/time/clock.h"
 #include "userstack/wire/ethernet.h"
 #include "userstack/wire/ip_addr.h"
 
@@ -51,23 +58,29 @@ class NeighborCache {
       : mask_(std::bit_ceil(std::clamp(slots, kMinSlots, kMaxSlots)) - 1),
         slots_(std::make_unique<Entry[]>(mask_ + 1)) {}
 
-  // Inserts or updates the entry of next hop `ip`; true when that evicted another next hop.
-  bool learn(const wire::IpAddr& ip, const Neighbor& n) {
+  static constexpr Instant kNever{std::numeric_limits<std::int64_t>::max()};
+
+  // Inserts or updates the entry of next hop `ip`, valid until `expires`; true when that evicted
+  // another next hop.
+  bool learn(const wire::IpAddr& ip, const Neighbor& n, Instant expires = kNever) {
     Entry& l = slots_[last_];
     if (l.used && l.ip == ip && l.n == n) {
       l.stamp = ++clock_;  // still the most recently used: never the LRU victim
+      l.expires = expires;
       return false;
     }
-    return learn_slow(ip, n);
+    return learn_slow(ip, n, expires);
   }
 
-  std::optional<Neighbor> lookup(const wire::IpAddr& ip) {
+  // The entry of `ip` unless it expired before `now`.
+  std::optional<Neighbor> lookup(const wire::IpAddr& ip, Instant now = Instant{}) {
     Entry& l = slots_[last_];
     if (l.used && l.ip == ip) {
+      if (l.expires < now) return std::nullopt;
       l.stamp = ++clock_;
       return l.n;
     }
-    return lookup_slow(ip);
+    return lookup_slow(ip, now);
   }
 
   // Forgets `ip` (the kernel says its entry failed); true when there was one.
@@ -87,6 +100,7 @@ class NeighborCache {
   struct Entry {
     wire::IpAddr ip;
     Neighbor n;
+    Instant expires{};
     std::uint64_t stamp = 0;
     bool used = false;
   };
@@ -100,13 +114,14 @@ class NeighborCache {
     return nullptr;
   }
 
-  bool learn_slow(const wire::IpAddr& ip, const Neighbor& n) {
+  bool learn_slow(const wire::IpAddr& ip, const Neighbor& n, Instant expires) {
     const std::size_t h = hash(ip);
     Entry* victim = nullptr;
     for (std::size_t i = 0; i < kProbe; ++i) {
       Entry& e = slots_[(h + i) & mask_];
       if (e.used && e.ip == ip) {
         e.n = n;
+        e.expires = expires;
         e.stamp = ++clock_;
         last_ = (h + i) & mask_;
         return false;
@@ -123,14 +138,14 @@ class NeighborCache {
     } else {
       ++size_;
     }
-    *victim = Entry{ip, n, ++clock_, true};
+    *victim = Entry{ip, n, expires, ++clock_, true};
     last_ = static_cast<std::size_t>(victim - slots_.get());
     return evicted;
   }
 
-  std::optional<Neighbor> lookup_slow(const wire::IpAddr& ip) {
+  std::optional<Neighbor> lookup_slow(const wire::IpAddr& ip, Instant now) {
     Entry* e = find(ip);
-    if (e == nullptr) return std::nullopt;
+    if (e == nullptr || e->expires < now) return std::nullopt;
     e->stamp = ++clock_;
     last_ = static_cast<std::size_t>(e - slots_.get());
     return e->n;

@@ -61,6 +61,22 @@ TEST(NeighborCache, Forget_RemovesTheEntry) {
   EXPECT_EQ(c.size(), 1u);
 }
 
+TEST(NeighborCache, ExpiredEntry_IsAMiss_UntilLearnedAgain) {
+  NeighborCache c;
+  const Instant t0{1'000'000'000};
+  c.learn(ip(1), mac(1), t0 + Duration::seconds(30));
+  c.learn(ip(2), mac(2), t0 + Duration::seconds(30));  // ip(1) behind the front entry
+  EXPECT_TRUE(c.lookup(ip(1), t0 + Duration::seconds(30)).has_value());
+  EXPECT_FALSE(c.lookup(ip(1), t0 + Duration::seconds(31)).has_value());
+  EXPECT_FALSE(c.lookup(ip(1), t0 + Duration::seconds(31)).has_value());  // now in front: still a miss
+  c.learn(ip(1), mac(3), t0 + Duration::seconds(61));                     // asked again: a new MAC
+  EXPECT_EQ(c.lookup(ip(1), t0 + Duration::seconds(31)), mac(3));
+  EXPECT_EQ(c.size(), 2u);  // renewed in place
+  // The same value learned again renews it (the front entry's fast path too).
+  c.learn(ip(1), mac(3), t0 + Duration::seconds(91));
+  EXPECT_TRUE(c.lookup(ip(1), t0 + Duration::seconds(90)).has_value());
+}
+
 TEST(NeighborCache, ManyPeers_AlternatingLookups_AllFound) {
   NeighborCache c(NeighborCache::slots_for(4096));
   for (std::uint32_t n = 0; n < 1000; ++n) c.learn(ip(n), mac(static_cast<std::uint8_t>(n)));
