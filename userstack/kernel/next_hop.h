@@ -7,8 +7,8 @@
 // later (neighbours(), one dump for many addresses); xdptcp never sends ARP itself.
 //
 // Every call is one request answered by the kernel within it: nothing here waits for the network
-// or sleeps. Control path only (connect(), and the engine's poll of pending next hops); the engine
-// caches the answers per destination.
+// or sleeps. Never per packet: the engine asks for a next hop it has no (unexpired) entry for, and
+// polls the pending ones; it caches the answers per next hop (userstack/engine/neighbor_cache.h).
 #pragma once
 
 #include <cstdint>
@@ -75,6 +75,10 @@ class NetlinkRoutes {
   // the kernel's order: the engine's next-hop table (userstack/engine/route_table.h). Multipath
   // routes and other tables (policy routing) are not included.
   Result<std::vector<PrefixRoute>> routes(int ifindex);
+  // The state of one address on `ifindex`: one RTM_GETNEIGH for it (Linux 5.0+), not a dump, so the
+  // cost does not grow with the table (the engine asks this for every new next hop it sends to).
+  // No entry is kNone.
+  Result<void> neighbour_state(int ifindex, NeighbourQuery& q);
   // Asks the kernel to resolve `addr` on `ifindex` (starts ARP/ND); returns at once.
   Result<void> resolve(int ifindex, const wire::IpAddr& addr);
 
