@@ -109,13 +109,13 @@ struct EngineStats {
   std::uint64_t rx_not_ip = 0;  // not IPv4/IPv6 (the XDP program should not send these)
   std::uint64_t rx_bad_ethernet = 0;
   std::uint64_t tx_frames = 0;
-  std::uint64_t tx_no_neighbor = 0;     // no MAC for the destination: segment dropped (TCP retransmits)
+  std::uint64_t tx_no_neighbor = 0;     // no MAC for the next hop, none coming: not sent (TCP retransmits)
   std::uint64_t resolver_failures = 0;  // connects failed with EHOSTUNREACH (now or once pending)
-  std::uint64_t l2_pending_full = 0;    // connects failed with ENOBUFS: kMaxPendingNeighbors pending
+  std::uint64_t l2_pending_full = 0;    // kMaxPendingNeighbors pending: connect ENOBUFS, send not held
   std::uint64_t l2_resolved = 0;        // pending next hops that resolved
-  std::uint64_t l2_held = 0;            // segments held for a pending next hop (SYNs)
+  std::uint64_t l2_held = 0;            // segments held for a pending next hop
   std::uint64_t l2_held_sent = 0;       // ... sent once it resolved
-  std::uint64_t l2_held_drops = 0;      // ... dropped: hold queue full, too big, no TX frame, failed
+  std::uint64_t l2_held_drops = 0;      // ... dropped: hold queue full, no TX frame, failed, timed out
   std::uint64_t handoffs_out = 0;       // segments passed to the engine owning their flow
   std::uint64_t handoffs_in = 0;
   std::uint64_t handoff_drops = 0;       // the owner's hand-off ring was full (TCP retransmits)
