@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/api/api_harness.h"
+#include "userstack/wire/checksum.h"
 #include "userstack/wire/ip.h"
 #include "userstack/wire/tcp_header.h"
 
@@ -280,6 +281,56 @@ TEST_F(L2NeighborTest, SendWithoutNeighbour_TimesOut_DroppedWithCount_TcpRetrans
                 20000),
             0);
   EXPECT_GE(seng().stats().l2_held_sent + seng().stats().l2_resolved, 1u);
+}
+
+// A SYN flood from on-link sources the kernel cannot resolve (spoofed): each SYN-ACK needs a next
+// hop. The first kMaxPendingNeighbors start a resolution each and wait in the hold queue; past the
+// bound a SYN-ACK is not held, counted (l2_pending_full, tx_no_neighbor), and costs no resolver call
+// (no system call per SYN of the flood). The genuine client keeps being served.
+TEST_F(L2NeighborTest, SynFloodFromUnresolvableSources_PendingBounded_RestCounted_NoResolverCalls) {
+  const Fds fds = established();
+  const auto syn = last_client_frame(wire::tcp_flags::kSyn);
+  ASSERT_TRUE(syn.has_value());
+  constexpr std::size_t kMax = engine::Engine::kMaxPendingNeighbors;
+  constexpr std::size_t kFlood = kMax + 20;
+  const int lookups_before = server.resolver.lookups;
+  for (std::size_t i = 0; i < kFlood; ++i) {
+    auto f = *syn;
+    // Source 198.18.1.<i> (the IPv4 source's last two bytes), checksums updated incrementally
+    // (RFC 1624): the IP header's and the TCP pseudo-header's.
+    const std::size_t src = wire::kEthHeader + 12 + 2;
+    const auto old = static_cast<std::uint16_t>(f[src] << 8 | f[src + 1]);
+    const auto now = static_cast<std::uint16_t>(1 << 8 | static_cast<std::uint8_t>(i));
+    f[src] = static_cast<std::uint8_t>(now >> 8);
+    f[src + 1] = static_cast<std::uint8_t>(now);
+    const auto fix = [&](std::size_t at) {
+      const auto c = static_cast<std::uint16_t>(f[at] << 8 | f[at + 1]);
+      const std::uint16_t n = wire::csum_update16(c, old, now);
+      f[at] = static_cast<std::uint8_t>(n >> 8);
+      f[at + 1] = static_cast<std::uint8_t>(n);
+    };
+    fix(wire::kEthHeader + 10);
+    fix(wire::kEthHeader + wire::kIpv4MinHeader + 16);
+    server.resolver.pending.insert("198.18.1." + std::to_string(i));
+    inject(f, kAttacker);
+  }
+  for (int i = 0; i < 3; ++i) step();  // rx bursts of up to rx_batch (64) frames
+  EXPECT_EQ(seng().l2_pending(), kMax);
+  EXPECT_EQ(server.resolver.lookups - lookups_before, static_cast<int>(kMax));
+  EXPECT_EQ(seng().stats().l2_pending_full, kFlood - kMax);
+  EXPECT_EQ(seng().stats().tx_no_neighbor, kFlood - kMax);
+  EXPECT_EQ(seng().stats().l2_held, kMax);
+  EXPECT_EQ(seng().stats().l2_learned, 0u);
+  EXPECT_EQ(seng().neighbors().size(), 1u);  // the client only
+  // The genuine client is still served, at once.
+  EXPECT_GE(deliver(fds.c, fds.s, "still here", 20), 0);
+  // The flood's sources never resolve: after l2_timeout their held SYN-ACKs are dropped and
+  // counted. (The SYN-ACKs' retransmissions start new resolutions meanwhile, still at most
+  // kMaxPendingNeighbors at once.)
+  for (int i = 0; i < 3100; ++i) step();
+  EXPECT_GE(seng().stats().l2_held_drops, kMax);
+  EXPECT_LE(seng().l2_pending(), kMax);
+  EXPECT_EQ(seng().stats().l2_held_sent, 0u);
 }
 
 // The client reaches the server through a gateway (198.18.0.254, a route of its table), whose
