@@ -18,8 +18,10 @@ void KernelResolver::lookup(engine::L2Query& q) {
   // A destination the kernel routes through another interface is not reachable from this stack.
   if (!route || route->ifindex != ifindex_) return;
   q.next_hop = route->next_hop;
+  // One RTM_GETNEIGH for this address, not a dump of the table: the engine asks for every new next
+  // hop it sends to (a SYN-ACK to a new on-link client), so the cost must not grow with the table.
   kernel::NeighbourQuery n{q.next_hop};
-  if (!nl_->neighbours(ifindex_, std::span(&n, 1))) return;
+  if (!nl_->neighbour_state(ifindex_, n)) return;
   if (n.state == kernel::NeighbourState::kUsable) {
     q.mac = n.mac;
     q.state = engine::L2State::kKnown;

@@ -325,6 +325,23 @@ struct DrivenEngine {
   Context ctx;
 };
 
+// The engines' next-hop table from the kernel's routes of the interface.
+engine::RouteTable route_table(std::vector<kernel::PrefixRoute> routes) {
+  // Bounded (RouteTable::kMaxRoutes): default routes first, then the most specific, so that a
+  // table too long loses its broadest non-default prefixes (whose destinations then have no route
+  // through the stack: counted, tx_no_route) rather than the default.
+  std::stable_sort(routes.begin(), routes.end(),
+                   [](const kernel::PrefixRoute& a, const kernel::PrefixRoute& b) {
+                     if ((a.prefix_len == 0) != (b.prefix_len == 0)) return a.prefix_len == 0;
+                     return a.prefix_len > b.prefix_len;
+                   });
+  engine::RouteTable t;
+  for (const kernel::PrefixRoute& r : routes) {
+    if (!t.add({r.prefix, r.prefix_len, r.gateway})) break;
+  }
+  return t;
+}
+
 struct StackImpl {
   StackOptions opts;
   kernel::InterfaceInfo info;
@@ -345,6 +362,8 @@ struct StackImpl {
   // One secret for every engine (ISNs, SYN cookies, timestamp offsets): a flow's segments can reach
   // any engine (hand-off), so a cookie issued by one is checked by another.
   std::uint64_t secret = draw_secret();
+  // The interface's routes (route_table()): every engine keys its neighbour cache by next hop.
+  engine::RouteTable routes;
 
   ~StackImpl() {
     if (claims) claims->set_live_connections(nullptr);  // the engine goes first: nothing drains now
@@ -421,6 +440,13 @@ std::unique_ptr<Stack> Stack::create(const StackOptions& options, std::string* e
   auto info = kernel::interface_info(options.iface);
   if (!info) return fail_with(error, info), nullptr;
   impl->info = info.value();
+  // The interface's routes, read once, for the engines' next-hop keys (the neighbour model,
+  // docs/ARCHITECTURE.md). Unreadable: an empty table keys the cache by destination, the resolver
+  // still answering with the MAC of the kernel's next hop for it.
+  if (auto nl = kernel::NetlinkRoutes::open()) {
+    if (auto r = nl.value()->routes(static_cast<int>(impl->info.ifindex)))
+      impl->routes = detail::route_table(r.value());
+  }
 
   io::BindMode bind = io::BindMode::kAuto;
   if (options.bind_mode == "zerocopy") {
@@ -700,6 +726,7 @@ engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n
   ec.rx_batch = impl.opts.rx_batch;
   std::copy(impl.info.mac.begin(), impl.info.mac.end(), ec.mac.bytes.begin());
   ec.tcp.local_addrs = impl.addrs;
+  ec.routes = impl.routes;
   ec.tcp.mtu = static_cast<std::uint16_t>(std::min<std::uint32_t>(impl.info.mtu, 65535));
   ec.tcp.max_sockets = impl.opts.max_sockets;
   (void)tcp::apply_stack_profile(ec.tcp, impl.opts.profile);  // explicit options below win

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 
 #include <gtest/gtest.h>
@@ -19,12 +20,15 @@
 namespace xdptcp::testing {
 
 struct Host {
-  Host(io::PacketIo& io, const Clock& clock, wire::IpAddr ip4, wire::IpAddr ip6, std::uint8_t mac_last) {
+  // `tweak` adjusts the engine's configuration (routes, VLAN tag) before the engine is made.
+  Host(io::PacketIo& io, const Clock& clock, wire::IpAddr ip4, wire::IpAddr ip6, std::uint8_t mac_last,
+       const std::function<void(engine::EngineConfig&)>& tweak = {}) {
     engine::EngineConfig ec;
     ec.mac.bytes = {0x02, 0, 0, 0, 0, mac_last};
     ec.tcp.local_addrs = {ip4, ip6};
     ec.tcp.max_sockets = 256;
     ec.tcp.secret = 42 + mac_last;
+    if (tweak) tweak(ec);
     eng = std::make_unique<engine::Engine>(ec, io, clock, &resolver);
     impl = std::make_unique<detail::ContextImpl>(*eng, 0, nullptr, nullptr);
     ctx = std::make_unique<Context>(impl.get());

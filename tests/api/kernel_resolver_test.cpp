@@ -43,6 +43,32 @@ TEST(KernelResolverTest, LookupNeverWaits_PeerResolves_NobodyFails) {
   EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(50));
   ASSERT_NE(peer.state, engine::L2State::kFailed);
   EXPECT_EQ(poll_until_settled(r, peer, std::chrono::seconds(3)), engine::L2State::kKnown);
+  // Now in the kernel's table: a second lookup answers from one RTM_GETNEIGH, known at once, with
+  // the same MAC; NetlinkRoutes::neighbour_state says the same, and kNone for an unknown address.
+  engine::L2Query again;
+  again.dst = peer.dst;
+  r.lookup(again);
+  EXPECT_EQ(again.state, engine::L2State::kKnown);
+  EXPECT_EQ(again.mac, peer.mac);
+  auto nl = kernel::NetlinkRoutes::open();
+  ASSERT_TRUE(nl.ok());
+  kernel::NeighbourQuery n{peer.dst};
+  ASSERT_TRUE(nl.value()->neighbour_state(static_cast<int>(idx.value()), n).ok());
+  EXPECT_EQ(n.state, kernel::NeighbourState::kUsable);
+  EXPECT_EQ(n.mac, peer.mac);
+  std::string unknown = sb.stack_ip4();
+  unknown = unknown.substr(0, unknown.rfind('.')) + ".214";
+  kernel::NeighbourQuery none{*wire::IpAddr::parse(unknown)};
+  ASSERT_TRUE(nl.value()->neighbour_state(static_cast<int>(idx.value()), none).ok());
+  EXPECT_EQ(none.state, kernel::NeighbourState::kNone);
+  // The interface's routes: its on-link subnet, no gateway.
+  auto routes = nl.value()->routes(static_cast<int>(idx.value()));
+  ASSERT_TRUE(routes.ok());
+  bool on_link = false;
+  for (const auto& rt : routes.value()) {
+    if (rt.prefix.is_v4() && rt.prefix_len == 24 && !rt.gateway) on_link = true;
+  }
+  EXPECT_TRUE(on_link) << routes.value().size() << " routes";
 
   // An address of the sandbox's subnet with no host behind it: pending at once, failed when the
   // kernel gives up (3 ARP probes 1 s apart by default), never known.

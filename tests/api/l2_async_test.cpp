@@ -188,18 +188,27 @@ TEST_F(L2AsyncTest, NextHopResolvesLater_SynLeavesAtOnce) {
   EXPECT_GT(round_trip(c, s, 500), 0);
 }
 
-TEST_F(L2AsyncTest, NextHopLearnedFromTraffic_CountsAsResolved) {
+// A frame from the destination is no proof of its address (the neighbour model: only the kernel
+// or a segment TCP accepted for a connection teaches a MAC; issue 11 item 3): a SYN from the server
+// to a closed port of the client leaves the next hop pending, until the "kernel" resolves it.
+TEST_F(L2AsyncTest, FrameFromNextHop_TeachesNothing_StillWaitsForTheKernel) {
   const int l = listen_v4(9);
   p.client.resolver.table.erase("198.18.0.1");
-  p.client.resolver.pending.insert("198.18.0.1");  // the "kernel" never answers for it
+  p.client.resolver.pending.insert("198.18.0.1");
   auto dst = v4("198.18.0.1", 9);
   const int c = connect_in_progress(reinterpret_cast<sockaddr*>(&dst), sizeof dst);
   p.step();
-  // The server opens a connection to the client first (to a closed port: it is the frame that
-  // counts): the client's engine learns the server's MAC from it.
   const int sc = srv().socket(AF_INET);
   auto back = v4("198.18.0.2", 4444);
   EXPECT_EQ(srv().connect(sc, reinterpret_cast<sockaddr*>(&back), sizeof back), -1);
+  for (int i = 0; i < 30; ++i) p.step();
+  EXPECT_GT(ceng().stats().rx_frames, 0u);  // the server's SYN arrived (and was answered by a RST)
+  EXPECT_EQ(ceng().l2_pending(), 1u);
+  EXPECT_EQ(ceng().stats().l2_learned, 0u);
+  EXPECT_EQ(ceng().stats().l2_held_sent, 0u);
+  // The kernel answers: the held SYN leaves and the connection completes.
+  p.client.resolver.pending.erase("198.18.0.1");
+  p.client.resolver.table["198.18.0.1"] = p.server.mac;
   int s = -1;
   const int steps = steps_until(
       [&] {
@@ -210,7 +219,8 @@ TEST_F(L2AsyncTest, NextHopLearnedFromTraffic_CountsAsResolved) {
   ASSERT_GE(steps, 0);
   EXPECT_LE(steps, 14);
   EXPECT_EQ(ceng().l2_pending(), 0u);
-  EXPECT_EQ(ceng().stats().l2_held_sent, 1u);
+  // The SYN, and the RST that answered the server's SYN: it waited for the next hop too.
+  EXPECT_EQ(ceng().stats().l2_held_sent, 2u);
   EXPECT_EQ(ceng().stats().resolver_failures, 0u);
   EXPECT_EQ(so_error(c), 0);
 }

@@ -107,8 +107,8 @@ class TwoEngines {
         link_a_(1024, 2048),
         link_b_(1024, 2048),
         client_io_(link_a_.b(), link_b_.b(), [this](std::span<const std::uint8_t> f) { return route(f); }),
-        eng_a_(a, link_a_.a(), clock_, nullptr),
-        eng_b_(b, link_b_.a(), clock_, nullptr),
+        eng_a_(a, link_a_.a(), clock_, &server_resolver_),
+        eng_b_(b, link_b_.a(), clock_, &server_resolver_),
         impl_a_(eng_a_, 0, nullptr, nullptr),
         impl_b_(eng_b_, 1, nullptr, nullptr),
         ctx_a_(&impl_a_),
@@ -119,6 +119,8 @@ class TwoEngines {
     eng_a_.set_peers(all, &directory_);
     eng_b_.set_peers(all, &directory_);
     client_.resolver.table["198.18.0.1"] = a.mac;
+    // The kernel's neighbour table as the servers see it: an engine learns no MAC from a SYN.
+    server_resolver_.table["198.18.0.2"] = client_.mac;
     for (Context* ctx : {&ctx_a_, &ctx_b_}) listeners_.push_back(listen(*ctx));
   }
 
@@ -245,6 +247,7 @@ class TwoEngines {
   io::MemLink link_a_;
   io::MemLink link_b_;
   SteeredIo client_io_;
+  StaticResolver server_resolver_;
   engine::Engine eng_a_;
   engine::Engine eng_b_;
   detail::ContextImpl impl_a_;

@@ -12,6 +12,7 @@
 #include "userstack/engine/conn_encode.h"
 #include "userstack/engine/engine_counters.h"
 #include "userstack/engine/event_queue.h"
+#include "userstack/engine/ip_peek.h"
 #include "userstack/engine/stats_region.h"
 #include "userstack/tcp/tcp_connection.h"
 #include "userstack/wire/ip.h"
@@ -19,34 +20,16 @@
 
 namespace xdptcp::engine {
 
-namespace {
-
-// The source address of an IPv4 or IPv6 packet, read without a full parse (the TCP stack parses
-// and validates; this only feeds the neighbour cache, and only for frames the stack accepts as
-// well-formed IP).
-std::optional<wire::IpAddr> ip_source(std::span<const std::uint8_t> ip) {
-  if (ip.empty()) return std::nullopt;
-  const unsigned version = ip[0] >> 4;
-  if (version == 4 && ip.size() >= wire::kIpv4MinHeader) return wire::IpAddr::v4_bytes(ip.data() + 12);
-  if (version == 6 && ip.size() >= wire::kIpv6Header) return wire::IpAddr::v6_bytes(ip.data() + 8);
-  return std::nullopt;
-}
-
-std::optional<wire::IpAddr> ip_destination(std::span<const std::uint8_t> ip) {
-  if (ip.empty()) return std::nullopt;
-  const unsigned version = ip[0] >> 4;
-  if (version == 4 && ip.size() >= wire::kIpv4MinHeader) return wire::IpAddr::v4_bytes(ip.data() + 16);
-  if (version == 6 && ip.size() >= wire::kIpv6Header) return wire::IpAddr::v6_bytes(ip.data() + 24);
-  return std::nullopt;
-}
-
-}  // namespace
-
 Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolver* resolver)
-    : cfg_(std::move(cfg)), io_(io), clock_(clock), resolver_(resolver) {
+    : cfg_(std::move(cfg)),
+      io_(io),
+      clock_(clock),
+      resolver_(resolver),
+      neighbors_(NeighborCache::slots_for(cfg_.tcp.max_sockets)) {
   cfg_.rx_batch = std::clamp<std::size_t>(cfg_.rx_batch, 1, kMaxBatch);
-  // The IP MTU the stack may use is bounded by what a frame holds after the Ethernet header.
-  const std::size_t room = io_.frame_capacity() - eth_header_len();
+  // The IP MTU the stack may use is bounded by what a frame holds after the Ethernet header, with
+  // room for an 802.1Q tag whatever our own: a peer that talks to us tagged is answered tagged.
+  const std::size_t room = io_.frame_capacity() - (wire::kEthHeader + wire::kVlanTag);
   cfg_.tcp.mtu = static_cast<std::uint16_t>(std::min<std::size_t>(cfg_.tcp.mtu, room));
   // The application runs between two polls (EventQueue::wait), so an ACK it can answer waits for
   // it: poll() releases it after one turn, wait_for_work() before sleeping.
@@ -55,6 +38,8 @@ Engine::Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolve
   tcp_->set_event_listener(this);
   // Once, here: nothing of the resolution allocates afterwards.
   l2_held_ = std::make_unique<std::array<PendingNeighbor, kMaxPendingNeighbors>>();
+  held_cap_ = cfg_.tcp.mtu;
+  held_bytes_.assign(kMaxPendingNeighbors * kHeldPerNeighbor * held_cap_, 0);
   l2_socket_.assign(cfg_.tcp.max_sockets, kL2None);
   if (cfg_.engine_count > 1) {
     inbox_.resize(cfg_.engine_count);
@@ -194,9 +179,9 @@ void Engine::handle_frame(std::span<const std::uint8_t> frame, Instant now) {
     ++stats_.rx_not_ip;
     return;
   }
-  // The frame came from the next hop towards its source: remember where to send replies.
-  if (auto src = ip_source(eth->payload)) neighbors_.learn(*src, eth->src);
-  tcp_->input(eth->payload, now);
+  // Nothing is learned from a frame before TCP has accepted its segment for a connection (the
+  // neighbour model, engine_neighbors.cpp): a forged source address must not redirect replies.
+  if (tcp_->input(eth->payload, now)) learn_from_accepted(*eth, now);
 }
 
 std::span<std::uint8_t> Engine::tx_acquire() {
@@ -207,186 +192,16 @@ std::span<std::uint8_t> Engine::tx_acquire() {
 
 void Engine::tx_commit(std::size_t len) {
   if (tx_frame_.empty()) return;
-  const std::size_t hl = eth_header_len();
-  const std::span<const std::uint8_t> ip = tx_frame_.subspan(hl, len);
+  const std::span<const std::uint8_t> ip = tx_frame_.subspan(eth_header_len(), len);
   const auto dst = ip_destination(ip);
-  const auto mac = dst ? neighbors_.lookup(*dst) : std::nullopt;
-  if (!mac) {
-    // No next hop known. One being resolved (connect()) keeps the segment, a SYN, until it is:
-    // the kernel queues packets for an INCOMPLETE neighbour the same way. Otherwise (the MAC is
-    // learned from the peer's frames, or was evicted) the frame is not sent and TCP's
-    // retransmission covers it. Either way the PacketIo lends the same buffer again.
-    if (dst && l2_pending_ > 0 && hold(ip, *dst)) {
-      tx_frame_ = {};
-      return;
-    }
-    ++stats_.tx_no_neighbor;
-    tx_frame_ = {};
-    return;
+  const auto nh = dst ? next_hop(*dst) : std::nullopt;
+  // last_poll_: the clock as this iteration read it (an entry's TTL need not be exact to the µs).
+  if (const auto n = nh ? neighbors_.lookup(*nh, last_poll_) : std::nullopt) {
+    emit_frame(tx_frame_, len, *n);
+  } else {
+    no_neighbor(ip, nh);  // held while it resolves, or counted (engine_neighbors.cpp)
   }
-  const std::uint16_t type = (ip[0] >> 4) == 4 ? wire::kEtherTypeIpv4 : wire::kEtherTypeIpv6;
-  wire::emit_ethernet(*mac, cfg_.mac, type, cfg_.vlan_tci, tx_frame_);
-  io_.tx_commit(hl + len);
-  ++stats_.tx_frames;
   tx_frame_ = {};
-}
-
-int Engine::connect(tcp::SocketId s, const wire::SockAddr& remote) {
-  const Instant now = clock_.now();
-  const bool tracked = s >= 0 && static_cast<std::size_t>(s) < l2_socket_.size();
-  // A failed earlier connect reports its error first (TcpStack::connect), before any new
-  // resolution starts.
-  if (const tcp::TcpConnection* c = tcp_->connection(s); c != nullptr && c->so_error != 0) {
-    return tcp_->connect(s, remote, now);
-  }
-  int pending = 0;
-  if (!neighbors_.lookup(remote.ip)) {
-    pending = resolve_next_hop(remote.ip, now);
-    if (pending < 0) {
-      if (pending == -EHOSTUNREACH) ++stats_.resolver_failures;
-      return pending;
-    }
-  }
-  // With the next hop pending the connection still enters SYN-SENT now: its SYN is held by
-  // tx_commit() and sent by poll_pending() when the MAC is known.
-  const int r = tcp_->connect(s, remote, now);
-  if (r == -EINPROGRESS && tracked)
-    l2_socket_[static_cast<std::size_t>(s)] = pending == 1 ? kL2Waiting : kL2None;
-  return r;
-}
-
-int Engine::resolve_next_hop(const wire::IpAddr& dst, Instant now) {
-  if (find_pending(dst) >= 0) return 1;  // another connect() already waits for it
-  if (resolver_ == nullptr) return -EHOSTUNREACH;
-  L2Query q;
-  q.dst = dst;
-  resolver_->lookup(q);  // never waits (L2Resolver)
-  switch (q.state) {
-    case L2State::kKnown:
-      neighbors_.learn(dst, q.mac);
-      return 0;
-    case L2State::kFailed:
-      return -EHOSTUNREACH;
-    case L2State::kPending:
-      break;
-  }
-  // Bounded: each pending next hop costs a slot of held packets and its share of every poll.
-  // ENOBUFS (Linux's "insufficient resources") rather than EAGAIN, which a non-blocking connect()
-  // caller would take for "in progress"; the application may retry once some have resolved.
-  if (l2_pending_ == kMaxPendingNeighbors) {
-    ++stats_.l2_pending_full;
-    return -ENOBUFS;
-  }
-  if (l2_pending_ == 0) next_l2_poll_ = now + cfg_.l2_poll;
-  l2_queries_[l2_pending_] = q;
-  PendingNeighbor& p = (*l2_held_)[l2_pending_];
-  p.deadline = now + cfg_.l2_timeout;
-  p.held = 0;
-  ++l2_pending_;
-  return 1;
-}
-
-int Engine::find_pending(const wire::IpAddr& dst) const {
-  for (std::size_t i = 0; i < l2_pending_; ++i) {
-    if (l2_queries_[i].dst == dst) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-bool Engine::hold(std::span<const std::uint8_t> ip, const wire::IpAddr& dst) {
-  const int i = find_pending(dst);
-  if (i < 0) return false;
-  ++stats_.l2_held;
-  if (ip.size() > kHeldBytes) {
-    ++stats_.l2_held_drops;  // not a SYN; TCP retransmits it
-    return true;
-  }
-  PendingNeighbor& p = (*l2_held_)[static_cast<std::size_t>(i)];
-  if (p.held == kHeldPerNeighbor) {
-    // Full: the oldest goes (a retransmitted SYN makes its predecessor redundant anyway).
-    std::move(p.packets.begin() + 1, p.packets.end(), p.packets.begin());
-    --p.held;
-    ++stats_.l2_held_drops;
-  }
-  HeldPacket& h = p.packets[p.held++];
-  h.len = static_cast<std::uint16_t>(ip.size());
-  std::memcpy(h.bytes.data(), ip.data(), ip.size());
-  return true;
-}
-
-void Engine::poll_pending(Instant now) {
-  next_l2_poll_ = now + cfg_.l2_poll;
-  resolver_->poll(std::span(l2_queries_.data(), l2_pending_));
-  // Downwards: remove_pending() moves the last entry, already looked at, into the hole.
-  for (std::size_t i = l2_pending_; i-- > 0;) {
-    L2Query q = l2_queries_[i];
-    // A frame from the destination may have taught the cache its next hop meanwhile: as good.
-    if (q.state != L2State::kKnown) {
-      if (const auto learned = neighbors_.lookup(q.dst)) {
-        q.mac = *learned;
-        q.state = L2State::kKnown;
-      }
-    }
-    if (q.state == L2State::kKnown) {
-      neighbors_.learn(q.dst, q.mac);
-      send_held(i, q.mac);
-      ++stats_.l2_resolved;
-      remove_pending(i);
-    } else if (q.state == L2State::kFailed || now >= (*l2_held_)[i].deadline) {
-      stats_.l2_held_drops += (*l2_held_)[i].held;
-      remove_pending(i);
-      fail_waiters(q.dst, now);
-    }
-  }
-}
-
-void Engine::send_held(std::size_t i, const wire::MacAddr& mac) {
-  PendingNeighbor& p = (*l2_held_)[i];
-  const std::size_t hl = eth_header_len();
-  for (std::size_t k = 0; k < p.held; ++k) {
-    const HeldPacket& h = p.packets[k];
-    const std::span<std::uint8_t> frame = io_.tx_acquire();
-    if (frame.size() < hl + h.len) {
-      stats_.l2_held_drops += p.held - k;  // TX ring full: TCP retransmits
-      break;
-    }
-    const std::uint16_t type = (h.bytes[0] >> 4) == 4 ? wire::kEtherTypeIpv4 : wire::kEtherTypeIpv6;
-    wire::emit_ethernet(mac, cfg_.mac, type, cfg_.vlan_tci, frame);
-    std::memcpy(frame.data() + hl, h.bytes.data(), h.len);
-    io_.tx_commit(hl + h.len);
-    ++stats_.tx_frames;
-    ++stats_.l2_held_sent;
-  }
-  p.held = 0;
-}
-
-void Engine::remove_pending(std::size_t i) {
-  const std::size_t last = l2_pending_ - 1;
-  if (i != last) {
-    l2_queries_[i] = l2_queries_[last];
-    (*l2_held_)[i] = (*l2_held_)[last];
-  }
-  (*l2_held_)[last].held = 0;
-  --l2_pending_;
-}
-
-void Engine::fail_waiters(const wire::IpAddr& dst, Instant now) {
-  // The connections waiting for `dst`: a scan of the per-socket marks, on this rare event only.
-  for (std::size_t i = 0; i < l2_socket_.size(); ++i) {
-    if (l2_socket_[i] != kL2Waiting) continue;
-    const auto s = static_cast<tcp::SocketId>(i);
-    const tcp::TcpConnection* c = tcp_->connection(s);
-    if (c == nullptr || c->state != tcp::TcpState::kSynSent) {
-      l2_socket_[i] = kL2None;  // resolved earlier, or closed: a stale mark
-      continue;
-    }
-    if (!(c->tuple.remote.ip == dst)) continue;
-    // The kernel gave up on the next hop: the connection fails with EHOSTUNREACH and sends no RST,
-    // as Linux's does when its neighbour does not resolve (RFC 1122 §4.2.3.9).
-    l2_socket_[i] = kL2None;
-    (void)tcp_->abort(s, EHOSTUNREACH, now);
-    ++stats_.resolver_failures;
-  }
 }
 
 void Engine::set_stats_region(StatsRegion* region) {

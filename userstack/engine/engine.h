@@ -3,7 +3,8 @@
 //
 // An iteration of poll():
 //   1. rx burst (up to rx_batch frames) from the PacketIo
-//   2. parse Ethernet, learn the peer's next-hop MAC, hand the IP packet to TcpStack::input()
+//   2. parse Ethernet, hand the IP packet to TcpStack::input(); a segment TCP accepted for one of
+//      its connections refreshes its on-link peer's link address (the neighbour model below)
 //   3. release the RX frames in one batch
 //   4. fire due timers (TcpStack::advance)
 //   5. TCP output for every socket with something to send (TcpStack::flush), built straight into
@@ -30,6 +31,7 @@
 #include "userstack/engine/flow_directory.h"
 #include "userstack/engine/handoff_ring.h"
 #include "userstack/engine/neighbor_cache.h"
+#include "userstack/engine/route_table.h"
 #include "userstack/engine/toeplitz.h"
 #include "userstack/io/packet_io.h"
 #include "userstack/tcp/tcp_stack.h"
@@ -41,16 +43,17 @@ namespace xdptcp::engine {
 class EventQueue;
 class StatsRegion;
 
-// Next-hop resolution, asynchronous: the engine never waits for it (issue 11 item 2). connect()
-// to a destination whose MAC is unknown asks lookup(), which answers at once: known, failed (no
-// route through our interface), or pending after starting the resolution (the kernel: ARP/ND). The
-// engine then polls the pending ones, all at once, every EngineConfig::l2_poll until they resolve,
-// fail, or EngineConfig::l2_timeout passes. Production: the kernel's routing and neighbour tables
-// (api/src/kernel_resolver.h over userstack/kernel/next_hop.h); tests: a fixed table.
+// Next-hop resolution, asynchronous: the engine never waits for it (issue 11 items 2 and 3). A
+// connect() or a send whose next hop (EngineConfig::routes) has no neighbour entry asks lookup(),
+// which answers at once: known, failed (no route through our interface), or pending after starting
+// the resolution (the kernel: ARP/ND). The engine then polls the pending ones, all at once, every
+// EngineConfig::l2_poll until they resolve, fail, or EngineConfig::l2_timeout passes. Production:
+// the kernel's routing and neighbour tables (api/src/kernel_resolver.h over
+// userstack/kernel/next_hop.h); tests: a fixed table.
 enum class L2State : std::uint8_t { kKnown, kPending, kFailed };
 
 struct L2Query {
-  wire::IpAddr dst;  // the destination connect() asked for
+  wire::IpAddr dst;  // the next hop the engine needs (the destination itself with no routes)
   L2State state = L2State::kPending;
   wire::MacAddr mac{};  // valid when kKnown
   // The resolver's scratch between lookup() and poll() (the kernel resolver: the next hop, i.e.
@@ -72,11 +75,15 @@ class L2Resolver {
 
 struct EngineConfig {
   tcp::StackConfig tcp;
-  wire::MacAddr mac;                      // our interface's MAC
-  std::optional<std::uint16_t> vlan_tci;  // tag our frames carry, when the interface is a VLAN trunk
-  std::uint32_t id = 0;                   // engine index == queue index
-  std::uint32_t engine_count = 1;         // engines of the stack (hand-off rings are sized by it)
-  std::size_t rx_batch = 64;              // frames per rx burst (<= kMaxBatch)
+  wire::MacAddr mac;  // our interface's MAC
+  // Tag our frames carry towards a next hop the kernel resolved, when the interface is a VLAN
+  // trunk. A peer learned from its own (accepted) frames is answered with the tag they carried.
+  std::optional<std::uint16_t> vlan_tci;
+  // The interface's routes (route_table.h): which next hop a destination needs. Empty: on-link.
+  RouteTable routes;
+  std::uint32_t id = 0;            // engine index == queue index
+  std::uint32_t engine_count = 1;  // engines of the stack (hand-off rings are sized by it)
+  std::size_t rx_batch = 64;       // frames per rx burst (<= kMaxBatch)
   // Adaptive polling: after an iteration that did work, wait_for_work() returns at once (the
   // caller re-polls) until this long has passed without work; only then does it sleep. Work
   // usually comes back within a round trip, so this saves the sleep/wake-up (and the kernel's
@@ -92,6 +99,10 @@ struct EngineConfig {
   // (the kernel's own give-up time with default settings: 3 probes, 1 s apart).
   Duration l2_poll = Duration::millis(10);
   Duration l2_timeout = Duration::seconds(3);
+  // How long a neighbour entry is good for without confirmation (neighbor_cache.h): one from the
+  // kernel is asked for again after it, one learned from accepted segments is renewed by each (the
+  // kernel's base_reachable_time, 30 s).
+  Duration neighbor_ttl = Duration::seconds(30);
 };
 
 struct EngineStats {
@@ -100,13 +111,13 @@ struct EngineStats {
   std::uint64_t rx_not_ip = 0;  // not IPv4/IPv6 (the XDP program should not send these)
   std::uint64_t rx_bad_ethernet = 0;
   std::uint64_t tx_frames = 0;
-  std::uint64_t tx_no_neighbor = 0;     // no MAC for the destination: segment dropped (TCP retransmits)
+  std::uint64_t tx_no_neighbor = 0;     // no MAC for the next hop, none coming: not sent (TCP retransmits)
   std::uint64_t resolver_failures = 0;  // connects failed with EHOSTUNREACH (now or once pending)
-  std::uint64_t l2_pending_full = 0;    // connects failed with ENOBUFS: kMaxPendingNeighbors pending
+  std::uint64_t l2_pending_full = 0;    // kMaxPendingNeighbors pending: connect ENOBUFS, send not held
   std::uint64_t l2_resolved = 0;        // pending next hops that resolved
-  std::uint64_t l2_held = 0;            // segments held for a pending next hop (SYNs)
+  std::uint64_t l2_held = 0;            // segments held for a pending next hop
   std::uint64_t l2_held_sent = 0;       // ... sent once it resolved
-  std::uint64_t l2_held_drops = 0;      // ... dropped: hold queue full, too big, no TX frame, failed
+  std::uint64_t l2_held_drops = 0;      // ... dropped: hold queue full, no TX frame, failed, timed out
   std::uint64_t handoffs_out = 0;       // segments passed to the engine owning their flow
   std::uint64_t handoffs_in = 0;
   std::uint64_t handoff_drops = 0;  // the owner's hand-off ring was full (TCP retransmits)
@@ -114,8 +125,11 @@ struct EngineStats {
   // Flows this engine could not enter in the stack's FlowDirectory (at its bound): their segments
   // that reach another engine are answered there as unknown.
   std::uint64_t flow_directory_full = 0;
-  std::uint64_t capture_frames = 0;  // frames copied into the capture ring (xdptcp-ctl capture)
-  std::uint64_t capture_lost = 0;    // ... not copied: the ring was full
+  std::uint64_t capture_frames = 0;      // frames copied into the capture ring (xdptcp-ctl capture)
+  std::uint64_t capture_lost = 0;        // ... not copied: the ring was full
+  std::uint64_t tx_no_route = 0;         // no route of ours to the destination: not sent (TCP retransmits)
+  std::uint64_t neighbor_evictions = 0;  // next hops evicted from the full neighbour cache
+  std::uint64_t l2_learned = 0;          // link addresses learned or changed from accepted segments
 };
 
 class Engine final : public tcp::PacketSink,
@@ -125,12 +139,12 @@ class Engine final : public tcp::PacketSink,
  public:
   static constexpr std::size_t kMaxBatch = 256;
   static constexpr std::size_t kMaxEventQueues = 32;  // epoll sets: one per application thread
-  // Next hops resolving at once (connect() to a new one fails with ENOBUFS at the bound), and the
-  // segments held for each until it resolves (the kernel's unres_qlen; the oldest is dropped), of
-  // up to kHeldBytes each (a SYN with options is at most 60 + 40 bytes).
+  // Next hops resolving at once (connect() to a new one fails with ENOBUFS at the bound; a send
+  // for a new one is not sent, counted in l2_pending_full and tx_no_neighbor, and TCP retransmits
+  // it), and the segments held for each until it resolves (the kernel's unres_qlen; the oldest is
+  // dropped, counted in l2_held_drops), of up to the MTU each.
   static constexpr std::size_t kMaxPendingNeighbors = 64;
   static constexpr std::size_t kHeldPerNeighbor = 4;
-  static constexpr std::size_t kHeldBytes = 128;
 
   Engine(EngineConfig cfg, io::PacketIo& io, const Clock& clock, L2Resolver* resolver);
   ~Engine() override;
@@ -169,6 +183,8 @@ class Engine final : public tcp::PacketSink,
   // -EHOSTUNREACH at once when there is no route through our interface, -ENOBUFS when
   // kMaxPendingNeighbors other next hops are pending. Never waits for the resolution.
   int connect(tcp::SocketId s, const wire::SockAddr& remote);
+  // The next hop a packet to `dst` needs (EngineConfig::routes), nullopt without a route.
+  std::optional<wire::IpAddr> next_hop(const wire::IpAddr& dst) { return cfg_.routes.next_hop(dst); }
   // Next hops being resolved now.
   std::size_t l2_pending() const { return l2_pending_; }
 
@@ -224,24 +240,37 @@ class Engine final : public tcp::PacketSink,
   std::uint64_t activity() const { return stats_.rx_frames + stats_.tx_frames + stats_.handoffs_in; }
 
   void handle_frame(std::span<const std::uint8_t> frame, Instant now);
-  // Asynchronous next-hop resolution (see L2Resolver and connect()).
-  struct HeldPacket {
-    std::uint16_t len = 0;
-    std::array<std::uint8_t, kHeldBytes> bytes{};
-  };
+  // The neighbour model (engine_neighbors.cpp; docs/ARCHITECTURE.md). A segment TCP accepted
+  // for a connection: its on-link sender's MAC and tag refresh the cache.
+  void learn_from_accepted(const wire::EthFrame& eth, Instant now);
+  // Writes the Ethernet header for `n` in front of the IP packet of `ip_len` bytes that TCP wrote
+  // at eth_header_len() into `frame`, moving the packet when n's tag changes the header's length.
+  void emit_frame(std::span<std::uint8_t> frame, std::size_t ip_len, const Neighbor& n);
+  // tx_commit() found no neighbour for `ip`: hold it while its next hop resolves, or count it.
+  void no_neighbor(std::span<const std::uint8_t> ip, const std::optional<wire::IpAddr>& nh);
+  // Asynchronous next-hop resolution (see L2Resolver and connect()). The held packets of pending
+  // next hop i are slots [i * kHeldPerNeighbor, (i + 1) * kHeldPerNeighbor) of held_bytes_, of
+  // held_cap_ bytes each.
   struct PendingNeighbor {
     Instant deadline{};
-    std::uint8_t held = 0;  // packets in `packets`, oldest first
-    std::array<HeldPacket, kHeldPerNeighbor> packets{};
+    std::uint8_t held = 0;  // packets held, oldest first
+    std::array<std::uint16_t, kHeldPerNeighbor> len{};
   };
-  // 0: MAC known (now in neighbors_), 1: pending, or -errno.
-  int resolve_next_hop(const wire::IpAddr& dst, Instant now);
-  int find_pending(const wire::IpAddr& dst) const;                       // index into l2_queries_, or -1
-  bool hold(std::span<const std::uint8_t> ip, const wire::IpAddr& dst);  // tx_commit, next hop pending
+  // 0: MAC known (now in neighbors_), 1: pending, or -errno. `from_send`: a send, not connect():
+  // at the bound it does not ask the resolver at all (no system call per segment under a flood).
+  int resolve_next_hop(const wire::IpAddr& nh, Instant now, bool from_send);
+  int find_pending(const wire::IpAddr& nh) const;                       // index into l2_queries_, or -1
+  bool hold(std::span<const std::uint8_t> ip, const wire::IpAddr& nh);  // tx_commit, next hop pending
+  std::uint8_t* held_slot(std::size_t i, std::size_t k) {
+    return held_bytes_.data() + (i * kHeldPerNeighbor + k) * held_cap_;
+  }
   void poll_pending(Instant now);
-  void send_held(std::size_t i, const wire::MacAddr& mac);
-  void fail_waiters(const wire::IpAddr& dst, Instant now);
+  void send_held(std::size_t i, const Neighbor& n);
+  void fail_waiters(const wire::IpAddr& nh, Instant now);
   void remove_pending(std::size_t i);
+  void learn(const wire::IpAddr& nh, const Neighbor& n, Instant now) {
+    if (neighbors_.learn(nh, n, now + cfg_.neighbor_ttl)) ++stats_.neighbor_evictions;
+  }
   std::size_t eth_header_len() const {
     return cfg_.vlan_tci ? wire::kEthHeader + wire::kVlanTag : wire::kEthHeader;
   }
@@ -294,10 +323,13 @@ class Engine final : public tcp::PacketSink,
   // Rings of the doorbell that a reader announced (kRung) and end_sleep() has not read back yet.
   std::uint32_t rings_owed_ = 0;
   // Pending next hops: l2_queries_[0, l2_pending_) with their held packets at the same index in
-  // l2_held_ (allocated once, kMaxPendingNeighbors * ~0.5 KiB). Kept apart so that the resolver
-  // polls one contiguous span. Searched linearly, only when a send finds no MAC.
+  // l2_held_ and held_bytes_ (allocated once: kMaxPendingNeighbors * kHeldPerNeighbor * MTU, 384 KiB
+  // at 1,500 bytes). Kept apart so that the resolver polls one contiguous span. Searched linearly,
+  // only when a send finds no MAC.
   std::array<L2Query, kMaxPendingNeighbors> l2_queries_{};
   std::unique_ptr<std::array<PendingNeighbor, kMaxPendingNeighbors>> l2_held_;
+  std::vector<std::uint8_t> held_bytes_;
+  std::size_t held_cap_ = 0;
   std::size_t l2_pending_ = 0;
   Instant next_l2_poll_{};
   // Per socket id (sized max_sockets once): kL2Waiting while its connect waits for a next hop.

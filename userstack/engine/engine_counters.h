@@ -48,6 +48,9 @@ inline constexpr std::array kEngine = {
     Field<EngineStats>{"flow_directory_full", &EngineStats::flow_directory_full},
     Field<EngineStats>{"capture_frames", &EngineStats::capture_frames},
     Field<EngineStats>{"capture_lost", &EngineStats::capture_lost},
+    Field<EngineStats>{"tx_no_route", &EngineStats::tx_no_route},
+    Field<EngineStats>{"neighbor_evictions", &EngineStats::neighbor_evictions},
+    Field<EngineStats>{"l2_learned", &EngineStats::l2_learned},
 };
 // A counter added to EngineStats without a name here would be missing from the region.
 static_assert(kEngine.size() * sizeof(std::uint64_t) == sizeof(EngineStats),

@@ -106,6 +106,119 @@ Result<Route> NetlinkRoutes::route_to(const wire::IpAddr& dst) {
   return reply.route;
 }
 
+namespace {
+
+struct RouteDump {
+  int ifindex = 0;
+  std::vector<PrefixRoute> out;
+};
+
+int on_dumped_route(nl_msg* msg, void* arg) {
+  auto* d = static_cast<RouteDump*>(arg);
+  nlmsghdr* nlh = nlmsg_hdr(msg);
+  if (nlh->nlmsg_type != RTM_NEWROUTE) return NL_SKIP;
+  const auto* rtm = static_cast<const rtmsg*>(nlmsg_data(nlh));
+  nlattr* tb[RTA_MAX + 1] = {};
+  if (nlmsg_parse(nlh, sizeof(rtmsg), tb, RTA_MAX, nullptr) < 0) return NL_SKIP;
+  const std::uint32_t table = tb[RTA_TABLE] != nullptr ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+  if (table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST) return NL_SKIP;
+  if (tb[RTA_OIF] == nullptr || static_cast<int>(nla_get_u32(tb[RTA_OIF])) != d->ifindex) return NL_SKIP;
+  const wire::IpFamily f = rtm->rtm_family == AF_INET ? wire::IpFamily::kV4 : wire::IpFamily::kV6;
+  if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return NL_SKIP;
+  PrefixRoute r;
+  r.prefix.family = f;  // the default route has no RTA_DST: the all-zero prefix
+  if (auto dst = addr_attr(tb[RTA_DST], f)) r.prefix = *dst;
+  r.prefix_len = rtm->rtm_dst_len;
+  r.gateway = addr_attr(tb[RTA_GATEWAY], f);
+  d->out.push_back(r);
+  return NL_OK;
+}
+
+}  // namespace
+
+Result<std::vector<PrefixRoute>> NetlinkRoutes::routes(int ifindex) {
+  // A dump on its own socket, as neighbours() does: nothing else is read with it.
+  nl_sock* s = nl_socket_alloc();
+  if (s == nullptr) return Error{ENOMEM, "netlink: cannot allocate a socket"};
+  RouteDump d;
+  d.ifindex = ifindex;
+  int err = nl_connect(s, NETLINK_ROUTE);
+  if (err == 0) {
+    rtmsg rtm{};
+    rtm.rtm_family = AF_UNSPEC;
+    err = nl_send_simple(s, RTM_GETROUTE, NLM_F_DUMP, &rtm, sizeof rtm);
+  }
+  if (err >= 0) {
+    nl_cb* cb = nl_cb_alloc(NL_CB_DEFAULT);
+    nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_dumped_route, &d);
+    err = nl_recvmsgs(s, cb);
+    nl_cb_put(cb);
+  }
+  nl_socket_free(s);
+  if (err < 0) return nl_error(err, "netlink: cannot read the routing table");
+  return d.out;
+}
+
+namespace {
+
+// The neighbour-table states, as NeighbourState (kUsable when a 6-byte link address comes with it).
+NeighbourState state_of(int nud, bool has_mac) {
+  constexpr int kUsable = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
+  if ((nud & kUsable) != 0 && has_mac) return NeighbourState::kUsable;
+  if ((nud & NUD_FAILED) != 0) return NeighbourState::kFailed;
+  if ((nud & NUD_INCOMPLETE) != 0) return NeighbourState::kIncomplete;
+  return NeighbourState::kNone;
+}
+
+struct NeighReply {
+  NeighbourQuery* q = nullptr;
+  int error = 0;
+};
+
+int on_neigh(nl_msg* msg, void* arg) {
+  auto* r = static_cast<NeighReply*>(arg);
+  nlmsghdr* nlh = nlmsg_hdr(msg);
+  if (nlh->nlmsg_type != RTM_NEWNEIGH) return NL_SKIP;
+  const auto* ndm = static_cast<const ndmsg*>(nlmsg_data(nlh));
+  nlattr* tb[NDA_MAX + 1] = {};
+  if (nlmsg_parse(nlh, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return NL_SKIP;
+  const bool has_mac = tb[NDA_LLADDR] != nullptr && nla_len(tb[NDA_LLADDR]) == 6;
+  if (has_mac) std::memcpy(r->q->mac.bytes.data(), nla_data(tb[NDA_LLADDR]), 6);
+  r->q->state = state_of(ndm->ndm_state, has_mac);
+  return NL_OK;
+}
+
+int on_neigh_error(sockaddr_nl* /*nla*/, nlmsgerr* err, void* arg) {
+  static_cast<NeighReply*>(arg)->error = -err->error;
+  return NL_STOP;
+}
+
+}  // namespace
+
+Result<void> NetlinkRoutes::neighbour_state(int ifindex, NeighbourQuery& q) {
+  q.state = NeighbourState::kNone;
+  nl_msg* msg = nlmsg_alloc_simple(RTM_GETNEIGH, NLM_F_REQUEST);
+  if (msg == nullptr) return Error{ENOMEM, "netlink: cannot allocate a neighbour request"};
+  ndmsg ndm{};
+  ndm.ndm_family = static_cast<std::uint8_t>(family_of(q.addr));
+  ndm.ndm_ifindex = ifindex;
+  int err = nlmsg_append(msg, &ndm, sizeof ndm, NLMSG_ALIGNTO);
+  if (err == 0) err = nla_put(msg, NDA_DST, static_cast<int>(q.addr.size()), q.addr.bytes.data());
+  if (err == 0) err = nl_send_auto(sock_, msg);
+  nlmsg_free(msg);
+  if (err < 0) return nl_error(err, "netlink: cannot ask for the neighbour " + q.addr.to_string());
+  NeighReply reply{&q};
+  nl_cb* cb = nl_cb_alloc(NL_CB_DEFAULT);
+  nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_neigh, &reply);
+  nl_cb_err(cb, NL_CB_CUSTOM, on_neigh_error, &reply);
+  err = nl_recvmsgs(sock_, cb);
+  nl_cb_put(cb);
+  if (reply.error == ENOENT) return {};  // no entry: kNone
+  if (reply.error != 0) return Error{reply.error, "netlink: neighbour " + q.addr.to_string()};
+  if (err < 0) return nl_error(err, "netlink: neighbour request for " + q.addr.to_string());
+  return {};
+}
+
 Result<std::optional<wire::MacAddr>> NetlinkRoutes::neighbour(int ifindex, const wire::IpAddr& addr) {
   NeighbourQuery q{addr};
   if (auto r = neighbours(ifindex, std::span(&q, 1)); !r) return r.error();

@@ -7,14 +7,15 @@
 // later (neighbours(), one dump for many addresses); xdptcp never sends ARP itself.
 //
 // Every call is one request answered by the kernel within it: nothing here waits for the network
-// or sleeps. Control path only (connect(), and the engine's poll of pending next hops); the engine
-// caches the answers per destination.
+// or sleeps. Never per packet: the engine asks for a next hop it has no (unexpired) entry for, and
+// polls the pending ones; it caches the answers per next hop (userstack/engine/neighbor_cache.h).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "userstack/base/result.h"
 #include "userstack/wire/ethernet.h"
@@ -30,6 +31,13 @@ struct Route {
   std::optional<wire::IpAddr> pref_src;  // the source address the kernel would use
   // The address whose MAC is needed: the gateway, or the destination itself.
   wire::IpAddr next_hop;
+};
+
+// One route of the kernel's main table through an interface (NetlinkRoutes::routes()).
+struct PrefixRoute {
+  wire::IpAddr prefix;
+  std::uint8_t prefix_len = 0;
+  std::optional<wire::IpAddr> gateway;  // absent for an on-link prefix
 };
 
 // What the kernel's neighbour table says about one address (NetlinkRoutes::neighbours()).
@@ -63,6 +71,14 @@ class NetlinkRoutes {
   // (one request and its answer: the kernel produces the dump while we read it; nothing waits for
   // the network). An address with no entry is kNone.
   Result<void> neighbours(int ifindex, std::span<NeighbourQuery> queries);
+  // The unicast routes of the main table whose output interface is `ifindex` (IPv4 and IPv6), in
+  // the kernel's order: the engine's next-hop table (userstack/engine/route_table.h). Multipath
+  // routes and other tables (policy routing) are not included.
+  Result<std::vector<PrefixRoute>> routes(int ifindex);
+  // The state of one address on `ifindex`: one RTM_GETNEIGH for it (Linux 5.0+), not a dump, so the
+  // cost does not grow with the table (the engine asks this for every new next hop it sends to).
+  // No entry is kNone.
+  Result<void> neighbour_state(int ifindex, NeighbourQuery& q);
   // Asks the kernel to resolve `addr` on `ifindex` (starts ARP/ND); returns at once.
   Result<void> resolve(int ifindex, const wire::IpAddr& addr);
 

@@ -19,6 +19,7 @@ constexpr std::int32_t kPawsWindowTicks = 1;
 }  // namespace
 
 void StackCore::input(std::span<const std::uint8_t> packet) {
+  accepted = false;
   ++stats.segments_in;
   auto ip = wire::parse_ip(packet);
   if (!ip) {
@@ -126,6 +127,9 @@ void StackCore::input_syn_sent(TcpConnection& c, const Segment& seg) {
     ++stats.drops[static_cast<std::size_t>(DropReason::kStateDrop)];
     return;
   }
+  // A SYN that acknowledges ours (ack_ok) proves it answers our SYN; a bare SYN (simultaneous
+  // open) proves nothing yet and is not reported as accepted.
+  accepted = ack_ok;
   c.irs = seg.seq;
   c.rcv_nxt = seg.seq + 1;
   c.rcv_adv = c.rcv_nxt;
@@ -322,6 +326,8 @@ void StackCore::input_synchronized(TcpConnection& c, const Segment& seg) {
     return;
   }
   if (!process_ack(c, seg)) return;
+  // Past every check of §3.10.7.4 up to the ACK: the segment belongs to this connection.
+  accepted = true;
   if (c.state == TcpState::kClosed || !c.allocated) return;
 
   // Sixth: URG is not supported (RFC 6093 discourages it); the urgent pointer is ignored.

@@ -107,7 +107,10 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
   }
   // Second, check for an ACK: a SYN cookie, or "<SEQ=SEG.ACK><CTL=RST>".
   if (seg.ack_flag()) {
-    if (!seg.syn() && cfg.syn_cookies && accept_cookie(l, seg)) return;
+    if (!seg.syn() && cfg.syn_cookies && accept_cookie(l, seg)) {
+      accepted = true;  // the cookie proves the peer saw our SYN-ACK
+      return;
+    }
     if (!seg.syn() && cfg.syn_cookies) ++stats.drops[static_cast<std::size_t>(DropReason::kBadCookie)];
     send_rst_reply(seg);
     return;

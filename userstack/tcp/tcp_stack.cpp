@@ -56,9 +56,10 @@ TcpStack::TcpStack(StackConfig cfg, PacketSink& sink, Instant now)
 
 TcpStack::~TcpStack() = default;
 
-void TcpStack::input(std::span<const std::uint8_t> ip_packet, Instant now) {
+bool TcpStack::input(std::span<const std::uint8_t> ip_packet, Instant now) {
   impl_->core.now = now;
   impl_->core.input(ip_packet);
+  return impl_->core.accepted;
 }
 
 void TcpStack::set_flow_miss_handler(FlowMissHandler* h) {

@@ -244,7 +244,13 @@ class TcpStack {
   // One received IP packet (IPv4 or IPv6 header + TCP). Checksums are verified; anything bad
   // or not ours is counted (stats()) and dropped; a segment for no socket gets a RST
   // (RFC 9293 §3.10.7.1).
-  void input(std::span<const std::uint8_t> ip_packet, Instant now);
+  // True when the segment was accepted for a connection this stack already has: it passed the
+  // checks of RFC 9293 §3.10.7.4 through the ACK (sequence/PAWS, RST, SYN, acceptable ACK), or it
+  // is the SYN-ACK answering our SYN (§3.10.7.3), or the ACK a SYN cookie validates. What the
+  // engine may learn the peer's link address from (the neighbour model, docs/ARCHITECTURE.md):
+  // a forged frame with a spoofed source address does not pass. A segment handed to another
+  // engine is not accepted here.
+  bool input(std::span<const std::uint8_t> ip_packet, Instant now);
   // Fires due timers (RTO, delayed ACK, persist, keepalive, TIME_WAIT, SYN-ACK retry) and
   // sends what they (and anything else pending) produced, as flush() does.
   void advance(Instant now);

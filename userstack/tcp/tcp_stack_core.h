@@ -242,7 +242,9 @@ class StackCore {
   TcpStats& stats;
   SocketEventListener* const& listener;
   FlowMissHandler* miss_handler = nullptr;  // the engine's cross-engine hand-off, or null
-  PortFilter* port_filter = nullptr;        // the engine's RSS source-port choice, or null
+  // Set by input() when the segment was accepted for a connection (TcpStack::input's answer).
+  bool accepted = false;
+  PortFilter* port_filter = nullptr;  // the engine's RSS source-port choice, or null
   TimerWheel wheel;
   HashKey key;
   Instant epoch;

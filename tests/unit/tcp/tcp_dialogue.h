@@ -167,8 +167,9 @@ class Dialogue {
     if (peer_ts_on && !h.options.timestamps && !(flags & kSyn))
       h.options.timestamps = wire::TcpTimestamps{peer_ts, our_tsval};
     auto pkt = build_packet(peer, local, h, payload);
-    stack.input(pkt, now);
+    accepted = stack.input(pkt, now);
   }
+  bool accepted = false;  // what TcpStack::input answered for the last injected segment
   // Data (or a bare ACK) in order from the peer; advances peer_seq.
   void send_data(std::span<const std::uint8_t> d, std::uint8_t extra = 0) {
     inject(static_cast<std::uint8_t>(kAck | extra), d);
