@@ -77,6 +77,9 @@ void SimNetwork::set_leak_reporter(LeakReporter r) {
 
 SimNetwork::~SimNetwork() {
   if (leak_reporter_ == nullptr || !opts_.check_leaks) return;
+  // The owner's members that raw receivers use may be gone already (destroyed before this one):
+  // no callback runs from here, and packets to raw endpoints are dropped.
+  for (auto& ep : eps_) ep->raw = nullptr;
   if (std::string leaks = drain_check(); !leaks.empty()) leak_reporter_(leaks);
 }
 
