@@ -73,6 +73,8 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"tcp.port_filter_fallbacks", "Active opens that found no source port hashing to their queue."},
     {"tcp.tx_buffer_unavailable", "Sends deferred because no transmit buffer was free."},
     {"tcp.tx_oversize", "Segments not sent: larger than the MTU or the transmit buffer."},
+    {"tcp.mem_pressure_clamped",
+     "Connections opened with 16 KiB buffers: buffer memory above 3/4 of its budget."},
     {"drop.malformed", "IP or TCP header did not parse."},
     {"drop.bad_checksum", "TCP checksum wrong."},
     {"drop.not_ours", "Destination address not one of ours, or not TCP."},
@@ -94,6 +96,8 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"drop.state_drop", "Not meaningful in the connection's state."},
     {"drop.bad_flags", "Flags no valid segment has in its state."},
     {"drop.sibling_flow", "No connection here, on a port another process serves from other RX queues."},
+    {"drop.mem_refused", "New connections refused: buffer memory above 7/8 of its budget."},
+    {"drop.mem_full", "Data dropped (as outside the window): the buffer memory budget is used up."},
 };
 
 // The rows of the text table, each the sum of some region counters.

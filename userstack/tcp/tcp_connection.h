@@ -1,8 +1,9 @@
 // The Transmission Control Block (RFC 9293 §3.3.1): one connection's state, with the RFC's
 // field names, grouped and commented after VPP's tcp_connection_t, hot fields first.
 //
-// TCBs live in a pool preallocated by TcpStack (tcp_stack_core.h), so opening a connection only
-// (re)sizes its two ByteRings, and a TCB slot reused with the same buffer sizes allocates nothing.
+// TCBs live in a pool of TcpStack (tcp_stack_core.h), constructed on first use and reused;
+// opening a connection only makes its two ByteRings (objects without storage: chunks come with
+// data), so a TCB slot reused allocates nothing.
 // All behaviour lives in the stack's files: tcp_input.cpp (segment arrival), tcp_output.cpp,
 // tcp_recovery.cpp (ACK processing and loss recovery), tcp_timers.cpp, tcp_listen.cpp. Every
 // state change goes through StackCore::set_state().

@@ -123,6 +123,12 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
     ++stats.drops[static_cast<std::size_t>(DropReason::kBacklogFull)];
     return;
   }
+  // Buffer memory above its high mark: refuse, counted (Linux drops the SYN under tcp_mem
+  // pressure). No cookie either: its connection would need the memory that is not there.
+  if (mem_refuse()) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kMemRefused)];
+    return;
+  }
   TcpConnection* child = syn_received < cfg.syn_backlog ? alloc_tcb() : nullptr;
   if (child == nullptr) {
     if (cfg.syn_cookies) {
@@ -196,6 +202,10 @@ bool StackCore::accept_cookie(TcpConnection& l, const Segment& seg) {
   if (l.accept_count >= l.backlog) {
     ++stats.drops[static_cast<std::size_t>(DropReason::kBacklogFull)];
     return true;  // dropped; the peer retransmits
+  }
+  if (mem_refuse()) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kMemRefused)];
+    return true;  // dropped; the peer retransmits, and may find memory then
   }
   TcpConnection* child = alloc_tcb();
   if (child == nullptr) {

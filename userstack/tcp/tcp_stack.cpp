@@ -78,6 +78,9 @@ void TcpStack::advance(Instant now) {
   k.now = now;
   k.wheel.advance(now);
   k.flush_queue();
+  // Free buffer memory beyond the warm bound goes back to the kernel, a little per call: the
+  // timer path, never the packet path.
+  k.chunks.trim(16);
 }
 
 void TcpStack::flush(Instant now) {
@@ -195,6 +198,9 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
   }
   if (c->ever_established || c->so_error != 0) return -EISCONN;
   if (remote.ip.family != c->family) return -EAFNOSUPPORT;
+  // Buffer memory above its high mark: no new connection (Linux fails with ENOBUFS when a
+  // socket cannot be charged, sk_wmem_schedule()).
+  if (k.mem_refuse()) return -ENOBUFS;
   wire::FourTuple t;
   t.remote = remote;
   t.local = c->tuple.local;
@@ -354,7 +360,7 @@ int TcpStack::close(SocketId s, Instant now) {
   switch (c->state) {
     case TcpState::kListen: {
       // Children not yet accepted are reset (Linux inet_csk_listen_stop()); embryos dropped.
-      for (std::uint32_t i = 0; i < k.pool_size; ++i) {
+      for (std::uint32_t i = 0; i < k.pool_built; ++i) {
         TcpConnection& ch = k.at(i);
         if (!ch.allocated || ch.parent != c->index || ch.user_open) continue;
         ch.parent = kNoIndex;
@@ -642,7 +648,7 @@ std::size_t TcpStack::socket_count() const {
 
 void TcpStack::connections_on_port(std::uint16_t port, std::vector<wire::FourTuple>& out) const {
   const StackCore& k = impl_->core;
-  for (std::uint32_t i = 0; i < k.pool_size; ++i) {
+  for (std::uint32_t i = 0; i < k.pool_built; ++i) {
     const TcpConnection& c = k.at(i);
     if (c.state == TcpState::kClosed || c.state == TcpState::kListen || c.state == TcpState::kTimeWait)
       continue;
@@ -659,12 +665,12 @@ const TcpConnection* TcpStack::connection(SocketId s) const {
 }
 
 std::uint32_t TcpStack::tcb_slots() const {
-  return impl_->core.pool_size;
+  return impl_->core.pool_built;
 }
 
 bool TcpStack::inspect(std::uint32_t slot, SocketView* out, Instant now) const {
   const StackCore& k = impl_->core;
-  if (slot >= k.pool_size || out == nullptr) return false;
+  if (slot >= k.pool_built || out == nullptr) return false;
   const TcpConnection& c = k.at(slot);
   // A free slot is CLOSED too; so is a socket the application made but never connected (ss lists
   // no unconnected TCP socket either).

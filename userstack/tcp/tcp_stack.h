@@ -108,6 +108,14 @@ struct StackConfig {
   // net.core.wmem_max / rmem_max defaults; a larger sndbuf / rcvbuf above raises the bound to it.
   std::uint32_t wmem_max = kLinuxMemMax;
   std::uint32_t rmem_max = kLinuxMemMax;
+  // Buffer memory budget of this stack (one per engine), in bytes: the send and receive data
+  // of all its connections together never take more (Linux tcp_mem[2]). Storage is taken in
+  // chunks as data arrives or is written and given back when read or acknowledged; an idle
+  // connection holds none. At 3/4 of it (memory pressure, tcp_mem[1]) new connections get
+  // 16 KiB buffers; at 7/8 new connections are refused (drop reason mem_refused); received data
+  // that finds no memory is dropped as if outside the window (mem_full). Address space for it
+  // is reserved at start, memory is committed only as used.
+  std::size_t mem_budget = std::size_t{1} << 30;
   std::uint16_t ephemeral_lo = 32768;  // active-open source ports [lo, hi]
   std::uint16_t ephemeral_hi = 60999;
   RtoConfig rto{};

@@ -326,7 +326,7 @@ TEST(EngineCounters, NamesAreUniqueGroupedAndFitTheTable) {
     drops += g == "drop" ? 1 : 0;
   }
   EXPECT_EQ(drops, static_cast<std::size_t>(tcp::DropReason::kCount));
-  EXPECT_EQ(names.back(), "drop." + std::string(tcp::to_string(tcp::DropReason::kSiblingFlow)));
+  EXPECT_EQ(names.back(), "drop." + std::string(tcp::to_string(tcp::DropReason::kMemFull)));
 }
 
 // The engine publishes at once, then at most every kStatsInterval from poll(), and before it
