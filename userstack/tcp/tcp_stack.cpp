@@ -668,6 +668,20 @@ std::uint32_t TcpStack::tcb_slots() const {
   return impl_->core.pool_built;
 }
 
+TcpStack::MemoryUse TcpStack::memory_use() const {
+  const StackCore& k = impl_->core;
+  MemoryUse m;
+  m.tcb_size = sizeof(TcpConnection);
+  m.tcb_bytes = static_cast<std::size_t>(k.pool_built) * sizeof(TcpConnection);
+  m.table_bytes = k.flows.memory_bytes() + k.socket_tcb.capacity() * sizeof(std::uint32_t) +
+                  k.free_ids.capacity() * sizeof(SocketId) + k.listeners.capacity() * sizeof(std::uint32_t) +
+                  (k.out_queue.capacity() + k.out_spare.capacity()) * sizeof(std::uint32_t);
+  m.buffer_bytes = k.chunks.in_use_bytes();
+  m.buffer_resident = k.chunks.resident_bytes();
+  m.budget = k.chunks.limit_chunks() * k.chunks.chunk_size();
+  return m;
+}
+
 bool TcpStack::inspect(std::uint32_t slot, SocketView* out, Instant now) const {
   const StackCore& k = impl_->core;
   if (slot >= k.pool_built || out == nullptr) return false;

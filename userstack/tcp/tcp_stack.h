@@ -312,6 +312,17 @@ class TcpStack {
   // orphans, TIME-WAIT); false for a free or CLOSED slot. Read-only; a caller may visit the slots a
   // few at a time between packets (a TCB may then be seen twice or not at all, as with ss).
   std::uint32_t tcb_slots() const;
+  // What the stack's memory holds (docs/ARCHITECTURE.md, "Memory"): for tests and diagnostics.
+  struct MemoryUse {
+    std::size_t tcb_bytes = 0;        // TCBs constructed so far (the most held at once)
+    std::size_t tcb_size = 0;         // sizeof one TCB
+    std::size_t table_bytes = 0;      // flow table, socket map and queues: fixed by max_sockets
+    std::size_t buffer_bytes = 0;     // buffer chunks held by connections now
+    std::size_t buffer_resident = 0;  // chunks that may be resident: held, or free and warm
+    std::size_t budget = 0;           // StackConfig::mem_budget, in whole chunks
+    std::size_t total() const { return tcb_bytes + table_bytes + buffer_resident; }
+  };
+  MemoryUse memory_use() const;
   bool inspect(std::uint32_t slot, SocketView* out, Instant now) const;
 
  private:
