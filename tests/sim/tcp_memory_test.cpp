@@ -198,6 +198,27 @@ TEST(TcpMemory, IdleEstablishedConnections_WithinTheBoundPerConnection) {
   EXPECT_EQ(l.client.memory_use().buffer_bytes, 0u) << "acknowledged send data gives its chunks back";
 }
 
+// A stack configured for a million sockets commits its fixed tables, not a million TCBs.
+TEST(TcpMemory, StackForAMillionSockets_CommitsTablesNotTcbs) {
+  const std::size_t before = rss_bytes();
+  QueueSink sink;
+  TcpStack st(config(kServerIp, 1, 1'000'000), sink, Instant{1'000'000'000});
+  const TcpStack::MemoryUse m = st.memory_use();
+  EXPECT_EQ(m.tcb_bytes, 0u);
+  EXPECT_EQ(m.buffer_resident, 0u);
+  EXPECT_LE(m.table_bytes, std::size_t{96} << 20);
+  const std::size_t after = rss_bytes();
+  std::printf("1 M sockets: tables %zu MiB, resident +%zu MiB\n", m.table_bytes >> 20,
+              after > before ? (after - before) >> 20 : 0);
+  if (!kAsan && before != 0) EXPECT_LE(after - std::min(after, before), std::size_t{96} << 20);
+  // It serves: a socket, then a listener.
+  const SocketId s = st.socket(wire::IpFamily::kV4);
+  ASSERT_GE(s, 0);
+  EXPECT_EQ(st.bind(s, {wire::IpAddr{}, 80}), 0);
+  EXPECT_EQ(st.listen(s, 128), 0);
+  EXPECT_EQ(st.memory_use().tcb_bytes, m.tcb_size);
+}
+
 TEST(TcpMemory, SpoofedSynFlood_NoBuffersHeld_BoundedTcbs_LegitimateTransferCompletes) {
   const std::size_t n = kScale;
   StackConfig sc = config(kServerIp, 1, 64);
