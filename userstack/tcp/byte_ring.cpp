@@ -12,7 +12,8 @@ namespace xdptcp::tcp {
 ByteRing::ByteRing(ChunkPool& pool, std::size_t capacity)
     : pool_(&pool),
       mask_(std::bit_ceil(std::max<std::size_t>(capacity, 1)) - 1),
-      nslots_(static_cast<std::uint32_t>(std::max<std::size_t>((mask_ + 1) / pool.chunk_size(), 1))) {
+      nslots_(static_cast<std::uint32_t>(std::max<std::size_t>((mask_ + 1) / pool.chunk_size(), 1))),
+      shift_(static_cast<std::uint8_t>(std::countr_zero(pool.chunk_size()))) {
   // A table beyond the inline one: once per ring made (socket open or setsockopt), never per packet.
   if (nslots_ > kInlineSlots) big_ = std::make_unique<std::uint8_t*[]>(nslots_);
 }
@@ -25,6 +26,7 @@ ByteRing::ByteRing(ByteRing&& o) noexcept
       extent_(o.extent_),
       nslots_(o.nslots_),
       held_(o.held_),
+      shift_(o.shift_),
       small_(o.small_),
       big_(std::move(o.big_)) {
   o.small_.fill(nullptr);
@@ -43,6 +45,7 @@ ByteRing& ByteRing::operator=(ByteRing&& o) noexcept {
   extent_ = o.extent_;
   nslots_ = o.nslots_;
   held_ = o.held_;
+  shift_ = o.shift_;
   small_ = o.small_;
   big_ = std::move(o.big_);
   o.small_.fill(nullptr);
@@ -70,7 +73,7 @@ std::size_t ByteRing::copy_in(std::size_t at, const std::uint8_t* src, std::size
   std::uint8_t** s = slots();
   std::size_t done = 0;
   while (done < len) {
-    const std::size_t slot = nslots_ == 1 ? 0 : at / chunk;
+    const std::size_t slot = slot_of(at);
     const std::size_t seg_end = std::min((slot + 1) * chunk, cap);
     const std::size_t piece = std::min(len - done, seg_end - at);
     if (s[slot] == nullptr) {
@@ -91,7 +94,7 @@ void ByteRing::copy_out(std::size_t at, std::uint8_t* dst, std::size_t len) cons
   std::uint8_t* const* s = slots();
   std::size_t done = 0;
   while (done < len) {
-    const std::size_t slot = nslots_ == 1 ? 0 : at / chunk;
+    const std::size_t slot = slot_of(at);
     const std::size_t seg_end = std::min((slot + 1) * chunk, cap);
     const std::size_t piece = std::min(len - done, seg_end - at);
     assert(s[slot] != nullptr);  // stored bytes always have their chunk
@@ -147,11 +150,11 @@ void ByteRing::release_dead(std::size_t old_head) {
   // The chunks the front moved across: from the old front's chunk, one per boundary crossed
   // (all of them when it went further than the ring less a chunk).
   const std::size_t moved = (head_ - old_head) & mask_;
-  const std::size_t crossed = std::min<std::size_t>((moved + (old_head & (chunk - 1))) / chunk, nslots_);
-  const std::size_t hc = head_ / chunk;
+  const std::size_t crossed = std::min<std::size_t>((moved + (old_head & (chunk - 1))) >> shift_, nslots_);
+  const std::size_t hc = slot_of(head_);
   const std::size_t live_end = (head_ & (chunk - 1)) + extent_;  // from the start of head's chunk
   std::uint8_t** s = slots();
-  std::size_t j = old_head / chunk;
+  std::size_t j = slot_of(old_head);
   for (std::size_t k = 0; k < crossed; ++k, j = (j + 1) % nslots_) {
     const std::size_t d = (j + nslots_ - hc) % nslots_;
     if (s[j] != nullptr && d * chunk >= live_end) {
@@ -188,7 +191,7 @@ bool ByteRing::copy_to(ByteRing& dst) const {
   std::size_t off = 0;
   while (off < n) {
     const std::size_t at = (head_ + off) & mask_;
-    const std::size_t slot = nslots_ == 1 ? 0 : at / chunk;
+    const std::size_t slot = slot_of(at);
     const std::size_t seg_end = std::min((slot + 1) * chunk, capacity());
     const std::size_t piece = std::min(n - off, seg_end - at);
     if (s[slot] != nullptr) {
@@ -212,7 +215,7 @@ std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> ByteRing
   const std::size_t chunk = chunk_len();
   std::uint8_t* const* s = slots();
   auto piece_at = [&](std::size_t at, std::size_t want) {
-    const std::size_t slot = nslots_ == 1 ? 0 : at / chunk;
+    const std::size_t slot = slot_of(at);
     const std::size_t seg_end = std::min((slot + 1) * chunk, capacity());
     const std::size_t n = std::min(want, seg_end - at);
     return std::span<const std::uint8_t>(s[slot] + (at - slot * chunk), n);

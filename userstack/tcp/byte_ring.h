@@ -80,7 +80,9 @@ class ByteRing {
                                                                                    std::size_t len) const;
 
  private:
-  std::size_t chunk_len() const { return pool_->chunk_size(); }
+  std::size_t chunk_len() const { return std::size_t{1} << shift_; }
+  // The chunk holding physical index `at` (one slot when the ring is smaller than a chunk).
+  std::size_t slot_of(std::size_t at) const { return at >> shift_; }
   std::size_t slot_count() const { return nslots_; }
   std::uint8_t** slots() { return big_ ? big_.get() : small_.data(); }
   std::uint8_t* const* slots() const { return big_ ? big_.get() : small_.data(); }
@@ -99,6 +101,7 @@ class ByteRing {
   std::size_t extent_ = 0;  // bytes from head_ to the end of the furthest write (>= size_)
   std::uint32_t nslots_;
   std::uint32_t held_ = 0;  // non-null slots
+  std::uint8_t shift_;      // log2 of the pool's chunk size
   std::array<std::uint8_t*, kInlineSlots> small_{};
   std::unique_ptr<std::uint8_t*[]> big_;
 };

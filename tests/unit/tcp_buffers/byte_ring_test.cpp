@@ -256,18 +256,23 @@ void random_ops(std::size_t chunk_size) {
       if (own) {
         ASSERT_EQ(cp.in_use(), ring.held_chunks());
         const bool any_pending = std::any_of(pending.begin(), pending.end(), [](int b) { return b >= 0; });
-        if (model.empty() && !any_pending) ASSERT_EQ(ring.held_chunks(), 0u) << "drained ring holds chunks";
+        if (model.empty() && !any_pending) {
+          ASSERT_EQ(ring.held_chunks(), 0u) << "drained ring holds chunks";
+        }
         // Memory follows data: at most the chunks the stored span touches, plus one (a span
         // of n bytes starting mid-chunk touches ceil(n / chunk) + 1 chunks).
         std::size_t span = model.size();
-        for (std::size_t i = 0; i < pending.size(); ++i)
+        for (std::size_t i = 0; i < pending.size(); ++i) {
           if (pending[i] >= 0) span = std::max(span, i + 1);
+        }
         ASSERT_LE(ring.held_chunks(), std::min<std::size_t>(span / cp.chunk_size() + 2,
                                                             std::max<std::size_t>(cap / cp.chunk_size(), 1)));
       }
     }
     ring.clear();
-    if (own) ASSERT_EQ(cp.in_use(), 0u);
+    if (own) {
+      ASSERT_EQ(cp.in_use(), 0u);
+    }
   }
 }
 
