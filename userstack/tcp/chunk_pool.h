@@ -23,7 +23,7 @@ namespace xdptcp::tcp {
 
 class ChunkPool {
  public:
-  static constexpr std::size_t kDefaultChunkSize = 16 * 1024;
+  static constexpr std::size_t kDefaultChunkSize = std::size_t{16} * 1024;
 
   // chunk_size: a power of two (rounded up). budget_bytes: the most bytes handed out at once
   // (rounded down to whole chunks, at least one chunk). warm_chunks: free chunks kept resident.
