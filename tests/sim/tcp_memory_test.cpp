@@ -17,9 +17,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "unit/tcp/tcp_dialogue.h"
@@ -256,6 +258,7 @@ TEST(TcpMemory, SpoofedSynFlood_NoBuffersHeld_BoundedTcbs_LegitimateTransferComp
   EXPECT_EQ(during.buffer_bytes, 0u) << "SYN-RECEIVED holds no buffers";
   EXPECT_LE(during.tcb_bytes, (1024 + 64 + 4) * during.tcb_size) << "TCBs bounded by the SYN backlog";
   EXPECT_GT(l.server.stats().cookies_sent, 0u);
+  EXPECT_GE(l.server.stats().segments_in, n / 2) << "every SYN reached the stack";
 
   const SocketId c = l.client.socket(wire::IpFamily::kV4);
   ASSERT_EQ(l.client.connect(c, {kServerIp, 80}, l.now), -EINPROGRESS);
@@ -365,6 +368,56 @@ TEST(TcpMemory, Budget_PressureClampsNewWindows_HighMarkRefuses_FullDropsAndReco
   for (int i = 0; i < 20 && l.client.state(refused) != TcpState::kEstablished; ++i)
     l.wait(Duration::millis(500));
   EXPECT_EQ(l.client.state(refused), TcpState::kEstablished);
+}
+
+struct EventLog : SocketEventListener {
+  void on_socket_event(SocketId id, std::uint32_t ev) override { events.emplace_back(id, ev); }
+  bool saw_out(SocketId id) const {
+    return std::any_of(events.begin(), events.end(),
+                       [id](const auto& e) { return e.first == id && (e.second & events::kOut) != 0; });
+  }
+  std::vector<std::pair<SocketId, std::uint32_t>> events;
+};
+
+// The sender's budget is handed out: send() on a connection with room in its buffer fails with
+// EAGAIN and the socket stops being writable (no EPOLLOUT to spin on); when chunks come back it
+// is told it is writable and its send() succeeds.
+TEST(TcpMemory, SendWithoutMemory_NotWritable_UntilChunksComeBack) {
+  StackConfig sc = config(kServerIp, 1, 8);
+  sc.rcvbuf = 4096;  // the server holds little: the client's unacknowledged bytes stay in its chunk
+  StackConfig cc = config(kClientIp, 2, 8);
+  cc.mem_budget = 4 * 16 * 1024;  // four chunks for the whole client stack: one send ring
+  Link l(sc, cc);
+  EventLog log;
+  l.client.set_event_listener(&log);
+  const SocketId lst = l.server.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(l.server.bind(lst, {wire::IpAddr{}, 80}), 0);
+  ASSERT_EQ(l.server.listen(lst, 8), 0);
+  const SocketId a = l.client.socket(wire::IpFamily::kV4);
+  const SocketId b = l.client.socket(wire::IpFamily::kV4);
+  ASSERT_EQ(l.client.connect(a, {kServerIp, 80}, l.now), -EINPROGRESS);
+  ASSERT_EQ(l.client.connect(b, {kServerIp, 80}, l.now), -EINPROGRESS);
+  l.pump();
+  std::vector<SocketId> acc;
+  accept_all(l.server, lst, acc);
+  ASSERT_EQ(acc.size(), 2u);
+  const auto data = bytes(64 * 1024, 1);
+  ASSERT_EQ(l.client.send(a, data, l.now), 65536);
+  l.pump();  // 4 KiB reach the server's full buffer; 60 KiB stay unacknowledged in the chunks
+  EXPECT_EQ(l.client.send(b, data, l.now), -EAGAIN);
+  EXPECT_EQ(l.client.poll_events(b) & events::kOut, 0u) << "no memory: not writable";
+  log.events.clear();
+  // The server reads: a's bytes are delivered and acknowledged, its chunk goes back, b hears.
+  std::vector<std::uint8_t> got;
+  for (int i = 0; i < 200 && got.size() < data.size(); ++i) {
+    auto part = drain(l.server, acc[0], l.now);
+    got.insert(got.end(), part.begin(), part.end());
+    l.wait(Duration::millis(50));
+  }
+  ASSERT_EQ(got, data);
+  EXPECT_TRUE(log.saw_out(b)) << "b is told it is writable once memory is back";
+  EXPECT_NE(l.client.poll_events(b) & events::kOut, 0u);
+  EXPECT_GT(l.client.send(b, data, l.now), 0);
 }
 
 }  // namespace

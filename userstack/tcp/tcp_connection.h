@@ -175,6 +175,11 @@ struct TcbVars {
   Instant last_data_sent{};         // set at ESTABLISHED, then by each data segment
   Instant last_data_recv{};
 
+  // --- Memory (the stack's buffer budget, docs/ARCHITECTURE.md "Memory") ---
+  // send() found room in the window but no buffer chunk: writable (EPOLLOUT) again only when the
+  // stack's pool has chunks back (StackCore::wake_mem_waiters), as Linux's sk_stream_wait_memory().
+  bool mem_wait = false;
+
   // --- Pool ---
   std::uint32_t next_free = kNoIndex;
   bool allocated = false;

@@ -82,6 +82,7 @@ StackCore::StackCore(StackConfig c, PacketSink& s, Instant start, TcpStats& st, 
   listeners.reserve(cfg.max_sockets);
   out_queue.reserve(pool_size);
   out_spare.reserve(pool_size);
+  mem_waiters.reserve(pool_size);
 }
 
 StackCore::~StackCore() {
@@ -261,7 +262,7 @@ std::uint32_t StackCore::poll_events(const TcpConnection& c) const {
   if (readable_data || c.fin_received || c.shut_rd) ev |= events::kIn;
   if (c.fin_received) ev |= events::kRdHup;
   if (in(c.state, {TcpState::kEstablished, TcpState::kCloseWait}) && !c.fin_queued && c.snd_buf &&
-      c.snd_buf->free_space() > 0) {
+      c.snd_buf->free_space() > 0 && !c.mem_wait) {
     ev |= events::kOut;
   }
   // Linux tcp_poll(): HUP when both directions are shut, or the connection is closed after
@@ -324,6 +325,28 @@ void StackCore::resize_buffer(TcpConnection& c, bool rcv) {
   if (!r->copy_to(next)) return;        // no memory for the copy: the ring stays as it is
   *r = std::move(next);
   if (!rcv) notify(c);  // room to write (Linux sk_write_space())
+}
+
+void StackCore::add_mem_waiter(TcpConnection& c) {
+  if (mem_waiters.size() == mem_waiters.capacity()) {
+    // Entries of TCBs freed since they waited (mem_wait cleared by reset) are stale, c's own
+    // included: drop them (rare, O(pool)). Only a TCB freed and waiting again between two
+    // compactions can leave a duplicate, so the reserved room practically always suffices.
+    std::erase_if(mem_waiters, [this](std::uint32_t i) { return !pool_[i].mem_wait; });
+  }
+  c.mem_wait = true;
+  mem_waiters.push_back(c.index);
+}
+
+void StackCore::wake_mem_waiters() {
+  if (mem_waiters.empty() || chunks.free_chunks() == 0) return;
+  for (const std::uint32_t i : mem_waiters) {
+    TcpConnection& c = pool_[i];
+    if (!c.mem_wait) continue;  // freed (or reset) since it waited
+    c.mem_wait = false;
+    notify(c);
+  }
+  mem_waiters.clear();
 }
 
 void StackCore::release_buffers(TcpConnection& c, bool rcv_too) {

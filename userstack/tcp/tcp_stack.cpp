@@ -78,6 +78,7 @@ void TcpStack::advance(Instant now) {
   k.now = now;
   k.wheel.advance(now);
   k.flush_queue();
+  k.wake_mem_waiters();
   // Free buffer memory beyond the warm bound goes back to the kernel, a little per call: the
   // timer path, never the packet path.
   k.chunks.trim(16);
@@ -86,6 +87,7 @@ void TcpStack::advance(Instant now) {
 void TcpStack::flush(Instant now) {
   impl_->core.now = now;
   impl_->core.flush_queue();
+  impl_->core.wake_mem_waiters();
 }
 
 void TcpStack::release_held_acks() {
@@ -255,7 +257,14 @@ ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant n
   }
   if (data.empty()) return 0;
   const std::size_t n = c->snd_buf->write(data);
-  if (n == 0) return -EAGAIN;
+  if (n == 0) {
+    if (c->snd_buf->free_space() > 0 && !c->mem_wait) {
+      // Room in the buffer, no memory for it (the budget is handed out): not writable until
+      // chunks come back, so a poller does not spin on EAGAIN.
+      k.add_mem_waiter(*c);
+    }
+    return -EAGAIN;
+  }
   // MSG_MORE: Linux tcp_sendmsg() pushes with TCP_NAGLE_CORK; a send without it pushes the rest.
   c->msg_more = flags.more;
   k.queue_output(*c);

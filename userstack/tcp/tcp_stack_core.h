@@ -123,6 +123,10 @@ class StackCore {
   // are refused (DropReason::kMemRefused, connect() ENOBUFS). The pool's limit (the budget) is
   // the hard bound: a write beyond it stores nothing (DropReason::kMemFull for received data).
   bool mem_pressure() const { return chunks.in_use() >= mem_low_chunks; }
+  // Tells the sockets whose send() found no chunk that they are writable again, once chunks are
+  // free (called from flush() and advance(): one test when nobody waits).
+  void wake_mem_waiters();
+  void add_mem_waiter(TcpConnection& c);
   bool mem_refuse() const { return chunks.in_use() >= mem_high_chunks; }
   SeqNum make_isn(const wire::FourTuple& t) const;
   std::uint32_t ts_now(const TcpConnection& c) const;
@@ -261,6 +265,8 @@ class StackCore {
   ChunkPool chunks;
   std::size_t mem_low_chunks = 0;
   std::size_t mem_high_chunks = 0;
+  // TCBs with mem_wait set (each once; reserved for the pool: never reallocates).
+  std::vector<std::uint32_t> mem_waiters;
   std::uint32_t ephemeral_counter = 0;
   std::uint16_t ip_ident = 0;
   // RFC 5961 §7 global budget (send_challenge_ack()): the second it was drawn for (now.ns / 1 s;
