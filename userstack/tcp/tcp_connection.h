@@ -179,6 +179,15 @@ struct TcbVars {
   // send() found room in the window but no buffer chunk: writable (EPOLLOUT) again only when the
   // stack's pool has chunks back (StackCore::wake_mem_waiters), as Linux's sk_stream_wait_memory().
   bool mem_wait = false;
+  // SO_RCVBUF / SO_SNDBUF set by the application: no auto-tuning of that buffer (Linux
+  // SOCK_RCVBUF_LOCK / SOCK_SNDBUF_LOCK). Inherited by a listener's children.
+  bool rcvbuf_locked = false;
+  bool sndbuf_locked = false;
+  // Receive auto-tuning (StackCore::rcv_space_adjust, Linux rcvq_space): the most bytes the
+  // application read in one round trip, and the count read and time at the start of this one.
+  std::uint32_t rcvq_space = 0;
+  std::uint64_t rcvq_read = 0;
+  Instant rcvq_time{};
 
   // --- Pool ---
   std::uint32_t next_free = kNoIndex;

@@ -20,6 +20,8 @@ void StackCore::inherit_from_listener(TcpConnection& c, const TcpConnection& l,
   c.parent = l.index;
   c.sndbuf = l.sndbuf;
   c.rcvbuf = l.rcvbuf;
+  c.rcvbuf_locked = l.rcvbuf_locked;  // before init_send_side(): the window scale depends on it
+  c.sndbuf_locked = l.sndbuf_locked;
   c.nodelay = l.nodelay;
   c.keepalive = l.keepalive;
   c.keep_idle = l.keep_idle;
@@ -187,7 +189,7 @@ void StackCore::send_cookie_synack(TcpConnection& l, const Segment& seg) {
     o.sack_ok = seg.h.options.sack_permitted;
     const std::uint32_t ts = static_cast<std::uint32_t>((now - epoch).as_millis()) + ts_offset_for(seg.tuple);
     h.options.timestamps = wire::TcpTimestamps{cookie_tsval(ts, o), seg.h.options.timestamps->tsval};
-    if (o.wscale) h.options.window_scale = choose_wscale(l.rcvbuf);
+    if (o.wscale) h.options.window_scale = choose_wscale(wscale_space(l));  // as the child's
     h.options.sack_permitted = o.sack_ok;
   }
   if (emit(seg.tuple, h)) ++stats.cookies_sent;

@@ -349,6 +349,47 @@ void StackCore::wake_mem_waiters() {
   mem_waiters.clear();
 }
 
+std::uint32_t StackCore::wscale_space(const TcpConnection& c) const {
+  if (c.rcvbuf_locked || cfg.rcvbuf_auto_max == 0) return c.rcvbuf;
+  return std::max(c.rcvbuf, cfg.rcvbuf_auto_max);
+}
+
+void StackCore::rcv_space_adjust(TcpConnection& c) {
+  if (c.rcvbuf_locked || cfg.rcvbuf_auto_max == 0 || !c.rcv_buf || !c.rtt.has_sample()) return;
+  const std::uint64_t read = c.bytes_received - c.rcv_buf->size();  // what the application took
+  if (c.rcvq_time == Instant{}) {
+    c.rcvq_time = now;
+    c.rcvq_read = read;
+    return;
+  }
+  if (now - c.rcvq_time < c.rtt.srtt()) return;  // once per round trip
+  const std::uint64_t copied = read - c.rcvq_read;
+  if (copied > c.rcvq_space) {
+    c.rcvq_space = static_cast<std::uint32_t>(std::min<std::uint64_t>(copied, cfg.rcvbuf_auto_max));
+    // Linux: rcvwin = 2 * copied + 16 * advmss, the buffer sized for it: the sender may double
+    // its window in the next round trip (slow start) and the window must not hold it back.
+    const std::uint64_t want = std::min<std::uint64_t>(2 * copied + 16u * c.rcv_mss, cfg.rcvbuf_auto_max);
+    // The window scale fixed by the SYN bounds what can be advertised (65535 << shift).
+    const std::uint64_t cap = std::min<std::uint64_t>(want, std::uint64_t{65535} << c.rcv_wscale);
+    if (cap > c.rcvbuf) {
+      c.rcvbuf = static_cast<std::uint32_t>(cap);
+      resize_buffer(c, true);  // no growth under memory pressure; a ring object, chunks with data
+    }
+  }
+  c.rcvq_read = read;
+  c.rcvq_time = now;
+}
+
+void StackCore::sndbuf_expand(TcpConnection& c) {
+  if (c.sndbuf_locked || cfg.sndbuf_auto_max == 0 || !c.snd_buf || c.cc == nullptr) return;
+  // Linux tcp_sndbuf_expand(): room for twice the congestion window (what is in flight, and as
+  // much again queued for the next round trip's growth).
+  const std::uint64_t want = std::min<std::uint64_t>(2ull * c.cc->cwnd(), cfg.sndbuf_auto_max);
+  if (want <= c.sndbuf) return;
+  c.sndbuf = static_cast<std::uint32_t>(want);
+  resize_buffer(c, false);
+}
+
 void StackCore::release_buffers(TcpConnection& c, bool rcv_too) {
   c.snd_buf.reset();
   if (rcv_too) c.rcv_buf.reset();
@@ -399,7 +440,7 @@ void StackCore::init_send_side(TcpConnection& c, SeqNum iss) {
   c.high_rxt = iss;
   c.rcv_mss = advertised_mss(c.family, c.user_mss);
   c.snd_mss = c.family == wire::IpFamily::kV4 ? 536 : 1220;  // RFC 9293 §3.7.1, RFC 8200 §5
-  c.rcv_wscale = choose_wscale(c.rcvbuf);
+  c.rcv_wscale = choose_wscale(wscale_space(c));
   c.ts_offset = ts_offset_for(c.tuple);
   if (c.cc != nullptr) destroy_cc(c.cc);
   c.cc = make_cc(c.cc_algo, c.cc_storage);

@@ -256,6 +256,7 @@ ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant n
     return c->ever_established ? -EPIPE : -ENOTCONN;
   }
   if (data.empty()) return 0;
+  if (c->snd_buf->free_space() < data.size()) k.sndbuf_expand(*c);
   const std::size_t n = c->snd_buf->write(data);
   if (n == 0) {
     if (c->snd_buf->free_space() > 0 && !c->mem_wait) {
@@ -293,6 +294,7 @@ ssize_t TcpStack::recv(SocketId s, std::span<std::uint8_t> out, Instant now, Rec
     const auto cur = std::min<std::uint32_t>(
         static_cast<std::uint32_t>(c->rcv_adv > c->rcv_nxt ? c->rcv_adv - c->rcv_nxt : 0), max_wnd);
     const std::size_t n = c->rcv_buf->read(out);
+    k.rcv_space_adjust(*c);  // auto-tuning: may grow the ring (a larger window, announced below)
     // Window update (RFC 9293 §3.8.6.2.2; Linux tcp_cleanup_rbuf()): tell the peer when the
     // window grows by two segments, or opens from below one segment.
     const auto free = std::min(static_cast<std::uint32_t>(c->rcv_buf->free_space()), max_wnd);
@@ -455,6 +457,7 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
       const std::uint32_t min = rcv ? kSockMinRcvBuf / 2 : kSockMinSndBuf / 2;
       const std::uint32_t v = std::max(std::min(static_cast<std::uint32_t>(value), max), min);
       (rcv ? c->rcvbuf : c->sndbuf) = v;
+      (rcv ? c->rcvbuf_locked : c->sndbuf_locked) = true;  // no auto-tuning (Linux SOCK_*BUF_LOCK)
       if (!unconnected) k.resize_buffer(*c, rcv);
       return 0;
     }

@@ -116,6 +116,13 @@ struct StackConfig {
   // that finds no memory is dropped as if outside the window (mem_full). Address space for it
   // is reserved at start, memory is committed only as used.
   std::size_t mem_budget = std::size_t{1} << 30;
+  // Buffer auto-tuning (Linux tcp_moderate_rcvbuf, tcp_rmem[2] / tcp_wmem[2]): a socket whose
+  // SO_RCVBUF / SO_SNDBUF the application did not set grows its receive buffer toward twice what
+  // the application read in one round trip (2x the BDP) and its send buffer toward twice the
+  // congestion window, up to these, within mem_budget (not under memory pressure). The window
+  // scale of its SYN covers the receive maximum. 0: no auto-tuning.
+  std::uint32_t rcvbuf_auto_max = 6 * 1024 * 1024;
+  std::uint32_t sndbuf_auto_max = 4 * 1024 * 1024;
   std::uint16_t ephemeral_lo = 32768;  // active-open source ports [lo, hi]
   std::uint16_t ephemeral_hi = 60999;
   RtoConfig rto{};

@@ -132,6 +132,14 @@ class StackCore {
   std::uint32_t ts_now(const TcpConnection& c) const;
   std::uint32_t ts_offset_for(const wire::FourTuple& t) const;
   std::uint8_t choose_wscale(std::uint32_t rcvbuf) const;
+  // The receive buffer a connection's window scale must cover: SO_RCVBUF when set, else the
+  // auto-tuning maximum (RFC 7323 §2.3: the shift is fixed by the SYN; Linux
+  // tcp_select_initial_window() sizes it for tcp_rmem[2] the same way).
+  std::uint32_t wscale_space(const TcpConnection& c) const;
+  // Receive-buffer auto-tuning after the application read (Linux tcp_rcv_space_adjust()).
+  void rcv_space_adjust(TcpConnection& c);
+  // Send-buffer auto-tuning when the application finds its buffer full (Linux tcp_sndbuf_expand()).
+  void sndbuf_expand(TcpConnection& c);
   std::uint16_t our_mss(wire::IpFamily f) const;
   // The MSS option we send: our_mss(), capped by TCP_MAXSEG (user_mss, 0 = none).
   std::uint16_t advertised_mss(wire::IpFamily f, std::uint16_t user_mss) const;
