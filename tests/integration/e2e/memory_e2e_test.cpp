@@ -5,7 +5,8 @@
 // Before, each connection took its two 64 KiB rings at open and the echo a 64 KiB buffer
 // (~72 KiB of resident memory per connection measured for 10,000).
 //
-// Needs root and the built xdptcp-echo. Its sandbox is "mm1" (subnet chosen automatically).
+// Also (issue 13 item 3) the window scale the stack sends, as the kernel client sees it.
+// Needs root and the built xdptcp-echo. Sandboxes "mm1" and "mm2" (subnets chosen automatically).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -102,6 +103,34 @@ TEST(E2EMemory, EchoWithThousandsOfIdleKernelClients_ResidentGrowthPerConnection
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   clients.stop(9, 1s);
+}
+
+// Issue 13 item 3 on the wire: the stack's SYN-ACK carries a window scale covering the
+// auto-tuning maximum (6 MiB: shift 7), which the kernel client reports as its send scale
+// (ss: "wscale:<snd>,<rcv>"); a 64 KiB buffer alone would give 1.
+TEST(E2EMemory, SynAckWindowScale_CoversTheAutoTuningMaximum) {
+  if (!is_root()) GTEST_SKIP() << "needs root: network namespaces, XDP and AF_XDP";
+  if (!std::filesystem::exists(bin_path("xdptcp-echo")))
+    GTEST_SKIP() << bin_path("xdptcp-echo") << " is not built";
+  if (!run("command -v python3").ok() || !run("command -v ss").ok()) GTEST_SKIP() << "python3 and ss needed";
+  Sandbox sb(Sandbox::Options{"mm2", 1, false, -1});
+  const CommandResult up = sb.up();
+  ASSERT_TRUE(up.ok()) << up.output;
+  StackServer echo("xdptcp-echo", sb.iface(), kPort + 1);
+  ASSERT_TRUE(echo.started()) << echo.output();
+  ASSERT_TRUE(wait_tcp_ok(sb, sb.stack_ip4(), kPort + 1, 10s)) << echo.output();
+  const std::string py =
+      "import socket,time,sys\n"
+      "s=socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=10)\n"
+      "print('ready',flush=True)\n"
+      "time.sleep(20)\n";
+  BackgroundCommand client("ip netns exec " + sb.peer_ns() + " python3 -c " + shell_quote(py) + " " +
+                           sb.stack_ip4() + " " + std::to_string(kPort + 1));
+  ASSERT_TRUE(client.wait_for_output("ready", 15s)) << client.output();
+  const CommandResult ss = sb.in_peer("ss -tin dst " + sb.stack_ip4());
+  ASSERT_TRUE(ss.ok()) << ss.output;
+  EXPECT_NE(ss.output.find("wscale:7,"), std::string::npos) << ss.output;
+  client.stop(9, 1s);
 }
 
 }  // namespace
