@@ -368,7 +368,8 @@ void StackCore::rcv_space_adjust(TcpConnection& c) {
     c.rcvq_space = static_cast<std::uint32_t>(std::min<std::uint64_t>(copied, cfg.rcvbuf_auto_max));
     // Linux: rcvwin = 2 * copied + 16 * advmss, the buffer sized for it: the sender may double
     // its window in the next round trip (slow start) and the window must not hold it back.
-    const std::uint64_t want = std::min<std::uint64_t>(2 * copied + 16u * c.rcv_mss, cfg.rcvbuf_auto_max);
+    const std::uint64_t want =
+        std::min<std::uint64_t>(2 * copied + std::uint64_t{16} * c.rcv_mss, cfg.rcvbuf_auto_max);
     // The window scale fixed by the SYN bounds what can be advertised (65535 << shift).
     const std::uint64_t cap = std::min<std::uint64_t>(want, std::uint64_t{65535} << c.rcv_wscale);
     if (cap > c.rcvbuf) {
