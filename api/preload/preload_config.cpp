@@ -75,6 +75,12 @@ PreloadConfig read_config() {
     }
     c.max_sockets = v;
   }
+  if (const char* s = std::getenv("XDPTCP_MEM_BUDGET_MB"); s != nullptr && *s != '\0') {
+    if (!parse_uint(s, 1, 1u << 20, &v)) {
+      return bad("XDPTCP_MEM_BUDGET_MB", std::string("'") + s + "' is not a number of MiB from 1 to 1048576");
+    }
+    c.mem_budget_mib = v;
+  }
   if (const char* l = std::getenv("XDPTCP_LOG"); l != nullptr && *l != '\0') {
     if (!parse_uint(l, 0, 2, &v)) return bad("XDPTCP_LOG", std::string("'") + l + "' is not 0, 1 or 2");
     c.log_level = static_cast<int>(v);

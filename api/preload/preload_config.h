@@ -21,6 +21,7 @@ struct PreloadConfig {
   // "0,2".
   std::string queues = "auto";
   std::size_t max_sockets = 16384;  // XDPTCP_MAX_SOCKETS
+  std::size_t mem_budget_mib = 0;   // XDPTCP_MEM_BUDGET_MB (0: the stack's default, 1024)
   int log_level = 1;                // XDPTCP_LOG: 0 errors only, 1 start-up, 2 every decision
   std::string error;                // why enabled is false although XDPTCP_IFACE is set
 };

@@ -259,6 +259,7 @@ bool Process::start() {
   o.busy_poll = cfg_.busy_poll;
   o.pin_cores = false;  // the application's thread is the application's to place
   o.max_sockets = cfg_.max_sockets;
+  o.mem_budget_mib = cfg_.mem_budget_mib;
   o.queues = queue_mode();
   // The application's own kernel socket holds each listening port (and serves loopback).
   o.reserve_listening_ports = false;

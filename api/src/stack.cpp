@@ -729,6 +729,7 @@ engine::EngineConfig engine_config(const StackImpl& impl, unsigned i, unsigned n
   ec.routes = impl.routes;
   ec.tcp.mtu = static_cast<std::uint16_t>(std::min<std::uint32_t>(impl.info.mtu, 65535));
   ec.tcp.max_sockets = impl.opts.max_sockets;
+  if (impl.opts.mem_budget_mib != 0) ec.tcp.mem_budget = impl.opts.mem_budget_mib << 20;
   (void)tcp::apply_stack_profile(ec.tcp, impl.opts.profile);  // explicit options below win
   ec.tcp.sndbuf = impl.opts.sndbuf;
   ec.tcp.rcvbuf = impl.opts.rcvbuf;

@@ -169,5 +169,36 @@ TEST(TcpAlloc, RequestResponseSteadyState_ZeroAllocationsPerSegment) {
   EXPECT_GE(net.segments_out() - seg0, 10'000u) << "a request and a response each way per transaction";
 }
 
+// A new connection per transaction (the short-connection benchmark's pattern): once the TCB
+// slots are built and buffer chunks are warm, opening, using and closing a connection
+// allocates nothing (rings are objects with inline chunk tables; chunks come from the pool).
+TEST(TcpAlloc, ShortConnectionsSteadyState_ZeroAllocationsPerConnection) {
+  SimNetwork net(SimNetwork::Options{});
+  net.add_stack(stack_config(kServerIp), LinkConfig{});
+  net.add_stack(stack_config(kClientIp), LinkConfig{});
+  const wire::SockAddr srv{kServerIp, 5003};
+  RrServer rr(net.stack(0), srv, 64, 64, 8);
+  ASSERT_EQ(rr.setup_error(), 0);
+  RrClient client(net.stack(1), srv, 64, 64, 4, 1'000'000'000, false);
+  net.set_app([&](Instant now) {
+    rr.poll(now);
+    client.poll(now);
+  });
+  // Warm-up: past the client's TCB bound (2 * 64 + 1024), so every slot is built and TIME-WAITs
+  // are being recycled.
+  std::uint64_t target = 2000;
+  const std::function<bool()> reached = [&] { return client.completed() >= target; };
+  ASSERT_TRUE(net.run_until(reached, net.now() + Duration::seconds(600)));
+
+  const std::uint64_t done0 = client.completed();
+  target = done0 + 2000;
+  const std::uint64_t alloc0 = g_allocations.load();
+  const bool ok = net.run_until(reached, net.now() + Duration::seconds(600));
+  const std::uint64_t allocs = g_allocations.load() - alloc0;  // read before any gtest macro runs
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(allocs, 0u) << "over " << client.completed() - done0 << " connections";
+  EXPECT_EQ(client.failed(), 0u);
+}
+
 }  // namespace
 }  // namespace xdptcp::sim

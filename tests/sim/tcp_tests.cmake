@@ -14,3 +14,9 @@ xdptcp_gtest(sim_tcp_loss_throughput_test LABEL sim
 xdptcp_gtest(sim_tcp_siblings_test LABEL sim
   SOURCES tcp_siblings_test.cpp leak_reporter.cpp
   LIBS xdptcp_sim xdptcp_tcp xdptcp_wire)
+xdptcp_gtest(sim_tcp_memory_test LABEL sim
+  SOURCES tcp_memory_test.cpp
+  LIBS xdptcp_sim xdptcp_tcp xdptcp_wire)
+xdptcp_gtest(sim_tcp_autotune_test LABEL sim
+  SOURCES tcp_autotune_test.cpp
+  LIBS xdptcp_sim xdptcp_tcp xdptcp_wire)

@@ -83,6 +83,8 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"tcp.port_filter_fallbacks", "Active opens that found no source port hashing to their queue."},
     {"tcp.tx_buffer_unavailable", "Sends deferred because no transmit buffer was free."},
     {"tcp.tx_oversize", "Segments not sent: larger than the MTU or the transmit buffer."},
+    {"tcp.mem_pressure_clamped",
+     "Connections opened with 16 KiB buffers: buffer memory above 3/4 of its budget."},
     {"drop.malformed", "IP or TCP header did not parse."},
     {"drop.bad_checksum", "TCP checksum wrong."},
     {"drop.not_ours", "Destination address not one of ours, or not TCP."},
@@ -106,6 +108,8 @@ constexpr std::pair<std::string_view, std::string_view> kHelp[] = {
     {"drop.sibling_flow", "No connection here, on a port another process serves from other RX queues."},
     {"drop.handoff_ring_full",
      "The engine that owns the flow could not take it: its hand-off ring was full."},
+    {"drop.mem_refused", "New connections refused: buffer memory above 7/8 of its budget."},
+    {"drop.mem_full", "Data dropped (as outside the window): the buffer memory budget is used up."},
 };
 
 // The rows of the text table, each the sum of some region counters.

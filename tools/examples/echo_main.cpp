@@ -28,6 +28,10 @@ void serve(Context& ctx, const ServerOptions& o) {
     ctx.epoll_ctl(ep, EPOLL_CTL_ADD, lfd[i], &ev);
   }
   std::vector<Conn> conns(o.stack.max_sockets);
+  // One read buffer for every connection: a connection keeps bytes of its own (cn.out) only
+  // when a write was short, so an idle one costs the application nothing (as the stack's
+  // buffers, docs/ARCHITECTURE.md "Memory").
+  std::vector<char> scratch(kBuf);
   std::vector<epoll_event> evs(256);
   auto drop = [&](int fd) {
     ctx.close(fd);
@@ -42,10 +46,8 @@ void serve(Context& ctx, const ServerOptions& o) {
           const int c = ctx.accept(fd, nullptr, nullptr);
           if (c < 0) break;
           Conn& cn = conns[static_cast<std::size_t>(c)];
-          // The buffer stays with the slot: accepting allocates only the first time an fd is used.
           cn.open = true;
           cn.out_off = cn.out_len = 0;
-          if (cn.out.size() != kBuf) cn.out.resize(kBuf);
           epoll_event ev{EPOLLIN | EPOLLRDHUP, {}};
           ev.data.fd = c;
           ctx.epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
@@ -67,7 +69,7 @@ void serve(Context& ctx, const ServerOptions& o) {
       }
       bool eof = false;
       for (;;) {
-        const ssize_t r = ctx.read(fd, cn.out.data(), kBuf);
+        const ssize_t r = ctx.read(fd, scratch.data(), kBuf);
         if (r == 0) {
           eof = true;
           break;
@@ -76,11 +78,15 @@ void serve(Context& ctx, const ServerOptions& o) {
           if (errno != EAGAIN) eof = true;
           break;
         }
-        const ssize_t w = ctx.write(fd, cn.out.data(), static_cast<std::size_t>(r));
+        const ssize_t w = ctx.write(fd, scratch.data(), static_cast<std::size_t>(r));
         const std::size_t done = w < 0 ? 0 : static_cast<std::size_t>(w);
         if (done < static_cast<std::size_t>(r)) {
-          cn.out_off = done;
+          // Back-pressure: the rest waits in the connection's own buffer (made the first time
+          // the slot needs it, then kept with the slot).
+          if (cn.out.size() != kBuf) cn.out.resize(kBuf);
+          cn.out_off = 0;
           cn.out_len = static_cast<std::size_t>(r) - done;
+          std::memcpy(cn.out.data(), scratch.data() + done, cn.out_len);
           break;
         }
       }

@@ -48,6 +48,11 @@ RunParse parse_run_args(int argc, const char* const* argv, const char* (*env)(co
   app.add_option("--max-sockets", o.max_sockets, "stack sockets at most (then EMFILE)")
       ->envname("XDPTCP_MAX_SOCKETS")
       ->check(CLI::Range(16u, 1u << 20));
+  app.add_option(
+         "--mem-budget", o.mem_budget_mib,
+         "buffer memory per engine in MiB: above 3/4 small windows, above 7/8 new connections refused")
+      ->envname("XDPTCP_MEM_BUDGET_MB")
+      ->check(CLI::Range(1u, 1u << 20));
   app.add_option("--log", o.log_level, "0: errors, 1: start-up (default), 2: every socket decision")
       ->envname("XDPTCP_LOG")
       ->check(CLI::Range(0, 2));
@@ -108,6 +113,7 @@ std::vector<std::pair<std::string, std::string>> preload_environment(const RunOp
       {"XDPTCP_BIND_MODE", o.bind_mode},
       {"XDPTCP_QUEUES", o.queues},
       {"XDPTCP_MAX_SOCKETS", std::to_string(o.max_sockets)},
+      {"XDPTCP_MEM_BUDGET_MB", std::to_string(o.mem_budget_mib)},
       {"XDPTCP_LOG", std::to_string(o.log_level)},
       {"LD_PRELOAD", preload},
   };

@@ -16,6 +16,7 @@ struct RunOptions {
   std::string bind_mode = "auto";
   std::string queues = "auto";  // XDPTCP_QUEUES (StackOptions::queues; auto is the library's)
   unsigned max_sockets = 16384;
+  unsigned mem_budget_mib = 1024;  // XDPTCP_MEM_BUDGET_MB: buffer memory per engine
   int log_level = 1;
   std::vector<std::string> command;  // CMD ARGS...
 };

@@ -107,6 +107,7 @@ inline constexpr std::array kTcp = {
     Field<tcp::TcpStats>{"port_filter_fallbacks", &tcp::TcpStats::port_filter_fallbacks},
     Field<tcp::TcpStats>{"tx_buffer_unavailable", &tcp::TcpStats::tx_buffer_unavailable},
     Field<tcp::TcpStats>{"tx_oversize", &tcp::TcpStats::tx_oversize},
+    Field<tcp::TcpStats>{"mem_pressure_clamped", &tcp::TcpStats::mem_pressure_clamped},
 };
 inline constexpr std::size_t kDrops = static_cast<std::size_t>(tcp::DropReason::kCount);
 static_assert((kTcp.size() + kDrops) * sizeof(std::uint64_t) == sizeof(tcp::TcpStats),

@@ -59,6 +59,8 @@ class FlowTable {
     return p.found;
   }
   std::size_t size() const { return size_; }
+  // Bytes of the slot array (fixed at construction).
+  std::size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
 
  private:
   static constexpr std::uint32_t kEmpty = 0xFFFFFFFFu;

@@ -1,8 +1,9 @@
 // The Transmission Control Block (RFC 9293 §3.3.1): one connection's state, with the RFC's
 // field names, grouped and commented after VPP's tcp_connection_t, hot fields first.
 //
-// TCBs live in a pool preallocated by TcpStack (tcp_stack_core.h), so opening a connection only
-// (re)sizes its two ByteRings, and a TCB slot reused with the same buffer sizes allocates nothing.
+// TCBs live in a pool of TcpStack (tcp_stack_core.h), constructed on first use and reused;
+// opening a connection only makes its two ByteRings (objects without storage: chunks come with
+// data), so a TCB slot reused allocates nothing.
 // All behaviour lives in the stack's files: tcp_input.cpp (segment arrival), tcp_output.cpp,
 // tcp_recovery.cpp (ACK processing and loss recovery), tcp_timers.cpp, tcp_listen.cpp. Every
 // state change goes through StackCore::set_state().
@@ -215,6 +216,20 @@ struct TcbVars {
   std::uint32_t total_retrans = 0;  // segments sent again
   Instant last_data_sent{};         // set at ESTABLISHED, then by each data segment
   Instant last_data_recv{};
+
+  // --- Memory (the stack's buffer budget, docs/ARCHITECTURE.md "Memory") ---
+  // send() found room in the window but no buffer chunk: writable (EPOLLOUT) again only when the
+  // stack's pool has chunks back (StackCore::wake_mem_waiters), as Linux's sk_stream_wait_memory().
+  bool mem_wait = false;
+  // SO_RCVBUF / SO_SNDBUF set by the application: no auto-tuning of that buffer (Linux
+  // SOCK_RCVBUF_LOCK / SOCK_SNDBUF_LOCK). Inherited by a listener's children.
+  bool rcvbuf_locked = false;
+  bool sndbuf_locked = false;
+  // Receive auto-tuning (StackCore::rcv_space_adjust, Linux rcvq_space): the most bytes the
+  // application read in one round trip, and the count read and time at the start of this one.
+  std::uint32_t rcvq_space = 0;
+  std::uint64_t rcvq_read = 0;
+  Instant rcvq_time{};
 
   // --- Pool ---
   std::uint32_t next_free = kNoIndex;

@@ -403,6 +403,16 @@ void StackCore::process_text(TcpConnection& c, const Segment& seg, SeqNum seq,
   }
   data = data.first(std::min<std::size_t>(data.size(), room - off));
   const std::size_t stored = rb.write_at(rb.size() + off, data);
+  if (stored == 0 && !data.empty()) {
+    // No buffer memory (the stack's budget is handed out): the window promised room that the
+    // stack cannot back now. Drop as if outside the window and ACK (RFC 9293 §3.10.7.4), so
+    // the peer retransmits later; nothing is recorded, so no state changes. Part of a segment
+    // stored is acknowledged as far as it goes, the same way.
+    ++stats.drops[static_cast<std::size_t>(DropReason::kMemFull)];
+    c.ack_now = true;
+    queue_output(c);
+    return;
+  }
   const SeqNum before = c.rcv_nxt;
   if (off == 0 && c.reasm.empty()) {
     rb.commit(stored);

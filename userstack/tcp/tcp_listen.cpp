@@ -20,6 +20,8 @@ void StackCore::inherit_from_listener(TcpConnection& c, const TcpConnection& l,
   c.parent = l.index;
   c.sndbuf = l.sndbuf;
   c.rcvbuf = l.rcvbuf;
+  c.rcvbuf_locked = l.rcvbuf_locked;  // before init_send_side(): the window scale depends on it
+  c.sndbuf_locked = l.sndbuf_locked;
   c.nodelay = l.nodelay;
   c.keepalive = l.keepalive;
   c.keep_idle = l.keep_idle;
@@ -126,6 +128,12 @@ void StackCore::input_listen(TcpConnection& l, const Segment& seg, std::optional
     ++stats.drops[static_cast<std::size_t>(DropReason::kBacklogFull)];
     return;
   }
+  // Buffer memory above its high mark: refuse, counted (Linux drops the SYN under tcp_mem
+  // pressure). No cookie either: its connection would need the memory that is not there.
+  if (mem_refuse()) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kMemRefused)];
+    return;
+  }
   TcpConnection* child = syn_received < cfg.syn_backlog ? alloc_tcb() : nullptr;
   if (child == nullptr) {
     if (cfg.syn_cookies) {
@@ -182,7 +190,7 @@ void StackCore::send_cookie_synack(TcpConnection& l, const Segment& seg) {
     o.sack_ok = seg.h.options.sack_permitted;
     const std::uint32_t ts = static_cast<std::uint32_t>((now - epoch).as_millis()) + ts_offset_for(seg.tuple);
     h.options.timestamps = wire::TcpTimestamps{cookie_tsval(ts, o), seg.h.options.timestamps->tsval};
-    if (o.wscale) h.options.window_scale = choose_wscale(l.rcvbuf);
+    if (o.wscale) h.options.window_scale = choose_wscale(wscale_space(l));  // as the child's
     h.options.sack_permitted = o.sack_ok;
   }
   if (emit(seg.tuple, h)) ++stats.cookies_sent;
@@ -197,6 +205,10 @@ bool StackCore::accept_cookie(TcpConnection& l, const Segment& seg) {
   if (l.accept_count >= l.backlog) {
     ++stats.drops[static_cast<std::size_t>(DropReason::kBacklogFull)];
     return true;  // dropped; the peer retransmits
+  }
+  if (mem_refuse()) {
+    ++stats.drops[static_cast<std::size_t>(DropReason::kMemRefused)];
+    return true;  // dropped; the peer retransmits, and may find memory then
   }
   TcpConnection* child = alloc_tcb();
   if (child == nullptr) {

@@ -1,8 +1,12 @@
 // The TCB pool, the one place where connection states change (set_state), readiness events,
 // connection teardown, and the per-connection values derived from the stack's secret (ISNs,
 // timestamp offsets, ephemeral ports).
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <bit>
 #include <cerrno>
+#include <new>
 #include <random>
 
 #include "userstack/tcp/tcp_stack_core.h"
@@ -40,6 +44,12 @@ std::size_t pool_size_for(const StackConfig& cfg) {
   return 2 * cfg.max_sockets + cfg.syn_backlog;
 }
 
+// Chunks hold at least an MTU, so that a segment's payload lies in at most two of them
+// (ByteRing::readable(), one segment per emit with two pieces).
+std::size_t chunk_size_for(const StackConfig& cfg) {
+  return std::max<std::size_t>(ChunkPool::kDefaultChunkSize, std::bit_ceil(std::size_t{cfg.mtu}));
+}
+
 }  // namespace
 
 StackCore::StackCore(StackConfig c, PacketSink& s, Instant start, TcpStats& st, SocketEventListener* const& l)
@@ -51,43 +61,61 @@ StackCore::StackCore(StackConfig c, PacketSink& s, Instant start, TcpStats& st, 
       key(make_key(cfg.secret)),
       epoch(start),
       now(start),
-      flows(pool_size_for(cfg), key) {
+      flows(pool_size_for(cfg), key),
+      chunks(cfg.mem_budget, chunk_size_for(cfg)) {
   // A configured MTU too small for TCP (0 included) is raised to kMinMtu rather than trusted:
   // the MSS is derived from it (our_mss()), and segments are sized by it.
   if (cfg.mtu < kMinMtu) cfg.mtu = kMinMtu;
+  mem_low_chunks = chunks.limit_chunks() * 3 / 4;
+  mem_high_chunks = chunks.limit_chunks() * 7 / 8;
   pool_size = static_cast<std::uint32_t>(pool_size_for(cfg));
-  pool_.reset(new TcpConnection[pool_size]);
-  for (std::uint32_t i = pool_size; i-- > 0;) {
-    TcpConnection& t = pool_[i];
-    t.index = i;
-    t.core = this;
-    t.rtx_timer.callback = rtx_cb;
-    t.rtx_timer.context = &t;
-    t.delack_timer.callback = delack_cb;
-    t.delack_timer.context = &t;
-    t.aux_timer.callback = aux_cb;
-    t.aux_timer.context = &t;
-    t.next_free = free_head;
-    free_head = i;
-  }
+  // Address space for every TCB the bounds allow; alloc_tcb() constructs them as needed, so a
+  // stack configured for a million sockets commits memory only for the TCBs it has used.
+  pool_map_len = static_cast<std::size_t>(pool_size) * sizeof(TcpConnection);
+  void* m =
+      mmap(nullptr, pool_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  pool_ = static_cast<TcpConnection*>(m);
   socket_tcb.assign(cfg.max_sockets, kNoIndex);
   free_ids.reserve(cfg.max_sockets);
   for (std::size_t i = cfg.max_sockets; i-- > 0;) free_ids.push_back(static_cast<SocketId>(i));
   listeners.reserve(cfg.max_sockets);
   out_queue.reserve(pool_size);
   out_spare.reserve(pool_size);
-  spare_rings.reserve(2 * static_cast<std::size_t>(pool_size));
+  mem_waiters.reserve(pool_size);
 }
 
 StackCore::~StackCore() {
-  for (std::uint32_t i = 0; i < pool_size; ++i) {
+  for (std::uint32_t i = 0; i < pool_built; ++i) {
     wheel.cancel(pool_[i].rtx_timer);
     wheel.cancel(pool_[i].delack_timer);
     wheel.cancel(pool_[i].aux_timer);
   }
+  for (std::uint32_t i = 0; i < pool_built; ++i) pool_[i].~TcpConnection();
+  munmap(pool_, pool_map_len);
+}
+
+TcpConnection& StackCore::build_tcb() {
+  // One TCB constructed in the next slot of the mapping: ~1.5 KiB touched once per slot in the
+  // stack's life (the peak of connections held at once), then reused through the free list.
+  TcpConnection& t = *new (&pool_[pool_built]) TcpConnection;
+  t.index = pool_built++;
+  t.core = this;
+  t.rtx_timer.callback = rtx_cb;
+  t.rtx_timer.context = &t;
+  t.delack_timer.callback = delack_cb;
+  t.delack_timer.context = &t;
+  t.aux_timer.callback = aux_cb;
+  t.aux_timer.context = &t;
+  return t;
 }
 
 TcpConnection* StackCore::alloc_tcb() {
+  if (free_head == kNoIndex && pool_built < pool_size) {
+    TcpConnection& t = build_tcb();
+    t.next_free = free_head;
+    free_head = t.index;
+  }
   if (free_head == kNoIndex) {
     // At the bound, end the oldest TIME-WAIT that no application holds, as Linux does past
     // tcp_max_tw_buckets (it skips TIME-WAIT): a busy server that closes first would otherwise
@@ -244,7 +272,7 @@ std::uint32_t StackCore::poll_events(const TcpConnection& c) const {
   if (readable_data || c.fin_received || c.shut_rd) ev |= events::kIn;
   if (c.fin_received) ev |= events::kRdHup;
   if (in(c.state, {TcpState::kEstablished, TcpState::kCloseWait}) && !c.fin_queued && c.snd_buf &&
-      c.snd_buf->free_space() > 0) {
+      c.snd_buf->free_space() > 0 && !c.mem_wait) {
     ev |= events::kOut;
   }
   // Linux tcp_poll(): HUP when both directions are shut, or the connection is closed after
@@ -272,22 +300,20 @@ std::size_t ring_capacity(std::uint32_t want) {
 }  // namespace
 
 bool StackCore::ensure_buffers(TcpConnection& c) {
-  auto fit = [this](std::optional<ByteRing>& r, std::uint32_t want) {
+  // Under pressure a new connection's rings are small: its windows are clamped, as Linux's
+  // tcp_enter_memory_pressure() clamps rcv_ssthresh; SO_*BUF keep what the application set.
+  const bool pressure = mem_pressure();
+  if (pressure) ++stats.mem_pressure_clamped;
+  auto fit = [this, pressure](std::optional<ByteRing>& r, std::uint32_t want) {
+    if (pressure) want = std::min(want, kPressureBuffer);
     const std::size_t cap = ring_capacity(want);
-    if (r && r->capacity() != cap) {
-      pool_ring(r);  // another size (SO_SNDBUF/SO_RCVBUF): give it back, or let it go
-      r.reset();
+    if (r && r->capacity() == cap) {
+      r->clear();
+      return;
     }
-    if (!r) {
-      // The spare ring used last, when it has the size wanted; else a new one.
-      if (!spare_rings.empty() && spare_rings.back().capacity() == cap) {
-        r.emplace(std::move(spare_rings.back()));
-        spare_rings.pop_back();
-      } else {
-        r.emplace(cap);
-      }
-    }
-    r->clear();
+    // A ring object only (no storage yet): no allocation for rings of up to
+    // ByteRing::kInlineSlots chunks (128 KiB), the default sizes included.
+    r.emplace(chunks, cap);
   };
   fit(c.snd_buf, c.sndbuf);
   fit(c.rcv_buf, c.rcvbuf);
@@ -296,31 +322,88 @@ bool StackCore::ensure_buffers(TcpConnection& c) {
 
 void StackCore::resize_buffer(TcpConnection& c, bool rcv) {
   std::optional<ByteRing>& r = rcv ? c.rcv_buf : c.snd_buf;
-  if (!r) return;  // not yet allocated (or given back in TIME-WAIT): ensure_buffers() sizes it
+  if (!r) return;  // not yet made (or given back in TIME-WAIT): ensure_buffers() sizes it
   const std::size_t cap = ring_capacity(rcv ? c.rcvbuf : c.sndbuf);
   if (cap == r->capacity()) return;
+  // Under memory pressure buffers are not grown (Linux tcp_should_expand_sndbuf(), tcp_clamp_window()).
+  if (cap > r->capacity() && mem_pressure()) return;
   // Linux: a smaller sk_rcvbuf only lowers windows offered later (tcp_select_window() never
   // shrinks the right edge, RFC 9293 §3.8.6.2.1); the ring keeps what it may have to hold.
   if (rcv && cap < r->capacity()) return;
   if (!rcv && cap < r->size()) return;  // queued bytes would not fit: the send ring stays
-  ByteRing next(cap);                   // one allocation per setsockopt, never per packet
-  r->copy_to(next);
-  pool_ring(r);
-  r.emplace(std::move(next));
+  ByteRing next(chunks, cap);           // a ring object per setsockopt, never per packet
+  if (!r->copy_to(next)) return;        // no memory for the copy: the ring stays as it is
+  *r = std::move(next);
   if (!rcv) notify(c);  // room to write (Linux sk_write_space())
 }
 
-void StackCore::pool_ring(std::optional<ByteRing>& r) {
-  if (!r || spare_rings.size() >= spare_rings.capacity()) return;
-  const std::size_t cap = r->capacity();
-  if (cap != ring_capacity(cfg.sndbuf) && cap != ring_capacity(cfg.rcvbuf)) return;  // not a default size
-  spare_rings.push_back(std::move(*r));
-  r.reset();
+void StackCore::add_mem_waiter(TcpConnection& c) {
+  if (mem_waiters.size() == mem_waiters.capacity()) {
+    // Entries of TCBs freed since they waited (mem_wait cleared by reset) are stale, c's own
+    // included: drop them (rare, O(pool)). Only a TCB freed and waiting again between two
+    // compactions can leave a duplicate, so the reserved room practically always suffices.
+    std::erase_if(mem_waiters, [this](std::uint32_t i) { return !pool_[i].mem_wait; });
+  }
+  c.mem_wait = true;
+  mem_waiters.push_back(c.index);
+}
+
+void StackCore::wake_mem_waiters() {
+  if (mem_waiters.empty() || chunks.free_chunks() == 0) return;
+  for (const std::uint32_t i : mem_waiters) {
+    TcpConnection& c = pool_[i];
+    if (!c.mem_wait) continue;  // freed (or reset) since it waited
+    c.mem_wait = false;
+    notify(c);
+  }
+  mem_waiters.clear();
+}
+
+std::uint32_t StackCore::wscale_space(const TcpConnection& c) const {
+  if (c.rcvbuf_locked || cfg.rcvbuf_auto_max == 0) return c.rcvbuf;
+  return std::max(c.rcvbuf, cfg.rcvbuf_auto_max);
+}
+
+void StackCore::rcv_space_adjust(TcpConnection& c) {
+  if (c.rcvbuf_locked || cfg.rcvbuf_auto_max == 0 || !c.rcv_buf || !c.rtt.has_sample()) return;
+  const std::uint64_t read = c.bytes_received - c.rcv_buf->size();  // what the application took
+  if (c.rcvq_time == Instant{}) {
+    c.rcvq_time = now;
+    c.rcvq_read = read;
+    return;
+  }
+  if (now - c.rcvq_time < c.rtt.srtt()) return;  // once per round trip
+  const std::uint64_t copied = read - c.rcvq_read;
+  if (copied > c.rcvq_space) {
+    c.rcvq_space = static_cast<std::uint32_t>(std::min<std::uint64_t>(copied, cfg.rcvbuf_auto_max));
+    // Linux: rcvwin = 2 * copied + 16 * advmss, the buffer sized for it: the sender may double
+    // its window in the next round trip (slow start) and the window must not hold it back.
+    const std::uint64_t want =
+        std::min<std::uint64_t>(2 * copied + std::uint64_t{16} * c.rcv_mss, cfg.rcvbuf_auto_max);
+    // The window scale fixed by the SYN bounds what can be advertised (65535 << shift).
+    const std::uint64_t cap = std::min<std::uint64_t>(want, std::uint64_t{65535} << c.rcv_wscale);
+    if (cap > c.rcvbuf) {
+      c.rcvbuf = static_cast<std::uint32_t>(cap);
+      resize_buffer(c, true);  // no growth under memory pressure; a ring object, chunks with data
+    }
+  }
+  c.rcvq_read = read;
+  c.rcvq_time = now;
+}
+
+void StackCore::sndbuf_expand(TcpConnection& c) {
+  if (c.sndbuf_locked || cfg.sndbuf_auto_max == 0 || !c.snd_buf || c.cc == nullptr) return;
+  // Linux tcp_sndbuf_expand(): room for twice the congestion window (what is in flight, and as
+  // much again queued for the next round trip's growth).
+  const std::uint64_t want = std::min<std::uint64_t>(2ull * c.cc->cwnd(), cfg.sndbuf_auto_max);
+  if (want <= c.sndbuf) return;
+  c.sndbuf = static_cast<std::uint32_t>(want);
+  resize_buffer(c, false);
 }
 
 void StackCore::release_buffers(TcpConnection& c, bool rcv_too) {
-  pool_ring(c.snd_buf);
-  if (rcv_too) pool_ring(c.rcv_buf);
+  c.snd_buf.reset();
+  if (rcv_too) c.rcv_buf.reset();
 }
 
 SeqNum StackCore::make_isn(const wire::FourTuple& t) const {
@@ -368,7 +451,7 @@ void StackCore::init_send_side(TcpConnection& c, SeqNum iss) {
   c.high_rxt = iss;
   c.rcv_mss = advertised_mss(c.family, c.user_mss);
   c.snd_mss = c.family == wire::IpFamily::kV4 ? 536 : 1220;  // RFC 9293 §3.7.1, RFC 8200 §5
-  c.rcv_wscale = choose_wscale(c.rcvbuf);
+  c.rcv_wscale = choose_wscale(wscale_space(c));
   c.ts_offset = ts_offset_for(c.tuple);
   if (c.cc != nullptr) destroy_cc(c.cc);
   c.cc = make_cc(c.cc_algo, c.cc_storage);
@@ -420,7 +503,7 @@ bool StackCore::is_local_addr(const wire::IpAddr& a) const {
 }
 
 bool StackCore::port_in_use(const wire::SockAddr& local, const TcpConnection* except, bool reuse) const {
-  for (std::uint32_t i = 0; i < pool_size; ++i) {
+  for (std::uint32_t i = 0; i < pool_built; ++i) {
     const TcpConnection& o = pool_[i];
     if (!o.allocated || !o.bound || &o == except || o.tuple.local.port != local.port) continue;
     if (o.family != local.ip.family) continue;

@@ -79,11 +79,16 @@ void TcpStack::advance(Instant now) {
   k.now = now;
   k.wheel.advance(now);
   k.flush_queue();
+  k.wake_mem_waiters();
+  // Free buffer memory beyond the warm bound goes back to the kernel, a little per call: the
+  // timer path, never the packet path.
+  k.chunks.trim(16);
 }
 
 void TcpStack::flush(Instant now) {
   impl_->core.now = now;
   impl_->core.flush_queue();
+  impl_->core.wake_mem_waiters();
 }
 
 void TcpStack::release_held_acks() {
@@ -196,6 +201,9 @@ int TcpStack::connect(SocketId s, const wire::SockAddr& remote, Instant now) {
   }
   if (c->ever_established || c->so_error != 0) return -EISCONN;
   if (remote.ip.family != c->family) return -EAFNOSUPPORT;
+  // Buffer memory above its high mark: no new connection (Linux fails with ENOBUFS when a
+  // socket cannot be charged, sk_wmem_schedule()).
+  if (k.mem_refuse()) return -ENOBUFS;
   wire::FourTuple t;
   t.remote = remote;
   t.local = c->tuple.local;
@@ -249,8 +257,16 @@ ssize_t TcpStack::send(SocketId s, std::span<const std::uint8_t> data, Instant n
     return -EPIPE;
   }
   if (data.empty()) return 0;
+  if (c->snd_buf->free_space() < data.size()) k.sndbuf_expand(*c);
   const std::size_t n = c->snd_buf->write(data);
-  if (n == 0) return -EAGAIN;
+  if (n == 0) {
+    if (c->snd_buf->free_space() > 0 && !c->mem_wait) {
+      // Room in the buffer, no memory for it (the budget is handed out): not writable until
+      // chunks come back, so a poller does not spin on EAGAIN.
+      k.add_mem_waiter(*c);
+    }
+    return -EAGAIN;
+  }
   // MSG_MORE: Linux tcp_sendmsg() pushes with TCP_NAGLE_CORK; a send without it pushes the rest.
   c->msg_more = flags.more;
   k.queue_output(*c);
@@ -279,6 +295,7 @@ ssize_t TcpStack::recv(SocketId s, std::span<std::uint8_t> out, Instant now, Rec
     const auto cur = std::min<std::uint32_t>(
         static_cast<std::uint32_t>(c->rcv_adv > c->rcv_nxt ? c->rcv_adv - c->rcv_nxt : 0), max_wnd);
     const std::size_t n = c->rcv_buf->read(out);
+    k.rcv_space_adjust(*c);  // auto-tuning: may grow the ring (a larger window, announced below)
     // Window update (RFC 9293 §3.8.6.2.2; Linux tcp_cleanup_rbuf()): tell the peer when the
     // window grows by two segments, or opens from below one segment.
     const auto free = std::min(static_cast<std::uint32_t>(c->rcv_buf->free_space()), max_wnd);
@@ -355,7 +372,7 @@ int TcpStack::close(SocketId s, Instant now) {
   switch (c->state) {
     case TcpState::kListen: {
       // Children not yet accepted are reset (Linux inet_csk_listen_stop()); embryos dropped.
-      for (std::uint32_t i = 0; i < k.pool_size; ++i) {
+      for (std::uint32_t i = 0; i < k.pool_built; ++i) {
         TcpConnection& ch = k.at(i);
         if (!ch.allocated || ch.parent != c->index || ch.user_open) continue;
         ch.parent = kNoIndex;
@@ -441,6 +458,7 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
       const std::uint32_t min = rcv ? kSockMinRcvBuf / 2 : kSockMinSndBuf / 2;
       const std::uint32_t v = std::max(std::min(static_cast<std::uint32_t>(value), max), min);
       (rcv ? c->rcvbuf : c->sndbuf) = v;
+      (rcv ? c->rcvbuf_locked : c->sndbuf_locked) = true;  // no auto-tuning (Linux SOCK_*BUF_LOCK)
       if (!unconnected) k.resize_buffer(*c, rcv);
       return 0;
     }
@@ -643,7 +661,7 @@ std::size_t TcpStack::socket_count() const {
 
 void TcpStack::connections_on_port(std::uint16_t port, std::vector<wire::FourTuple>& out) const {
   const StackCore& k = impl_->core;
-  for (std::uint32_t i = 0; i < k.pool_size; ++i) {
+  for (std::uint32_t i = 0; i < k.pool_built; ++i) {
     const TcpConnection& c = k.at(i);
     if (c.state == TcpState::kClosed || c.state == TcpState::kListen || c.state == TcpState::kTimeWait)
       continue;
@@ -660,12 +678,26 @@ const TcpConnection* TcpStack::connection(SocketId s) const {
 }
 
 std::uint32_t TcpStack::tcb_slots() const {
-  return impl_->core.pool_size;
+  return impl_->core.pool_built;
+}
+
+TcpStack::MemoryUse TcpStack::memory_use() const {
+  const StackCore& k = impl_->core;
+  MemoryUse m;
+  m.tcb_size = sizeof(TcpConnection);
+  m.tcb_bytes = static_cast<std::size_t>(k.pool_built) * sizeof(TcpConnection);
+  m.table_bytes = k.flows.memory_bytes() + k.socket_tcb.capacity() * sizeof(std::uint32_t) +
+                  k.free_ids.capacity() * sizeof(SocketId) + k.listeners.capacity() * sizeof(std::uint32_t) +
+                  (k.out_queue.capacity() + k.out_spare.capacity()) * sizeof(std::uint32_t);
+  m.buffer_bytes = k.chunks.in_use_bytes();
+  m.buffer_resident = k.chunks.resident_bytes();
+  m.budget = k.chunks.limit_chunks() * k.chunks.chunk_size();
+  return m;
 }
 
 bool TcpStack::inspect(std::uint32_t slot, SocketView* out, Instant now) const {
   const StackCore& k = impl_->core;
-  if (slot >= k.pool_size || out == nullptr) return false;
+  if (slot >= k.pool_built || out == nullptr) return false;
   const TcpConnection& c = k.at(slot);
   // A free slot is CLOSED too; so is a socket the application made but never connected (ss lists
   // no unconnected TCP socket either).

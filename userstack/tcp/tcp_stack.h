@@ -116,6 +116,21 @@ struct StackConfig {
   // net.core.wmem_max / rmem_max defaults; a larger sndbuf / rcvbuf above raises the bound to it.
   std::uint32_t wmem_max = kLinuxMemMax;
   std::uint32_t rmem_max = kLinuxMemMax;
+  // Buffer memory budget of this stack (one per engine), in bytes: the send and receive data
+  // of all its connections together never take more (Linux tcp_mem[2]). Storage is taken in
+  // chunks as data arrives or is written and given back when read or acknowledged; an idle
+  // connection holds none. At 3/4 of it (memory pressure, tcp_mem[1]) new connections get
+  // 16 KiB buffers; at 7/8 new connections are refused (drop reason mem_refused); received data
+  // that finds no memory is dropped as if outside the window (mem_full). Address space for it
+  // is reserved at start, memory is committed only as used.
+  std::size_t mem_budget = std::size_t{1} << 30;
+  // Buffer auto-tuning (Linux tcp_moderate_rcvbuf, tcp_rmem[2] / tcp_wmem[2]): a socket whose
+  // SO_RCVBUF / SO_SNDBUF the application did not set grows its receive buffer toward twice what
+  // the application read in one round trip (2x the BDP) and its send buffer toward twice the
+  // congestion window, up to these, within mem_budget (not under memory pressure). The window
+  // scale of its SYN covers the receive maximum. 0: no auto-tuning.
+  std::uint32_t rcvbuf_auto_max = 6 * 1024 * 1024;
+  std::uint32_t sndbuf_auto_max = 4 * 1024 * 1024;
   std::uint16_t ephemeral_lo = 32768;  // active-open source ports [lo, hi]
   std::uint16_t ephemeral_hi = 60999;
   RtoConfig rto{};
@@ -323,6 +338,17 @@ class TcpStack {
   // orphans, TIME-WAIT); false for a free or CLOSED slot. Read-only; a caller may visit the slots a
   // few at a time between packets (a TCB may then be seen twice or not at all, as with ss).
   std::uint32_t tcb_slots() const;
+  // What the stack's memory holds (docs/ARCHITECTURE.md, "Memory"): for tests and diagnostics.
+  struct MemoryUse {
+    std::size_t tcb_bytes = 0;        // TCBs constructed so far (the most held at once)
+    std::size_t tcb_size = 0;         // sizeof one TCB
+    std::size_t table_bytes = 0;      // flow table, socket map and queues: fixed by max_sockets
+    std::size_t buffer_bytes = 0;     // buffer chunks held by connections now
+    std::size_t buffer_resident = 0;  // chunks that may be resident: held, or free and warm
+    std::size_t budget = 0;           // StackConfig::mem_budget, in whole chunks
+    std::size_t total() const { return tcb_bytes + table_bytes + buffer_resident; }
+  };
+  MemoryUse memory_use() const;
   bool inspect(std::uint32_t slot, SocketView* out, Instant now) const;
 
  private:

@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "userstack/tcp/chunk_pool.h"
 #include "userstack/tcp/flow_table.h"
 #include "userstack/tcp/keyed_hash.h"
 #include "userstack/tcp/tcp_connection.h"
@@ -71,6 +72,9 @@ inline constexpr std::uint16_t kMinSndMss = 64;
 inline constexpr std::uint8_t kMaxQuickAcks = 16;
 // Linux's tcp_fin_timeout: an orphaned FIN-WAIT-2 connection is closed after this long.
 inline constexpr Duration kFinWait2Timeout = Duration::seconds(60);
+// Under memory pressure, a new connection's send and receive rings hold at most this (Linux
+// clamps the window to 4 * advmss under tcp_memory_pressure; this is about 11 MSS at 1500).
+inline constexpr std::uint32_t kPressureBuffer = 16 * 1024;
 // RFC 7323 §5.5: TS.Recent older than 24 days is invalid for PAWS.
 inline constexpr Duration kPawsIdle = Duration::seconds(24LL * 24 * 3600);
 
@@ -82,13 +86,15 @@ class StackCore {
 
   // ---- tcp_pool.cpp: pool, state, events ----
   TcpConnection* alloc_tcb();
+  // Constructs the TCB of slot pool_built (pool_built < pool_size) and counts it built.
+  TcpConnection& build_tcb();
   // Returns the TCB to the pool (disarms its timers, leaves the flow table).
   void free_tcb(TcpConnection& c);
   TcpConnection* user_socket(SocketId s) const;  // a socket the application holds, or null
   TcpConnection& at(std::uint32_t index) const { return pool_[index]; }
   // The flow table keeps no tuples: an entry's tuple is its TCB's (FlowTable's key_of).
   auto tcb_tuple() const {
-    return [p = pool_.get()](std::uint32_t i) -> const wire::FourTuple& { return p[i].tuple; };
+    return [p = pool_](std::uint32_t i) -> const wire::FourTuple& { return p[i].tuple; };
   }
   std::optional<std::uint32_t> find_flow(const wire::FourTuple& t, std::uint64_t h) const {
     return flows.find(t, h, tcb_tuple());
@@ -105,20 +111,38 @@ class StackCore {
   void finish(TcpConnection& c);
   void notify(TcpConnection& c);
   std::uint32_t poll_events(const TcpConnection& c) const;
+  // Gives the connection its two rings, sized by SO_SNDBUF/SO_RCVBUF (clamped under memory
+  // pressure): ring objects only, no storage; chunks come when data is written (ByteRing).
   bool ensure_buffers(TcpConnection& c);
   // SO_SNDBUF / SO_RCVBUF set on a connection whose rings exist: re-sizes the send ring when its
-  // queued bytes fit, grows the receive ring (out-of-order bytes kept), never shrinks it.
+  // queued bytes fit, grows the receive ring (out-of-order bytes kept), never shrinks it; no
+  // growth under memory pressure.
   void resize_buffer(TcpConnection& c, bool rcv);
-  // Hands a TCB's rings of the default sizes back to spare_rings (TIME-WAIT keeps no send ring,
-  // nor a receive ring nobody can read; a freed TCB keeps none): a busy client's thousands of
-  // TIME-WAITs then hold no buffers, and new connections reuse the rings used last, still in cache.
+  // Drops a TCB's send ring, and its receive ring too when rcv_too (TIME-WAIT keeps no send
+  // ring, nor a receive ring nobody can read; a freed TCB keeps none): their chunks go back.
   void release_buffers(TcpConnection& c, bool rcv_too);
-  // Moves a ring of a default size into spare_rings (while there is room); others stay where they are.
-  void pool_ring(std::optional<ByteRing>& r);
+  // Memory pressure (Linux tcp_mem): chunks in use at or above the low mark make new connections'
+  // buffers small (kPressureBuffer) and stop growth; at or above the high mark new connections
+  // are refused (DropReason::kMemRefused, connect() ENOBUFS). The pool's limit (the budget) is
+  // the hard bound: a write beyond it stores nothing (DropReason::kMemFull for received data).
+  bool mem_pressure() const { return chunks.in_use() >= mem_low_chunks; }
+  // Tells the sockets whose send() found no chunk that they are writable again, once chunks are
+  // free (called from flush() and advance(): one test when nobody waits).
+  void wake_mem_waiters();
+  void add_mem_waiter(TcpConnection& c);
+  bool mem_refuse() const { return chunks.in_use() >= mem_high_chunks; }
   SeqNum make_isn(const wire::FourTuple& t) const;
   std::uint32_t ts_now(const TcpConnection& c) const;
   std::uint32_t ts_offset_for(const wire::FourTuple& t) const;
   std::uint8_t choose_wscale(std::uint32_t rcvbuf) const;
+  // The receive buffer a connection's window scale must cover: SO_RCVBUF when set, else the
+  // auto-tuning maximum (RFC 7323 §2.3: the shift is fixed by the SYN; Linux
+  // tcp_select_initial_window() sizes it for tcp_rmem[2] the same way).
+  std::uint32_t wscale_space(const TcpConnection& c) const;
+  // Receive-buffer auto-tuning after the application read (Linux tcp_rcv_space_adjust()).
+  void rcv_space_adjust(TcpConnection& c);
+  // Send-buffer auto-tuning when the application finds its buffer full (Linux tcp_sndbuf_expand()).
+  void sndbuf_expand(TcpConnection& c);
   std::uint16_t our_mss(wire::IpFamily f) const;
   // The MSS option we send: our_mss(), capped by TCP_MAXSEG (user_mss, 0 = none).
   std::uint16_t advertised_mss(wire::IpFamily f, std::uint16_t user_mss) const;
@@ -250,8 +274,13 @@ class StackCore {
   Instant epoch;
   Instant now;
 
-  std::unique_ptr<TcpConnection[]> pool_;
+  // The TCBs: pool_size slots of address space (one MAP_NORESERVE mapping), of which the first
+  // pool_built are constructed. A slot is constructed when first needed, so memory follows the
+  // connections the stack has had at once, not max_sockets (1 M sockets reserve address space).
+  TcpConnection* pool_ = nullptr;
+  std::size_t pool_map_len = 0;
   std::uint32_t pool_size = 0;
+  std::uint32_t pool_built = 0;
   std::uint32_t free_head = kNoIndex;
   // TIME-WAIT TCBs in the order they entered it (so oldest first: the duration is fixed).
   std::uint32_t tw_head = kNoIndex;
@@ -270,9 +299,12 @@ class StackCore {
   std::vector<std::uint32_t> listeners;  // LISTEN TCBs (reserved: never reallocates)
   std::vector<std::uint32_t> out_queue;  // connections with output pending
   std::vector<std::uint32_t> out_spare;
-  // Rings of cfg.sndbuf / cfg.rcvbuf capacity not held by a TCB, used last-in first-out. Reserved
-  // for 2 * pool_size: a ring is in a TCB or here, and one is made only when none is here.
-  std::vector<ByteRing> spare_rings;
+  // The buffer memory of every connection (StackConfig::mem_budget), and its pressure marks.
+  ChunkPool chunks;
+  std::size_t mem_low_chunks = 0;
+  std::size_t mem_high_chunks = 0;
+  // TCBs with mem_wait set (each once; reserved for the pool: never reallocates).
+  std::vector<std::uint32_t> mem_waiters;
   std::uint32_t ephemeral_counter = 0;
   std::uint16_t ip_ident = 0;
   // RFC 5961 §7 global budget (send_challenge_ack()): the second it was drawn for (now.ns / 1 s;

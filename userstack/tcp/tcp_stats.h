@@ -40,17 +40,29 @@ enum class DropReason : std::uint8_t {
   // The engine known to own the flow could not take the segment: its hand-off ring was full
   // (FlowMissHandler). TCP retransmits it, as after a full NIC ring.
   kHandoffRingFull,
+  // The stack's buffer memory is above its high mark (StackConfig::mem_budget, 7/8): a new
+  // connection (SYN, or the ACK of a SYN cookie) is refused, as Linux refuses under tcp_mem.
+  kMemRefused,
+  // Data in the window that found no buffer memory (the budget is handed out): dropped as if
+  // outside the window and ACKed; the peer retransmits it.
+  kMemFull,
   kCount
 };
 
 constexpr std::string_view to_string(DropReason r) {
   constexpr std::array<std::string_view, static_cast<std::size_t>(DropReason::kCount)> kNames = {
-      "malformed",         "bad_checksum",     "not_ours",       "bad_options",
-      "out_of_window",     "paws_reject",      "backlog_full",   "syn_backlog_full",
-      "reassembly_full",   "no_socket",        "rst_no_socket",  "bad_ack",
-      "rst_out_of_window", "rst_challenged",   "syn_challenged", "no_ack",
-      "bad_cookie",        "no_tcb",           "state_drop",     "bad_flags",
-      "sibling_flow",      "handoff_ring_full"};
+      "malformed",         "bad_checksum",
+      "not_ours",          "bad_options",
+      "out_of_window",     "paws_reject",
+      "backlog_full",      "syn_backlog_full",
+      "reassembly_full",   "no_socket",
+      "rst_no_socket",     "bad_ack",
+      "rst_out_of_window", "rst_challenged",
+      "syn_challenged",    "no_ack",
+      "bad_cookie",        "no_tcb",
+      "state_drop",        "bad_flags",
+      "sibling_flow",      "handoff_ring_full",
+      "mem_refused",       "mem_full"};
   return kNames[static_cast<std::size_t>(r)];
 }
 
@@ -106,6 +118,8 @@ struct TcpStats {
   // Segments larger than the MTU or the sink's buffer: not sent (a link would drop them), the
   // RTO retransmits. Nonzero only with a sink whose buffers hold less than StackConfig::mtu.
   std::uint64_t tx_oversize = 0;
+  // Connections opened with small buffers because buffer memory was above its low mark.
+  std::uint64_t mem_pressure_clamped = 0;
 
   std::uint64_t drop(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
   std::uint64_t total_drops() const {

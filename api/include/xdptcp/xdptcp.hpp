@@ -50,9 +50,13 @@ struct StackOptions {
   bool pin_cores = true;               // engine i runs on CPU (first_core + i) % ncpu
   unsigned first_core = 0;             // with pin_cores: the CPU of engine 0
   std::size_t max_sockets = 16384;     // per engine; socket() fails with EMFILE beyond
-  std::uint32_t rx_batch = 64;         // frames per receive burst
-  std::uint32_t sndbuf = 64 * 1024;    // default SO_SNDBUF
-  std::uint32_t rcvbuf = 64 * 1024;    // default SO_RCVBUF
+  // Buffer memory budget per engine in MiB (StackConfig::mem_budget; 0: its default, 1024): the
+  // send and receive data of all connections of an engine together. Above 3/4 new connections
+  // get 16 KiB buffers, above 7/8 they are refused (docs/ARCHITECTURE.md, "Memory").
+  std::size_t mem_budget_mib = 0;
+  std::uint32_t rx_batch = 64;       // frames per receive burst
+  std::uint32_t sndbuf = 64 * 1024;  // default SO_SNDBUF
+  std::uint32_t rcvbuf = 64 * 1024;  // default SO_RCVBUF
   // How long an engine re-polls without sleeping after it last found work, before it sleeps in
   // poll() (adaptive polling; 0: sleep at once). An idle engine sleeps: it costs ~no CPU. Default
   // 0: measured on 2 shared cores, spinning steals the core from the peer (latency p50 12 -> 108 us).

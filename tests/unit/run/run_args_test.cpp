@@ -20,7 +20,7 @@ namespace {
 
 constexpr const char* kVars[] = {"XDPTCP_IFACE",     "XDPTCP_ADDRESSES", "XDPTCP_ENGINES",
                                  "XDPTCP_BUSY_POLL", "XDPTCP_BIND_MODE", "XDPTCP_MAX_SOCKETS",
-                                 "XDPTCP_LOG",       "XDPTCP_QUEUES"};
+                                 "XDPTCP_LOG",       "XDPTCP_QUEUES",    "XDPTCP_MEM_BUDGET_MB"};
 
 class RunArgs : public ::testing::Test {
  protected:
@@ -205,6 +205,16 @@ TEST_F(RunArgs, MaxSocketsAndLog_OutOfRange_ExitUsage) {
   EXPECT_EQ(parse({"--iface", "eth1", "--log", "-1", "--", "true"}).exit_code, 64);
 }
 
+TEST_F(RunArgs, MemBudget_ParsedFromOptionOrEnvironment_ZeroIsUsage) {
+  EXPECT_EQ(ok({"--iface", "eth1", "--", "true"}).mem_budget_mib, 1024u);
+  EXPECT_EQ(ok({"--iface", "eth1", "--mem-budget", "256", "--", "true"}).mem_budget_mib, 256u);
+  const RunParse bad = parse({"--iface", "eth1", "--mem-budget", "0", "--", "true"});
+  EXPECT_EQ(bad.exit_code, 64);
+  EXPECT_NE(bad.err.find("mem-budget"), std::string::npos) << bad.err;
+  setenv("XDPTCP_MEM_BUDGET_MB", "64", 1);
+  EXPECT_EQ(ok({"--iface", "eth1", "--", "true"}).mem_budget_mib, 64u);
+}
+
 TEST_F(RunArgs, CommandAfterDoubleDash_KeepsItsOwnOptions) {
   // Options after `--` belong to the command, even those named like xdptcp-run's.
   const RunOptions o = ok({"--iface", "eth1", "--", "prog", "--iface", "lo", "--log", "9", "-h", "--", "x"});
@@ -285,6 +295,7 @@ TEST(PreloadEnvironment, EveryVariableSetFromTheOptions) {
   EXPECT_EQ(m.at("XDPTCP_BUSY_POLL"), "1");
   EXPECT_EQ(m.at("XDPTCP_BIND_MODE"), "copy");
   EXPECT_EQ(m.at("XDPTCP_MAX_SOCKETS"), "2048");
+  EXPECT_EQ(m.at("XDPTCP_MEM_BUDGET_MB"), "1024");
   EXPECT_EQ(m.at("XDPTCP_LOG"), "2");
   EXPECT_EQ(m.at("LD_PRELOAD"), "/opt/xdptcp/lib/libxdptcp-preload.so");
 }

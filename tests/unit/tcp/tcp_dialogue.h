@@ -108,6 +108,10 @@ class Dialogue {
     cfg.syn_backlog = 8;
     cfg.secret = 42;
     cfg.cc = CcAlgorithm::kNewReno;
+    // Exact windows for the configured buffers: no auto-tuning (as with SO_RCVBUF/SO_SNDBUF set);
+    // tests of auto-tuning turn it on (tcp_autotune_test.cpp).
+    cfg.rcvbuf_auto_max = 0;
+    cfg.sndbuf_auto_max = 0;
     return cfg;
   }
 
