@@ -2,7 +2,8 @@
 // would when they exit, closes every socket each engine's stack still holds, then runs the engines
 // until every connection is freed (FIN exchanges, retransmissions given up, TIME-WAIT) and no frame
 // waits on a link, for at most `limit` of virtual time. Returns what is left ("" when everything
-// drained): a connection, a socket id or a frame still there is a leak. Header-only test support.
+// drained): a connection, a socket id, a frame or a buffer chunk still there is a leak. Header-only test
+// support.
 #pragma once
 
 #include <functional>
@@ -28,6 +29,10 @@ inline std::string drain_check(std::span<engine::Engine* const> engines, std::sp
       if (e->tcp().socket_count() != 0 || e->tcp().connection_count() != 0) {
         what += "engine " + std::to_string(e->id()) + ": " + std::to_string(e->tcp().socket_count()) +
                 " socket(s) and " + std::to_string(e->tcp().connection_count()) + " connection(s) left; ";
+      }
+      if (const std::size_t b = e->tcp().memory_use().buffer_bytes; b != 0) {
+        what +=
+            "engine " + std::to_string(e->id()) + ": " + std::to_string(b) + " bytes of buffer chunks held; ";
       }
     }
     for (std::size_t i = 0; i < ports.size(); ++i) {

@@ -107,6 +107,9 @@ std::string SimNetwork::drain_check(Duration limit) {
       leaks += "endpoint " + std::to_string(i) + ": " + std::to_string(ep.stack->socket_count()) +
                " socket(s) and " + std::to_string(ep.stack->connection_count()) +
                " connection(s) left after every socket was closed; ";
+    } else if (ep.stack && ep.stack->memory_use().buffer_bytes != 0) {
+      leaks += "endpoint " + std::to_string(i) + ": " + std::to_string(ep.stack->memory_use().buffer_bytes) +
+               " bytes of buffer chunks held with no connection left; ";
     }
   }
   if (const auto e = next_event(); e && leaks.empty()) {

@@ -94,7 +94,7 @@ class SimNetwork {
   // each stack still holds, then runs the network until every stack has freed every connection
   // (FIN exchanges, retransmissions given up, TIME-WAIT) and every link is idle, for at most
   // `limit` of virtual time. Returns what is left ("" when everything drained): a connection, a
-  // socket id or a frame in flight that is still there is a leak.
+  // socket id, a frame in flight or a buffer chunk still held is a leak.
   std::string drain_check(Duration limit = kDrainLimit);
   // Virtual time a drain may take: an orphan that retransmits into a dead link gives up after
   // tcp_retries2 (15) backed-off RTOs (about 15 minutes), then TIME-WAIT and FIN-WAIT-2 take 60 s.
