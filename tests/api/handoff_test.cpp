@@ -139,10 +139,7 @@ TEST(Handoff, OwnersRingFull_DroppedUnderANamedReason_ThenFlowGoesOn) {
   TwoEngines t(server_config(impl, 0, 2), server_config(impl, 1, 2), 0);
   const Accepted c = connect_at_a(t);
   ASSERT_TRUE(exchange(t, c, 0, "one", "ONE"));
-  sockaddr_in local{};
-  socklen_t len = sizeof local;
-  ASSERT_EQ(t.client().getsockname(c.client, reinterpret_cast<sockaddr*>(&local), &len), 0);
-  const std::uint16_t sport = ntohs(local.sin_port);
+  const std::uint16_t sport = t.local_port(c.client);
 
   // B takes more of the flow's segments than A's inbox holds while A does not run: the rest are
   // dropped and counted under handoff_ring_full (and the engine's handoff_drops), none handed on.
@@ -170,9 +167,7 @@ TEST(Handoff, SleepingOwner_HandOffRingsItsDoorbell) {
   TwoEngines t(server_config(impl, 0, 2), server_config(impl, 1, 2), 0);
   const Accepted c = connect_at_a(t);
   ASSERT_TRUE(exchange(t, c, 0, "one", "ONE"));
-  sockaddr_in local{};
-  socklen_t len = sizeof local;
-  ASSERT_EQ(t.client().getsockname(c.client, reinterpret_cast<sockaddr*>(&local), &len), 0);
+  const std::uint16_t sport = t.local_port(c.client);
 
   std::vector<int> fds;
   t.a().poll_fds(fds);
@@ -186,7 +181,7 @@ TEST(Handoff, SleepingOwner_HandOffRingsItsDoorbell) {
   ASSERT_TRUE(t.a().begin_sleep(Duration::seconds(1)).has_value());
   EXPECT_FALSE(readable());
   // B hands A a segment of A's flow while A sleeps: the doorbell rings.
-  t.inject(1, client_frame(ntohs(local.sin_port), kPort, wire::tcp_flags::kAck, 1, 1));
+  t.inject(1, client_frame(sport, kPort, wire::tcp_flags::kAck, 1, 1));
   t.b().poll();
   ASSERT_EQ(t.b().stats().handoffs_out, 1u);
   EXPECT_TRUE(readable());
