@@ -81,6 +81,12 @@ PreloadConfig read_config() {
     }
     c.mem_budget_mib = v;
   }
+  if (const char* s = std::getenv("XDPTCP_EXIT_LINGER_MS"); s != nullptr && *s != '\0') {
+    if (!parse_uint(s, 0, 3'600'000, &v)) {
+      return bad("XDPTCP_EXIT_LINGER_MS", std::string("'") + s + "' is not a number of ms from 0 to 3600000");
+    }
+    c.exit_linger_ms = static_cast<unsigned>(v);
+  }
   if (const char* l = std::getenv("XDPTCP_LOG"); l != nullptr && *l != '\0') {
     if (!parse_uint(l, 0, 2, &v)) return bad("XDPTCP_LOG", std::string("'") + l + "' is not 0, 1 or 2");
     c.log_level = static_cast<int>(v);

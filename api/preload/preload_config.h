@@ -22,8 +22,12 @@ struct PreloadConfig {
   std::string queues = "auto";
   std::size_t max_sockets = 16384;  // XDPTCP_MAX_SOCKETS
   std::size_t mem_budget_mib = 0;   // XDPTCP_MEM_BUDGET_MB (0: the stack's default, 1024)
-  int log_level = 1;                // XDPTCP_LOG: 0 errors only, 1 start-up, 2 every decision
-  std::string error;                // why enabled is false although XDPTCP_IFACE is set
+  // XDPTCP_EXIT_LINGER_MS: at exit(), how long the process goes on driving its stack while
+  // connections it closed still have data or a FIN unacknowledged (the kernel would send them after
+  // the process ended; a user-level stack ends with its process). 0: do not wait.
+  unsigned exit_linger_ms = 10000;
+  int log_level = 1;  // XDPTCP_LOG: 0 errors only, 1 start-up, 2 every decision
+  std::string error;  // why enabled is false although XDPTCP_IFACE is set
 };
 
 // Reads the variables from `getenv`. A bad value leaves enabled false and names the variable.

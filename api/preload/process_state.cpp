@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -13,11 +14,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include "api/preload/libc_calls.h"
 #include "api/src/context_impl.h"
@@ -506,7 +509,21 @@ void Process::at_exit() {
       (void)ctx_->close(e.sid);
     }
   });
+  // Then as long as closed connections still have data or a FIN unacknowledged, up to
+  // XDPTCP_EXIT_LINGER_MS (sleeping in the engine's wait between turns, not spinning).
   for (int i = 0; i < 3; ++i) ctx_->poll_once();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.exit_linger_ms);
+  while (ctx_->closing_with_data() > 0 && std::chrono::steady_clock::now() < deadline) {
+    const int ms = ctx_->begin_sleep(10);
+    if (ms > 0) {
+      std::vector<pollfd> pfds;
+      for (const int fd : ctx_->wait_fds()) pfds.push_back({fd, POLLIN, 0});
+      const timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
+      (void)libc().ppoll(pfds.data(), pfds.size(), &ts, nullptr);  // the kernel's, not ours
+    }
+    ctx_->end_sleep();
+    ctx_->poll_once();
+  }
   // Rules and XSKMAP entries go now; a process killed without exit loses its AF_XDP sockets with
   // it, and the steering program passes its ports back to the kernel at once.
   ctx_ = nullptr;

@@ -253,6 +253,20 @@ int Context::queued_bytes(int fd, bool unsent_only) const {
   return static_cast<int>(std::min<std::size_t>(n, INT32_MAX));
 }
 
+std::size_t Context::closing_with_data() const {
+  const tcp::TcpStack& t = impl_->engine.tcp();
+  const Instant now = impl_->engine.now();
+  std::size_t n = 0;
+  tcp::SocketView v;
+  for (std::uint32_t slot = 0; slot < t.tcb_slots(); ++slot) {
+    if (!t.inspect(slot, &v, now)) continue;
+    if (v.state == tcp::TcpState::kFinWait1 || v.state == tcp::TcpState::kClosing ||
+        v.state == tcp::TcpState::kLastAck)
+      ++n;
+  }
+  return n;
+}
+
 void Context::poll_once() {
   impl_->engine.poll();
 }

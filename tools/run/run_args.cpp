@@ -53,6 +53,11 @@ RunParse parse_run_args(int argc, const char* const* argv, const char* (*env)(co
          "buffer memory per engine in MiB: above 3/4 small windows, above 7/8 new connections refused")
       ->envname("XDPTCP_MEM_BUDGET_MB")
       ->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--exit-linger-ms", o.exit_linger_ms,
+                 "at exit, wait this long at most for closed connections to deliver their data and FIN "
+                 "(0: do not wait)")
+      ->envname("XDPTCP_EXIT_LINGER_MS")
+      ->check(CLI::Range(0u, 3'600'000u));
   app.add_option("--log", o.log_level, "0: errors, 1: start-up (default), 2: every socket decision")
       ->envname("XDPTCP_LOG")
       ->check(CLI::Range(0, 2));
@@ -114,6 +119,7 @@ std::vector<std::pair<std::string, std::string>> preload_environment(const RunOp
       {"XDPTCP_QUEUES", o.queues},
       {"XDPTCP_MAX_SOCKETS", std::to_string(o.max_sockets)},
       {"XDPTCP_MEM_BUDGET_MB", std::to_string(o.mem_budget_mib)},
+      {"XDPTCP_EXIT_LINGER_MS", std::to_string(o.exit_linger_ms)},
       {"XDPTCP_LOG", std::to_string(o.log_level)},
       {"LD_PRELOAD", preload},
   };

@@ -16,7 +16,8 @@ struct RunOptions {
   std::string bind_mode = "auto";
   std::string queues = "auto";  // XDPTCP_QUEUES (StackOptions::queues; auto is the library's)
   unsigned max_sockets = 16384;
-  unsigned mem_budget_mib = 1024;  // XDPTCP_MEM_BUDGET_MB: buffer memory per engine
+  unsigned mem_budget_mib = 1024;   // XDPTCP_MEM_BUDGET_MB: buffer memory per engine
+  unsigned exit_linger_ms = 10000;  // XDPTCP_EXIT_LINGER_MS: how long exit() waits for closed connections
   int log_level = 1;
   std::vector<std::string> command;  // CMD ARGS...
 };

@@ -218,6 +218,12 @@ class Context {
   // -1/EBADF, -1/EINVAL on a listener.
   int queued_bytes(int fd, bool unsent_only) const;
 
+  // Connections the application has closed whose data or FIN the peer has not acknowledged yet
+  // (FIN-WAIT-1, CLOSING, LAST-ACK): what the kernel would go on sending after the process exits,
+  // and a user-level stack can send only while its process lives. Scans the connection table (at
+  // exit, not per packet).
+  std::size_t closing_with_data() const;
+
   // --- Driving the engine from the caller's own event loop (see Stack::drive) ---
   // One engine iteration (receive, TCP input, timers, transmit) without sleeping.
   void poll_once();
