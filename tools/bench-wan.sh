@@ -8,13 +8,16 @@
 # bandwidth-delay product) and the server sending (its send buffer and congestion window must).
 #
 #   sudo tools/bench-wan.sh [--build DIR] [--delay MS] [--rate MBIT] [--size MB] [--rounds N] [--name P]
+#                           [--kernel-cc ALG]
 #
+# --kernel-cc sets the kernel sockets' congestion control (TCP_CONGESTION on socat's sockets; default:
+# the host's net.ipv4.tcp_congestion_control, often bbr or cubic); xdptcp uses CUBIC (RFC 9438).
 # Prints one line per leg: Mbit/s and the share of RATE. Needs root, socat and a built tree (the
 # release build, build-rel/, by default). Addresses: 198.19.210.0/24 and 198.19.211.0/24.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD=build-rel DELAY=10 RATE=200 SIZE=100 ROUNDS=2 NAME=wan
+BUILD=build-rel DELAY=10 RATE=200 SIZE=100 ROUNDS=2 NAME=wan CC=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) BUILD=$2; shift 2 ;;
@@ -23,7 +26,8 @@ while [[ $# -gt 0 ]]; do
     --size) SIZE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --name) NAME=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --kernel-cc) CC=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-wan: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
@@ -70,22 +74,25 @@ for _ in $(seq 50); do grep -q ready "/tmp/$NAME-forwarder.log" && break; sleep 
 ip netns exec "$C" ping -c 3 -i 0.2 -q $SRV | tail -1
 
 bytes=$((SIZE * 1000 * 1000))
+# TCP_CONGESTION (IPPROTO_TCP 6, option 13) on the kernel's sockets, when asked.
+OPT=""
+[[ -n $CC ]] && OPT=",setsockopt-string=6:13:$CC"
 # One leg: $1 kernel|xdptcp, $2 recv|send (the server's side). Prints Mbit/s.
 leg() {
   local stack=$1 dir=$2 wrap=() start end
   [[ $stack == xdptcp ]] && wrap=("$RUN" --iface "$SIF" --log 0 --)
   if [[ $dir == recv ]]; then
-    ip netns exec "$S" "${wrap[@]}" socat -u TCP4-LISTEN:5001,reuseaddr OPEN:/dev/null &
+    ip netns exec "$S" "${wrap[@]}" socat -u TCP4-LISTEN:5001,reuseaddr$OPT OPEN:/dev/null &
   else
-    ip netns exec "$S" "${wrap[@]}" socat -u EXEC:"head -c $bytes /dev/zero" TCP4-LISTEN:5001,reuseaddr &
+    ip netns exec "$S" "${wrap[@]}" socat -u EXEC:"head -c $bytes /dev/zero" TCP4-LISTEN:5001,reuseaddr$OPT &
   fi
   local srv=$!
   sleep 1  # the stack attaches and starts listening; the client retries its connect meanwhile
   start=$(date +%s.%N)
   if [[ $dir == recv ]]; then
-    head -c "$bytes" /dev/zero | ip netns exec "$C" socat -u - TCP4:$SRV:5001,retry=50,interval=0.1
+    head -c "$bytes" /dev/zero | ip netns exec "$C" socat -u - TCP4:$SRV:5001,retry=50,interval=0.1$OPT
   else
-    ip netns exec "$C" socat -u TCP4:$SRV:5001,retry=50,interval=0.1 - | wc -c > "/tmp/$NAME-got"
+    ip netns exec "$C" socat -u TCP4:$SRV:5001,retry=50,interval=0.1$OPT - | wc -c > "/tmp/$NAME-got"
   fi
   end=$(date +%s.%N)
   wait "$srv" 2>/dev/null || true
@@ -101,7 +108,8 @@ leg() {
   awk -v b="$bytes" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f\n", b * 8 / (e - s) / 1e6 }'
 }
 
-echo "one flow, ${SIZE} MB, RTT $((2 * DELAY)) ms, $RATE Mbit/s (tbf); offloads off on every end"
+echo "one flow, ${SIZE} MB, RTT $((2 * DELAY)) ms, $RATE Mbit/s (tbf); offloads off on every end;" \
+  "kernel congestion control ${CC:-$(sysctl -n net.ipv4.tcp_congestion_control)}, xdptcp cubic"
 printf '%-8s %-22s %s\n' stack "server" "Mbit/s (share of $RATE) per round"
 for dir in recv send; do
   for stack in kernel xdptcp; do

@@ -57,7 +57,10 @@ struct RackScan {
 
 class SackScoreboard {
  public:
-  static constexpr std::size_t kMaxRanges = 16;
+  // As many holes as the receiver may report in a window (Assembler::kMaxRanges is the receiving
+  // side's): 64 ranges (512 bytes per connection) keep recovery exact with dozens of losses per round
+  // trip, where 16 made the sender resend SACKed segments.
+  static constexpr std::size_t kMaxRanges = 64;
   static constexpr unsigned kDupThresh = 3;  // RFC 6675 §2 DupThresh
 
   // RFC 6675 §5 (on every ACK): merges the peer's blocks (ignoring any outside

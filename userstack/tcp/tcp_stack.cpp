@@ -504,8 +504,19 @@ int TcpStack::setsockopt(SocketId s, SockOpt opt, int value) {
           value != static_cast<int>(CcAlgorithm::kCubic)) {
         return -ENOENT;  // Linux: unknown algorithm
       }
-      if (!unconnected) return -EISCONN;  // chosen before the handshake
-      c->cc_algo = static_cast<CcAlgorithm>(value);
+      const auto algo = static_cast<CcAlgorithm>(value);
+      if (algo == c->cc_algo) return 0;  // already in use: nothing to do (Linux returns 0 too)
+      c->cc_algo = algo;
+      if (!unconnected && c->cc != nullptr) {
+        // Linux tcp_reinit_congestion_control(): a connection may change algorithm at any time;
+        // the new one starts from the window and threshold the old one had reached.
+        const std::uint32_t cwnd = c->cc->cwnd();
+        const std::uint32_t ssthresh = c->cc->ssthresh();
+        destroy_cc(c->cc);
+        c->cc = make_cc(algo, c->cc_storage);
+        c->cc->init(k.effective_mss(*c), cwnd, k.now);
+        c->cc->undo(cwnd, ssthresh);
+      }
       return 0;
     }
     case SockOpt::kError:

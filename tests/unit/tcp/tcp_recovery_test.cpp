@@ -131,14 +131,22 @@ TEST(TcpRecovery, Established_Rto_CwndToOneSegmentGoBack) {  // RFC 5681 §3.1, 
   EXPECT_EQ(r2[0].h.seq, segs[1].h.seq);
 }
 
-TEST(TcpRecovery, Socket_CongestionOption_ChoosesAlgorithm) {
+TEST(TcpRecovery, Socket_CongestionOption_ChoosesAlgorithm_AlsoOnAConnection) {
   Dialogue d;
   SocketId l = d.listen_on();
   ASSERT_EQ(d.stack.setsockopt(l, SockOpt::kCongestion, static_cast<int>(CcAlgorithm::kCubic)), 0);
   SocketId s = d.open_passive(l);
   EXPECT_EQ(d.tcb(s).cc->algorithm(), CcAlgorithm::kCubic);
-  EXPECT_EQ(d.stack.setsockopt(s, SockOpt::kCongestion, 0), -EISCONN);
   EXPECT_EQ(d.tcb(s).cc->cwnd(), 10u * 1448);  // RFC 6928 IW10
+  // On a connection, as Linux (tcp_reinit_congestion_control): the same algorithm is a no-op, another
+  // one takes over from the window reached so far.
+  EXPECT_EQ(d.stack.setsockopt(s, SockOpt::kCongestion, static_cast<int>(CcAlgorithm::kCubic)), 0);
+  EXPECT_EQ(d.stack.setsockopt(s, SockOpt::kCongestion, static_cast<int>(CcAlgorithm::kNewReno)), 0);
+  EXPECT_EQ(d.tcb(s).cc->algorithm(), CcAlgorithm::kNewReno);
+  EXPECT_EQ(d.tcb(s).cc->cwnd(), 10u * 1448);
+  int v = -1;
+  EXPECT_EQ(d.stack.getsockopt(s, SockOpt::kCongestion, &v), 0);
+  EXPECT_EQ(v, static_cast<int>(CcAlgorithm::kNewReno));
 }
 
 }  // namespace

@@ -103,20 +103,22 @@ TEST_P(SackScoreboardTest, UpdateAndAdvance_DropBelowNewSndUna) {
 }
 
 TEST_P(SackScoreboardTest, Bound_FullScoreboard_HigherBlockEvictsLowestRange) {
-  const std::int64_t nxt = 100 * kMss;
-  for (std::int64_t i = 0; i < static_cast<std::int64_t>(SackScoreboard::kMaxRanges); ++i) {
+  constexpr auto kRanges = static_cast<std::int64_t>(SackScoreboard::kMaxRanges);
+  const std::int64_t nxt = 2000 * (kRanges + 10);
+  for (std::int64_t i = 0; i < kRanges; ++i) {
     update({blk(2000 * (i + 1), 2000 * (i + 1) + 100)}, 0, nxt);
   }
   ASSERT_EQ(sb.ranges().size(), SackScoreboard::kMaxRanges);
-  EXPECT_EQ(update({blk(50000, 50100)}, 0, nxt), 100u);
+  const std::int64_t hi = 2000 * (kRanges + 2);
+  EXPECT_EQ(update({blk(hi, hi + 100)}, 0, nxt), 100u);
   EXPECT_EQ(sb.ranges().size(), SackScoreboard::kMaxRanges);
   EXPECT_EQ(ranges().front(), (std::pair<std::int64_t, std::int64_t>{4000, 4100}));
-  EXPECT_EQ(ranges().back(), (std::pair<std::int64_t, std::int64_t>{50000, 50100}));
-  EXPECT_EQ(sb.highest_sacked(), at(50100));
+  EXPECT_EQ(ranges().back(), (std::pair<std::int64_t, std::int64_t>{hi, hi + 100}));
+  EXPECT_EQ(sb.highest_sacked(), at(hi + 100));
 }
 
 TEST_P(SackScoreboardTest, Bound_FullScoreboard_LowestNewBlockDropped) {
-  const std::int64_t nxt = 100 * kMss;
+  const std::int64_t nxt = 2000 * (static_cast<std::int64_t>(SackScoreboard::kMaxRanges) + 10);
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(SackScoreboard::kMaxRanges); ++i) {
     update({blk(2000 * (i + 1), 2000 * (i + 1) + 100)}, 0, nxt);
   }
