@@ -34,7 +34,7 @@ done
 [[ $(id -u) -eq 0 ]] || { echo "bench-wan: needs root (network namespaces, XDP): run it with sudo" >&2; exit 77; }
 command -v socat >/dev/null || { echo "bench-wan: socat is missing: apt-get install socat" >&2; exit 69; }
 IMPAIR=$BUILD/bin/xdptcp-impair RUN=$BUILD/bin/xdptcp-run
-for b in "$IMPAIR" "$RUN" "$BUILD/bin/xdptcp-ctl"; do
+for b in "$IMPAIR" "$RUN"; do
   [[ -x $b ]] || { echo "bench-wan: $b is missing: build it (cmake --build $BUILD)" >&2; exit 69; }
 done
 
@@ -96,10 +96,6 @@ leg() {
   fi
   end=$(date +%s.%N)
   wait "$srv" 2>/dev/null || true
-  # xdptcp-run leaves the steering program attached, its maps pinned in bpffs; under `ip netns exec`
-  # that bpffs lives only as long as the command's mount namespace, so the next run would find the
-  # program without its pins. Detach it after each leg.
-  [[ $stack == xdptcp ]] && ip netns exec "$S" "$BUILD/bin/xdptcp-ctl" detach --iface "$SIF" >/dev/null 2>&1
   if [[ $dir == send && $(cat "/tmp/$NAME-got") -ne $bytes ]]; then
     echo "bench-wan: $stack $dir: received $(cat "/tmp/$NAME-got") of $bytes bytes" >&2
     echo 0

@@ -345,6 +345,45 @@ Result<void> pin_maps(struct bpf_object* obj, std::string_view ifname) {
   return {};
 }
 
+// Pins again the maps of our program `prog_id`, attached to the interface, whose pins are gone: a
+// bpffs mount ends with its mount namespace (`ip netns exec` gives every command one of its own), and
+// the program stays attached without them. The maps are found by the program's map ids and named by
+// their (15-character) kernel names. Every map of steering ABI 1 must be found; later ones are pinned
+// when the program has them (open_pinned() copes with an older set).
+Result<void> repin_maps(std::uint32_t prog_id, std::string_view ifname) {
+  ::mkdir(XDPTCP_PIN_ROOT, 0755);
+  const std::string dir = pin_dir(ifname);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno_error("cannot create " + dir);
+  std::array<bool, kMapNames.size()> found{};
+  for (const std::uint32_t id : prog_map_ids(prog_id)) {
+    const int fd = bpf_map_get_fd_by_id(id);
+    if (fd < 0) continue;
+    struct bpf_map_info info;
+    std::memset(&info, 0, sizeof(info));
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+      for (std::size_t i = 0; i < kMapNames.size(); ++i) {
+        if (found[i] || std::string_view(kMapNames[i]).substr(0, BPF_OBJ_NAME_LEN - 1) != info.name) continue;
+        const std::string path = map_pin_path(ifname, kMapNames[i]);
+        if (bpf_obj_pin(fd, path.c_str()) != 0) {
+          const int err = errno;
+          ::close(fd);
+          return Error{err, "cannot pin map " + std::string(kMapNames[i]) + " at " + path};
+        }
+        found[i] = true;
+      }
+    }
+    ::close(fd);
+  }
+  for (std::size_t i = 0; i < kFirstMapOfAbi2; ++i) {
+    if (!found[i]) {
+      return Error{ENOENT, "the attached steering program (id " + std::to_string(prog_id) +
+                               ") has no map named " + kMapNames[i]};
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 const char* to_string(XdpMode mode) {
@@ -433,6 +472,25 @@ Result<Attachment> attach(std::string_view ifname, XdpMode mode) {
 
   auto hook = inspect_hook(info.ifindex, ifname);
   if (!hook) return hook.error();
+  if (hook->attached && !maps_pinned(ifname)) {
+    // Ours is attached but its pins are gone (see repin_maps): adopt it rather than refuse, so the
+    // next application can use it. It was not attached by this process, so it is never detached by
+    // it (kept).
+    if (auto r = repin_maps(hook->prog_id, ifname); r) {
+      info.prog_id = hook->prog_id;
+      info.mode = hook->mode == XDP_MODE_SKB ? XdpMode::kGeneric : XdpMode::kNative;
+      info.multiprog = hook->multiprog;
+      info.notes.push_back("the steering program (id " + std::to_string(hook->prog_id) +
+                           ") was attached to '" + ifs +
+                           "' without its pinned maps (a bpffs of another mount namespace, such as `ip netns "
+                           "exec`'s); pinned them again under " +
+                           pin_dir(ifname));
+      Attachment adopted(std::move(info));
+      adopted.keep();
+      return adopted;
+    }
+    remove_pins(ifname);
+  }
   if (hook->attached) {
     return Error{EEXIST, "xdptcp is already attached to '" + ifs + "' (program id " +
                              std::to_string(hook->prog_id) + ", " + mode_name(hook->mode) +

@@ -2,12 +2,14 @@
 // interface facts on a veth, the Attachment's RAII detach, open_pinned(), and status() of registered
 // sockets (alive and stale owners). Root only; skips otherwise. Own veth pair: ctlik0/ctlik1.
 #include <bpf/bpf.h>
+
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <string>
 
 #include "support/netns/netns_util.h"
@@ -104,6 +106,39 @@ TEST_F(KernelAttachTest, Attachment_Kept_StaysUntilDetach) {
   ASSERT_TRUE(d.ok()) << d.error().describe();
   EXPECT_TRUE(d->was_attached);
   EXPECT_TRUE(d->removed_pins);
+  EXPECT_FALSE(has_xdp(kIf));
+}
+
+// A program attached with its pins gone (`ip netns exec` gives each command a bpffs of its own, which
+// ends with it): the next attach adopts it (pins its maps again, kept) instead of refusing, so the
+// next application on the interface gets the steering maps; a second attach then says EEXIST.
+TEST_F(KernelAttachTest, AttachedWithoutPins_Adopted_MapsPinnedAgain_Kept) {
+  {
+    auto a = attach(kIf, XdpMode::kAuto);
+    ASSERT_TRUE(a.ok()) << a.error().describe();
+    a->keep();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(pin_dir(kIf), ec);
+  ASSERT_FALSE(exists(pin_dir(kIf)));
+  ASSERT_FALSE(open_pinned(kIf).ok());
+  {
+    auto adopted = attach(kIf, XdpMode::kAuto);
+    ASSERT_TRUE(adopted.ok()) << adopted.error().describe();
+    bool noted = false;
+    for (const auto& n : adopted->info().notes)
+      noted = noted || n.find("pinned them again") != std::string::npos;
+    EXPECT_TRUE(noted);
+  }
+  EXPECT_TRUE(has_xdp(kIf)) << "an adopted program is never detached by its adopter";
+  auto maps = open_pinned(kIf);
+  ASSERT_TRUE(maps.ok()) << maps.error().describe();
+  EXPECT_GE(maps->fds().rules, 0);
+  EXPECT_GE(maps->fds().stack_flows, 0);
+  auto again = attach(kIf, XdpMode::kAuto);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, EEXIST);
+  ASSERT_TRUE(detach(kIf).ok());
   EXPECT_FALSE(has_xdp(kIf));
 }
 
