@@ -31,7 +31,8 @@ void merge_closest(std::array<XmitRecord, N>& recs, std::size_t& count) {
   // ambiguity (RFC 8985 §6.2 step 2) is kept.
   const Instant ts = std::max(a.ts(), b.ts());
   a = {a.left, b.right, make_stamp(ts, a.retransmitted() || b.retransmitted())};
-  std::copy(recs.begin() + static_cast<std::ptrdiff_t>(best + 2), recs.begin() + static_cast<std::ptrdiff_t>(count),
+  std::copy(recs.begin() + static_cast<std::ptrdiff_t>(best + 2),
+            recs.begin() + static_cast<std::ptrdiff_t>(count),
             recs.begin() + static_cast<std::ptrdiff_t>(best + 1));
   --count;
 }
