@@ -14,14 +14,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <vector>
 
+#include "api/preload/blocking.h"
 #include "api/preload/libc_calls.h"
 #include "api/src/context_impl.h"
 #include "userstack/kernel/iface_info.h"
@@ -510,16 +509,15 @@ void Process::at_exit() {
     }
   });
   // Then as long as closed connections still have data or a FIN unacknowledged, up to
-  // XDPTCP_EXIT_LINGER_MS (sleeping in the engine's wait between turns, not spinning).
+  // XDPTCP_EXIT_LINGER_MS, sleeping on the engine's descriptors (wake_epfd_) between turns.
   for (int i = 0; i < 3; ++i) ctx_->poll_once();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.exit_linger_ms);
-  while (ctx_->closing_with_data() > 0 && std::chrono::steady_clock::now() < deadline) {
-    const int ms = ctx_->begin_sleep(10);
-    if (ms > 0) {
-      std::vector<pollfd> pfds;
-      for (const int fd : ctx_->wait_fds()) pfds.push_back({fd, POLLIN, 0});
+  const Deadline deadline(static_cast<int>(cfg_.exit_linger_ms));
+  for (int left;
+       cfg_.exit_linger_ms > 0 && ctx_->closing_with_data() > 0 && (left = deadline.remaining_ms()) > 0;) {
+    if (const int ms = ctx_->begin_sleep(left); ms > 0) {
+      pollfd fd{wake_epfd_, POLLIN, 0};
       const timespec ts{ms / 1000, (ms % 1000) * 1'000'000L};
-      (void)libc().ppoll(pfds.data(), pfds.size(), &ts, nullptr);  // the kernel's, not ours
+      (void)libc().ppoll(&fd, 1, &ts, nullptr);  // the kernel's, not ours
     }
     ctx_->end_sleep();
     ctx_->poll_once();
