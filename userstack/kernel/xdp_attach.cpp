@@ -328,10 +328,16 @@ Result<void> attach_in_mode(LoadedProgram& lp, int ifindex, std::string_view ifn
   return {};
 }
 
-Result<void> pin_maps(struct bpf_object* obj, std::string_view ifname) {
+// /sys/fs/bpf/xdptcp/<ifname>, made when missing.
+Result<void> make_pin_dir(std::string_view ifname) {
   ::mkdir(XDPTCP_PIN_ROOT, 0755);
   const std::string dir = pin_dir(ifname);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno_error("cannot create " + dir);
+  return {};
+}
+
+Result<void> pin_maps(struct bpf_object* obj, std::string_view ifname) {
+  if (auto d = make_pin_dir(ifname); !d) return d.error();
   for (const char* name : kMapNames) {
     struct bpf_map* map = bpf_object__find_map_by_name(obj, name);
     if (map == nullptr) {
@@ -351,9 +357,7 @@ Result<void> pin_maps(struct bpf_object* obj, std::string_view ifname) {
 // their (15-character) kernel names. Every map of steering ABI 1 must be found; later ones are pinned
 // when the program has them (open_pinned() copes with an older set).
 Result<void> repin_maps(std::uint32_t prog_id, std::string_view ifname) {
-  ::mkdir(XDPTCP_PIN_ROOT, 0755);
-  const std::string dir = pin_dir(ifname);
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return errno_error("cannot create " + dir);
+  if (auto d = make_pin_dir(ifname); !d) return d.error();
   std::array<bool, kMapNames.size()> found{};
   for (const std::uint32_t id : prog_map_ids(prog_id)) {
     const int fd = bpf_map_get_fd_by_id(id);
